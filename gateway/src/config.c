@@ -1,0 +1,415 @@
+/*
+ * config.c - the table of configuration keys and the INI loader.
+ *
+ * One table row per key gives its section, name, type, storage, bounds and help text. The
+ * loader, the command-line --set option, the bound checks and --print-config all work off
+ * that table, so a new key is one new row.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "log.h"
+
+enum key_type { KEY_STRING, KEY_SECRET, KEY_BOOL, KEY_UINT, KEY_CHOICE };
+
+struct key {
+    const char *section;
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    size_t size;                 /* KEY_STRING / KEY_SECRET: buffer size */
+    uint32_t min, max;           /* KEY_UINT */
+    const char *const *choices;  /* KEY_CHOICE: NULL-terminated; stored as the index */
+    const char *def;             /* default, as text */
+    int (*check)(const char *value, char *why, size_t why_size);
+};
+
+static const char *const sync_choices[] = {"full", "normal", NULL};
+static const char *const protocol_choices[] = {"5", "3.1.1", NULL};
+static const char *const profile_choices[] = {"json", NULL};
+static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
+
+/* Topic ids go into MQTT topics: no wildcards, no level separators, no spaces. */
+static int check_topic_word(const char *value, char *why, size_t why_size)
+{
+    if (value[0] == '\0') {
+        snprintf(why, why_size, "expected a non-empty id of letters, digits, '-', '_' or '.'");
+        return -1;
+    }
+    for (const char *p = value; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') {
+            snprintf(why, why_size,
+                     "expected letters, digits, '-', '_' or '.' only, found '%c'", *p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_topic_template(const char *value, char *why, size_t why_size)
+{
+    if (strchr(value, '+') || strchr(value, '#') || value[0] == '\0') {
+        snprintf(why, why_size, "expected a non-empty topic without the wildcards '+' or '#'");
+        return -1;
+    }
+    for (const char *p = value; (p = strchr(p, '{')) != NULL; p++) {
+        if (strncmp(p, "{gateway}", 9) != 0 && strncmp(p, "{device}", 8) != 0) {
+            snprintf(why, why_size, "expected only the placeholders {gateway} and {device}");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_data_topic(const char *value, char *why, size_t why_size)
+{
+    if (check_topic_template(value, why, why_size) != 0)
+        return -1;
+    if (strstr(value, "{device}") == NULL) {
+        snprintf(why, why_size, "expected a topic containing {device} (one topic per device)");
+        return -1;
+    }
+    return 0;
+}
+
+#define STR(sec, field, def, check)                                                            \
+    {#sec, #field, KEY_STRING, offsetof(struct config, sec.field),                             \
+     sizeof(((struct config *)0)->sec.field), 0, 0, NULL, def, check}
+#define SECRET(sec, field)                                                                     \
+    {#sec, #field, KEY_SECRET, offsetof(struct config, sec.field),                             \
+     sizeof(((struct config *)0)->sec.field), 0, 0, NULL, "", NULL}
+#define BOOL(sec, field, def)                                                                  \
+    {#sec, #field, KEY_BOOL, offsetof(struct config, sec.field), 0, 0, 0, NULL, def, NULL}
+#define UINT(sec, field, lo, hi, def)                                                          \
+    {#sec, #field, KEY_UINT, offsetof(struct config, sec.field), 0, lo, hi, NULL, def, NULL}
+#define CHOICE(sec, field, choices, def)                                                       \
+    {#sec, #field, KEY_CHOICE, offsetof(struct config, sec.field), 0, 0, 0, choices, def, NULL}
+
+/* The gateway id and MQTT client id default to values derived at config_finish. */
+static const struct key keys[] = {
+    STR(gateway, id, "", check_topic_word),
+    BOOL(coap, enabled, "true"),
+    STR(coap, bind, "0.0.0.0", NULL),
+    UINT(coap, port, 1, 65535, "5683"),
+    UINT(coap, max_payload_bytes, 1, 1024, "512"),
+    STR(journal, path, "sensorbro.db", NULL),
+    CHOICE(journal, synchronous, sync_choices, "full"),
+    UINT(journal, batch_max_rows, 1, 100000, "256"),
+    UINT(journal, batch_max_ms, 0, 1000, "2"),
+    UINT(journal, queue_frames, 1, 1000000, "4096"),
+    UINT(journal, retention_h, 0, 87600, "168"),
+    STR(mqtt, host, "localhost", NULL),
+    UINT(mqtt, port, 1, 65535, "1883"),
+    CHOICE(mqtt, protocol, protocol_choices, "5"),
+    STR(mqtt, client_id, "", NULL),
+    STR(mqtt, username, "", NULL),
+    SECRET(mqtt, password),
+    BOOL(mqtt, tls, "false"),
+    STR(mqtt, ca_file, "", NULL),
+    STR(mqtt, cert_file, "", NULL),
+    STR(mqtt, key_file, "", NULL),
+    STR(mqtt, topic, "sensorbro/{gateway}/{device}/up", check_data_topic),
+    STR(mqtt, status_topic, "sensorbro/{gateway}/status", check_topic_template),
+    UINT(mqtt, keepalive_s, 5, 3600, "30"),
+    UINT(mqtt, connect_timeout_s, 1, 300, "10"),
+    UINT(mqtt, max_inflight, 1, 65535, "32"),
+    UINT(mqtt, reconnect_min_ms, 10, 3600000, "1000"),
+    UINT(mqtt, reconnect_max_ms, 10, 3600000, "60000"),
+    CHOICE(render, profile, profile_choices, "json"),
+    CHOICE(log, level, level_choices, "info"),
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct key *find_key(const char *section, const char *name, bool *section_known)
+{
+    *section_known = false;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(keys[i].section, section) != 0)
+            continue;
+        *section_known = true;
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    }
+    return NULL;
+}
+
+static void list_keys_of(const char *section, char *out, size_t out_size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < N_KEYS && used < out_size; i++) {
+        if (strcmp(keys[i].section, section) == 0)
+            used += (size_t)snprintf(out + used, out_size - used, "%s%s", used ? ", " : "",
+                                     keys[i].name);
+    }
+}
+
+static void list_sections(char *out, size_t out_size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < N_KEYS && used < out_size; i++) {
+        if (i == 0 || strcmp(keys[i].section, keys[i - 1].section) != 0)
+            used += (size_t)snprintf(out + used, out_size - used, "%s%s", used ? ", " : "",
+                                     keys[i].section);
+    }
+}
+
+/* Stores text into the key's field. Returns 0, or -1 with what was expected in why. */
+static int set_value(struct config *cfg, const struct key *k, const char *text, char *why,
+                     size_t why_size)
+{
+    char *field = (char *)cfg + k->offset;
+    switch (k->type) {
+    case KEY_STRING:
+    case KEY_SECRET:
+        if (strlen(text) >= k->size) {
+            snprintf(why, why_size, "expected at most %zu characters", k->size - 1);
+            return -1;
+        }
+        if (k->check && k->check(text, why, why_size) != 0)
+            return -1;
+        memcpy(field, text, strlen(text) + 1);
+        return 0;
+    case KEY_BOOL:
+        if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 || strcmp(text, "on") == 0 ||
+            strcmp(text, "1") == 0) {
+            *(bool *)field = true;
+            return 0;
+        }
+        if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0 || strcmp(text, "off") == 0 ||
+            strcmp(text, "0") == 0) {
+            *(bool *)field = false;
+            return 0;
+        }
+        snprintf(why, why_size, "expected true or false, got \"%s\"", text);
+        return -1;
+    case KEY_UINT: {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(text, &end, 10);
+        if (!isdigit((unsigned char)text[0]) || *end != '\0' || errno != 0 || v < k->min ||
+            v > k->max) {
+            snprintf(why, why_size, "expected a whole number from %" PRIu32 " to %" PRIu32
+                     ", got \"%s\"", k->min, k->max, text);
+            return -1;
+        }
+        *(uint32_t *)field = (uint32_t)v;
+        return 0;
+    }
+    case KEY_CHOICE:
+        for (uint32_t i = 0; k->choices[i]; i++) {
+            if (strcmp(text, k->choices[i]) == 0) {
+                *(uint32_t *)field = i;
+                return 0;
+            }
+        }
+        size_t used = (size_t)snprintf(why, why_size, "expected one of");
+        for (uint32_t i = 0; k->choices[i] && used < why_size; i++)
+            used += (size_t)snprintf(why + used, why_size - used, "%s %s", i ? "," : "",
+                                     k->choices[i]);
+        if (used < why_size)
+            snprintf(why + used, why_size - used, ", got \"%s\"", text);
+        return -1;
+    }
+    return -1;
+}
+
+/* Applies one key; on error writes "<section>.<key>: why" (or an unknown-key message). */
+static int apply(struct config *cfg, const char *section, const char *name, const char *value,
+                 char *err, size_t err_size)
+{
+    bool section_known;
+    const struct key *k = find_key(section, name, &section_known);
+    char known[512];
+    if (section[0] == '\0') {
+        snprintf(err, err_size, "%s: key outside any [section]", name);
+        return -1;
+    }
+    if (!section_known) {
+        list_sections(known, sizeof(known));
+        snprintf(err, err_size, "[%s]: unknown section (known: %s)", section, known);
+        return -1;
+    }
+    if (k == NULL) {
+        list_keys_of(section, known, sizeof(known));
+        snprintf(err, err_size, "%s.%s: unknown key (known in [%s]: %s)", section, name, section,
+                 known);
+        return -1;
+    }
+    char why[256];
+    if (set_value(cfg, k, value, why, sizeof(why)) != 0) {
+        snprintf(err, err_size, "%s.%s: %s", section, name, why);
+        return -1;
+    }
+    return 0;
+}
+
+void config_set_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    char why[256];
+    for (size_t i = 0; i < N_KEYS; i++) {
+        /* defaults are part of the program: a bad one is a bug, caught by the unit tests */
+        if (keys[i].def[0] != '\0' || keys[i].type == KEY_STRING || keys[i].type == KEY_SECRET) {
+            if (keys[i].def[0] == '\0')
+                continue; /* empty string: memset did it (check functions refuse "") */
+            if (set_value(cfg, &keys[i], keys[i].def, why, sizeof(why)) != 0)
+                abort();
+        }
+    }
+}
+
+struct ini_context {
+    struct config *cfg;
+    char message[CONFIG_ERROR_SIZE];
+};
+
+static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
+{
+    struct ini_context *ctx = user;
+    if (ctx->message[0] != '\0')
+        return 0; /* report only the first error */
+    char err[CONFIG_ERROR_SIZE];
+    if (apply(ctx->cfg, section, name, value, err, sizeof(err)) != 0) {
+        snprintf(ctx->message, sizeof(ctx->message), "%s", err);
+        return 0;
+    }
+    return 1;
+}
+
+int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERROR_SIZE])
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, CONFIG_ERROR_SIZE, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct ini_context ctx = {.cfg = cfg, .message = ""};
+    int line = ini_parse_file(f, on_ini_entry, &ctx);
+    fclose(f);
+    if (line == 0)
+        return 0;
+    if (line < 0) {
+        snprintf(err, CONFIG_ERROR_SIZE, "%s: cannot read (out of memory)", path);
+        return -1;
+    }
+    if (ctx.message[0] != '\0')
+        snprintf(err, CONFIG_ERROR_SIZE, "%s:%d: %s", path, line, ctx.message);
+    else
+        snprintf(err, CONFIG_ERROR_SIZE,
+                 "%s:%d: expected \"[section]\", \"key = value\" or a comment (lines are at most "
+                 "200 characters)",
+                 path, line);
+    return -1;
+}
+
+int config_apply_option(struct config *cfg, const char *assignment, char err[CONFIG_ERROR_SIZE])
+{
+    const char *dot = strchr(assignment, '.');
+    const char *eq = strchr(assignment, '=');
+    if (dot == NULL || eq == NULL || dot > eq || dot == assignment) {
+        snprintf(err, CONFIG_ERROR_SIZE,
+                 "--set %s: expected section.key=value, e.g. mqtt.port=1883", assignment);
+        return -1;
+    }
+    char section[64], name[64];
+    size_t section_len = (size_t)(dot - assignment), name_len = (size_t)(eq - dot - 1);
+    if (section_len >= sizeof(section) || name_len >= sizeof(name)) {
+        snprintf(err, CONFIG_ERROR_SIZE, "--set: section or key name too long");
+        return -1;
+    }
+    memcpy(section, assignment, section_len);
+    section[section_len] = '\0';
+    memcpy(name, dot + 1, name_len);
+    name[name_len] = '\0';
+    char message[CONFIG_ERROR_SIZE - 16]; /* room for the "command line: " prefix */
+    if (apply(cfg, section, name, eq + 1, message, sizeof(message)) != 0) {
+        snprintf(err, CONFIG_ERROR_SIZE, "command line: %s", message);
+        return -1;
+    }
+    return 0;
+}
+
+/* Makes a host name usable as a gateway id: anything outside [A-Za-z0-9._-] becomes '-'. */
+static void gateway_id_from_hostname(char *out, size_t out_size)
+{
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "gateway");
+    host[sizeof(host) - 1] = '\0';
+    size_t n = 0;
+    for (const char *p = host; *p && n + 1 < out_size; p++)
+        out[n++] = (isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.') ? *p : '-';
+    out[n] = '\0';
+}
+
+int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE])
+{
+    if (cfg->gateway.id[0] == '\0')
+        gateway_id_from_hostname(cfg->gateway.id, sizeof(cfg->gateway.id));
+    if (cfg->mqtt.client_id[0] == '\0')
+        snprintf(cfg->mqtt.client_id, sizeof(cfg->mqtt.client_id), "sensorbro-%.100s",
+                 cfg->gateway.id);
+    if (cfg->mqtt.reconnect_min_ms > cfg->mqtt.reconnect_max_ms) {
+        snprintf(err, CONFIG_ERROR_SIZE,
+                 "mqtt.reconnect_min_ms (%" PRIu32 ") must not exceed mqtt.reconnect_max_ms (%" PRIu32
+                 ")",
+                 cfg->mqtt.reconnect_min_ms, cfg->mqtt.reconnect_max_ms);
+        return -1;
+    }
+    if ((cfg->mqtt.cert_file[0] != '\0') != (cfg->mqtt.key_file[0] != '\0')) {
+        snprintf(err, CONFIG_ERROR_SIZE, "mqtt.cert_file and mqtt.key_file go together: set both");
+        return -1;
+    }
+    if (!cfg->mqtt.tls && (cfg->mqtt.ca_file[0] || cfg->mqtt.cert_file[0])) {
+        snprintf(err, CONFIG_ERROR_SIZE,
+                 "mqtt.ca_file / mqtt.cert_file are set but mqtt.tls is false");
+        return -1;
+    }
+    if (cfg->mqtt.password[0] != '\0' && cfg->mqtt.username[0] == '\0') {
+        snprintf(err, CONFIG_ERROR_SIZE, "mqtt.password is set but mqtt.username is empty");
+        return -1;
+    }
+    return 0;
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+    const char *section = "";
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct key *k = &keys[i];
+        if (strcmp(k->section, section) != 0) {
+            fprintf(out, "%s[%s]\n", i ? "\n" : "", k->section);
+            section = k->section;
+        }
+        const char *field = (const char *)cfg + k->offset;
+        switch (k->type) {
+        case KEY_STRING:
+            fprintf(out, "%s = %s\n", k->name, field);
+            break;
+        case KEY_SECRET:
+            fprintf(out, "%s = %s\n", k->name, field[0] ? "********" : "");
+            break;
+        case KEY_BOOL:
+            fprintf(out, "%s = %s\n", k->name, *(const bool *)field ? "true" : "false");
+            break;
+        case KEY_UINT:
+            fprintf(out, "%s = %" PRIu32 "\n", k->name, *(const uint32_t *)field);
+            break;
+        case KEY_CHOICE:
+            fprintf(out, "%s = %s\n", k->name, k->choices[*(const uint32_t *)field]);
+            break;
+        }
+    }
+}

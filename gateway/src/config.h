@@ -1,0 +1,85 @@
+/*
+ * config.h - the daemon's configuration: one INI file (libinih) over built-in defaults.
+ *
+ * Every key has a default, so sensorbro runs with no file at all: broker localhost:1883,
+ * journal sensorbro.db in the working directory, gateway id from the host name. A file (or a
+ * --set section.key=value on the command line) overrides keys one by one. Any unknown
+ * section or key and any bad value stops start-up with
+ *     <file>:<line>: <section>.<key>: <what was expected>
+ * The table of keys lives in config.c; docs/configuration.md describes each, and
+ * `sensorbro --print-config` prints the effective configuration (secrets masked).
+ *
+ * Threads: load on the main thread before starting any other; afterwards read-only.
+ */
+#ifndef SENSORBRO_CONFIG_H
+#define SENSORBRO_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_ERROR_SIZE 512
+#define CONFIG_PATH_SIZE 512
+
+enum config_mqtt_protocol { CONFIG_MQTT_5 = 0, CONFIG_MQTT_3_1_1 = 1 };
+enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL = 1 };
+enum config_profile { CONFIG_PROFILE_JSON = 0 };
+
+struct config {
+    struct {
+        char id[64]; /* names this gateway in topics and messages */
+    } gateway;
+    struct {
+        bool enabled;
+        char bind[64];
+        uint32_t port;
+        uint32_t max_payload_bytes;
+    } coap;
+    struct {
+        char path[CONFIG_PATH_SIZE];
+        uint32_t synchronous; /* enum config_sync */
+        uint32_t batch_max_rows;
+        uint32_t batch_max_ms;
+        uint32_t queue_frames;
+        uint32_t retention_h;
+    } journal;
+    struct {
+        char host[256];
+        uint32_t port;
+        uint32_t protocol; /* enum config_mqtt_protocol */
+        char client_id[128];
+        char username[128];
+        char password[256];
+        bool tls;
+        char ca_file[CONFIG_PATH_SIZE];
+        char cert_file[CONFIG_PATH_SIZE];
+        char key_file[CONFIG_PATH_SIZE];
+        char topic[256];
+        char status_topic[256];
+        uint32_t keepalive_s;
+        uint32_t connect_timeout_s;
+        uint32_t max_inflight;
+        uint32_t reconnect_min_ms;
+        uint32_t reconnect_max_ms;
+    } mqtt;
+    struct {
+        uint32_t profile; /* enum config_profile */
+    } render;
+    struct {
+        uint32_t level; /* enum log_level */
+    } log;
+};
+
+/* Fills cfg with the built-in defaults. */
+void config_set_defaults(struct config *cfg);
+/* Applies an INI file over cfg. Returns 0, or -1 with "<path>:<line>: ..." in err. */
+int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERROR_SIZE]);
+/* Applies one "section.key=value" (from the command line). Returns 0 or -1 with err. */
+int config_apply_option(struct config *cfg, const char *assignment, char err[CONFIG_ERROR_SIZE]);
+/* Fills in values derived from others (client id from gateway id) and checks the keys that
+ * depend on each other. Call once after all files and options. Returns 0 or -1 with err. */
+int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE]);
+/* Prints cfg as an INI file that config_load_file accepts; secrets print as "********". */
+void config_print(const struct config *cfg, FILE *out);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * frame.h - one received frame, as an ingest adapter hands it to the journal.
+ *
+ * A frame is the raw bytes a sensor sent plus what the gateway knows about their arrival.
+ * It is a plain value type with fixed-size fields so that it can be copied through queues
+ * and read back from the journal without allocation; every size here is a hard limit that
+ * the ingest adapters and the journal reader check untrusted input against.
+ */
+#ifndef SENSORBRO_FRAME_H
+#define SENSORBRO_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest raw uplink the gateway accepts on any transport. LoRaWAN tops out at 242 bytes
+ * (EU868 DR4); IP sensors over CoAP may batch more, up to this. */
+#define FRAME_MAX_PAYLOAD_BYTES 1024
+
+/* Device ids are EUI-64s written as 16 lower-case hex digits. */
+#define FRAME_DEVICE_ID_LEN 16
+#define FRAME_DEVICE_ID_SIZE (FRAME_DEVICE_ID_LEN + 1)
+
+#define FRAME_TRANSPORT_SIZE 16
+#define FRAME_SOURCE_SIZE 64
+
+struct frame_record {
+    char device[FRAME_DEVICE_ID_SIZE];       /* "70b3d57ed0001234" */
+    char transport[FRAME_TRANSPORT_SIZE];    /* "coap", "semtech-udp", "lns-mqtt" */
+    char source[FRAME_SOURCE_SIZE];          /* sender's address, "192.0.2.7:5683" */
+    int64_t received_ms;                     /* wall clock at reception, unix ms */
+    size_t payload_len;
+    uint8_t payload[FRAME_MAX_PAYLOAD_BYTES];
+};
+
+/* Normalises a device EUI written as 16 hex digits (either case) into out (lower case,
+ * NUL-terminated). Returns 0, or -1 when text is not exactly 16 hex digits. */
+int frame_parse_device_id(const char *text, size_t text_len, char out[FRAME_DEVICE_ID_SIZE]);
+
+#endif

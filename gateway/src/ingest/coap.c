@@ -1,0 +1,416 @@
+/*
+ * ingest/coap.c - the CoAP adapter behind ingest/coap.h.
+ *
+ * Life of one POST: handle_request (first call) checks path, method and size, decodes the
+ * payload, registers the request as async with libcoap and submits the frame to the journal
+ * writer with a struct pending_post as context. The writer commits and calls on_committed
+ * on its thread, which moves the pending_post to the done list and writes the eventfd. The
+ * adapter's loop wakes, calls coap_async_trigger for each done post, and libcoap calls
+ * handle_request again (second call), which fills in the response from the pending_post
+ * and frees it. libcoap frees the async itself after that call.
+ */
+#include "ingest/coap.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <coap3/coap.h>
+
+#include "clock.h"
+#include "decode.h"
+#include "frame.h"
+#include "log.h"
+
+#define UNAVAILABLE_MAX_AGE_S 5
+#define LOOP_MAX_WAIT_MS 1000
+
+struct pending_post {
+    struct coap_ingest *ci;
+    coap_async_t *async;
+    bool quarantined;
+    int status; /* the writer's: 0 committed, -1 not stored */
+    char reason[DECODE_REASON_SIZE];
+    struct pending_post *next;
+};
+
+struct coap_ingest {
+    struct coap_ingest_options opts;
+    char bind[64];
+    coap_context_t *ctx;
+    int epoll_fd;
+    int event_fd;
+    pthread_t thread;
+    atomic_bool stopping;
+
+    pthread_mutex_t done_lock;
+    struct pending_post *done_head; /* completed by the writer, not yet triggered */
+    struct pending_post *done_tail;
+    size_t outstanding; /* handed to the writer and not yet back: under done_lock */
+
+    /* adapter thread only */
+    struct decoder decoder;
+    struct decoded_uplink uplink;
+    struct frame_record record;
+
+    _Atomic uint64_t requests, accepted, quarantined, not_found, not_allowed, too_large,
+        unavailable;
+};
+
+/* ---- completion from the writer thread ---- */
+
+static void on_committed(void *ctx, int status, int64_t id)
+{
+    (void)id;
+    struct pending_post *pp = ctx;
+    struct coap_ingest *ci = pp->ci;
+    pp->status = status;
+    pp->next = NULL;
+    pthread_mutex_lock(&ci->done_lock);
+    if (ci->done_tail)
+        ci->done_tail->next = pp;
+    else
+        ci->done_head = pp;
+    ci->done_tail = pp;
+    pthread_mutex_unlock(&ci->done_lock);
+    uint64_t one = 1;
+    ssize_t ignored = write(ci->event_fd, &one, sizeof(one));
+    (void)ignored;
+}
+
+/* Triggers the async of every post the writer has finished (adapter thread). */
+static void trigger_done_posts(struct coap_ingest *ci)
+{
+    uint64_t count;
+    ssize_t ignored = read(ci->event_fd, &count, sizeof(count));
+    (void)ignored;
+    pthread_mutex_lock(&ci->done_lock);
+    struct pending_post *pp = ci->done_head;
+    ci->done_head = ci->done_tail = NULL;
+    pthread_mutex_unlock(&ci->done_lock);
+    while (pp) {
+        struct pending_post *next = pp->next;
+        coap_async_trigger(pp->async);
+        pp = next;
+    }
+}
+
+/* ---- responses ---- */
+
+static void respond(coap_pdu_t *response, coap_pdu_code_t code, const char *diagnostic)
+{
+    coap_pdu_set_code(response, code);
+    if (diagnostic && diagnostic[0])
+        coap_add_data(response, strlen(diagnostic), (const uint8_t *)diagnostic);
+}
+
+static void respond_unavailable(struct coap_ingest *ci, coap_pdu_t *response, const char *why)
+{
+    uint8_t buf[4];
+    atomic_fetch_add(&ci->unavailable, 1);
+    coap_add_option(response, COAP_OPTION_MAXAGE,
+                    coap_encode_var_safe(buf, sizeof(buf), UNAVAILABLE_MAX_AGE_S), buf);
+    respond(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE, why);
+}
+
+/* Second call of the handler: the writer is done with this post. */
+static void finish_post(struct coap_ingest *ci, struct pending_post *pp, coap_pdu_t *response)
+{
+    if (pp->status != 0) {
+        respond_unavailable(ci, response, "journal write failed, retry later");
+    } else if (pp->quarantined) {
+        atomic_fetch_add(&ci->quarantined, 1);
+        respond(response, COAP_RESPONSE_CODE_BAD_REQUEST, pp->reason);
+    } else {
+        atomic_fetch_add(&ci->accepted, 1);
+        respond(response, COAP_RESPONSE_CODE_CHANGED, NULL);
+    }
+    pthread_mutex_lock(&ci->done_lock);
+    ci->outstanding--;
+    pthread_mutex_unlock(&ci->done_lock);
+    free(pp);
+}
+
+/* Parses "up/<eui>" into device. Returns 0, or -1 for any other path. */
+static int parse_path(const coap_pdu_t *request, char device[FRAME_DEVICE_ID_SIZE])
+{
+    coap_string_t *path = coap_get_uri_path(request);
+    int rc = -1;
+    if (path && path->length == 3 + FRAME_DEVICE_ID_LEN && memcmp(path->s, "up/", 3) == 0)
+        rc = frame_parse_device_id((const char *)path->s + 3, FRAME_DEVICE_ID_LEN, device);
+    coap_delete_string(path);
+    return rc;
+}
+
+static void handle_request(coap_resource_t *resource, coap_session_t *session,
+                           const coap_pdu_t *request, const coap_string_t *query,
+                           coap_pdu_t *response)
+{
+    (void)query;
+    struct coap_ingest *ci = coap_resource_get_userdata(resource);
+    coap_async_t *async = coap_find_async(session, coap_pdu_get_token(request));
+    if (async) {
+        finish_post(ci, coap_async_get_app_data(async), response);
+        return; /* libcoap frees a triggered async after this returns */
+    }
+    atomic_fetch_add(&ci->requests, 1);
+    if (atomic_load(&ci->stopping)) {
+        respond_unavailable(ci, response, "shutting down, retry later");
+        return;
+    }
+
+    struct frame_record *rec = &ci->record;
+    if (parse_path(request, rec->device) != 0) {
+        atomic_fetch_add(&ci->not_found, 1);
+        respond(response, COAP_RESPONSE_CODE_NOT_FOUND, "POST to /up/<device EUI, 16 hex digits>");
+        return;
+    }
+    if (coap_pdu_get_code(request) != COAP_REQUEST_CODE_POST) {
+        atomic_fetch_add(&ci->not_allowed, 1);
+        respond(response, COAP_RESPONSE_CODE_NOT_ALLOWED, "only POST");
+        return;
+    }
+    size_t len = 0, offset = 0, total = 0;
+    const uint8_t *data = NULL;
+    if (!coap_get_data_large(request, &len, &data, &offset, &total))
+        len = total = 0;
+    if (total > ci->opts.max_payload_bytes || offset != 0 || len != total) {
+        uint8_t buf[4];
+        atomic_fetch_add(&ci->too_large, 1);
+        coap_add_option(response, COAP_OPTION_SIZE1,
+                        coap_encode_var_safe(buf, sizeof(buf), (unsigned)ci->opts.max_payload_bytes),
+                        buf);
+        respond(response, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, "payload too large");
+        return;
+    }
+
+    rec->received_ms = clock_wall_ms();
+    snprintf(rec->transport, sizeof(rec->transport), "coap");
+    if (coap_print_addr(coap_session_get_addr_remote(session), (uint8_t *)rec->source,
+                        sizeof(rec->source) - 1) == 0)
+        snprintf(rec->source, sizeof(rec->source), "?");
+    else
+        rec->source[sizeof(rec->source) - 1] = '\0';
+    rec->payload_len = len;
+    if (len > 0)
+        memcpy(rec->payload, data, len);
+
+    struct pending_post *pp = calloc(1, sizeof(*pp));
+    if (pp == NULL) {
+        respond_unavailable(ci, response, "out of memory");
+        return;
+    }
+    pp->ci = ci;
+    pp->quarantined = decode_uplink(&ci->decoder, rec->payload, rec->payload_len,
+                                    rec->received_ms, &ci->uplink, pp->reason) != 0;
+
+    pp->async = coap_register_async(session, request, 0);
+    if (pp->async == NULL) {
+        free(pp);
+        respond_unavailable(ci, response, "too many requests in progress");
+        return;
+    }
+    coap_async_set_app_data(pp->async, pp);
+    pthread_mutex_lock(&ci->done_lock);
+    ci->outstanding++;
+    pthread_mutex_unlock(&ci->done_lock);
+    int rc = pp->quarantined
+                 ? journal_writer_quarantine(ci->opts.writer, rec, pp->reason, on_committed, pp)
+                 : journal_writer_append(ci->opts.writer, rec, on_committed, pp);
+    if (rc != 0) {
+        /* Not the triggered call, so freeing the async here is allowed. */
+        pthread_mutex_lock(&ci->done_lock);
+        ci->outstanding--;
+        pthread_mutex_unlock(&ci->done_lock);
+        coap_free_async(session, pp->async);
+        free(pp);
+        respond_unavailable(ci, response, "journal queue full, retry later");
+        return;
+    }
+    /* No response code now: libcoap sends an empty ACK and the answer comes after commit. */
+}
+
+/* ---- the adapter's thread ---- */
+
+static void route_libcoap_log(coap_log_t level, const char *message)
+{
+    size_t len = strlen(message);
+    while (len > 0 && (message[len - 1] == '\n' || message[len - 1] == '\r'))
+        len--;
+    enum log_level ours = level <= LOG_ERR       ? LOG_LEVEL_ERROR
+                          : level <= LOG_WARNING ? LOG_LEVEL_WARN
+                          : level <= LOG_INFO    ? LOG_LEVEL_INFO
+                                                 : LOG_LEVEL_DEBUG;
+    log_msg(ours, "coap: %.*s", (int)len, message);
+}
+
+static size_t outstanding(struct coap_ingest *ci)
+{
+    pthread_mutex_lock(&ci->done_lock);
+    size_t n = ci->outstanding;
+    pthread_mutex_unlock(&ci->done_lock);
+    return n;
+}
+
+/* Waits for libcoap or the writer, then lets libcoap do whatever is due. */
+static void run_once(struct coap_ingest *ci, int max_wait_ms)
+{
+    coap_tick_t now;
+    coap_ticks(&now);
+    unsigned next_ms = coap_io_prepare_epoll(ci->ctx, now);
+    int wait_ms = next_ms == 0 || next_ms > (unsigned)max_wait_ms ? max_wait_ms : (int)next_ms;
+    struct epoll_event events[4];
+    int n = epoll_wait(ci->epoll_fd, events, 4, wait_ms);
+    for (int i = 0; i < n; i++) {
+        if (events[i].data.fd == ci->event_fd)
+            trigger_done_posts(ci);
+    }
+    coap_io_process(ci->ctx, COAP_IO_NO_WAIT);
+}
+
+static void *coap_main(void *arg)
+{
+    struct coap_ingest *ci = arg;
+    while (!atomic_load(&ci->stopping))
+        run_once(ci, LOOP_MAX_WAIT_MS);
+    /* Answer every frame the writer still holds before letting go of the sessions. */
+    while (outstanding(ci) > 0)
+        run_once(ci, 50);
+    for (int i = 0; i < 10; i++)
+        run_once(ci, 10); /* let the last responses out */
+    return NULL;
+}
+
+static int bind_endpoint(struct coap_ingest *ci, char *err, size_t err_size)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", ci->opts.port);
+    int rc = getaddrinfo(ci->bind, port, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        snprintf(err, err_size, "coap.bind %s: not a numeric IPv4 or IPv6 address (%s)", ci->bind,
+                 gai_strerror(rc));
+        return -1;
+    }
+    coap_address_t addr;
+    coap_address_init(&addr);
+    addr.size = res->ai_addrlen;
+    memcpy(&addr.addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (coap_new_endpoint(ci->ctx, &addr, COAP_PROTO_UDP) == NULL) {
+        snprintf(err, err_size, "coap: cannot listen on UDP %s port %u: %s", ci->bind,
+                 ci->opts.port, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void free_ingest(struct coap_ingest *ci)
+{
+    if (ci->ctx)
+        coap_free_context(ci->ctx);
+    if (ci->epoll_fd >= 0)
+        close(ci->epoll_fd);
+    if (ci->event_fd >= 0)
+        close(ci->event_fd);
+    pthread_mutex_destroy(&ci->done_lock);
+    free(ci);
+}
+
+int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options *opts, char *err,
+                      size_t err_size)
+{
+    *out = NULL;
+    struct coap_ingest *ci = calloc(1, sizeof(*ci));
+    if (ci == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    ci->opts = *opts;
+    snprintf(ci->bind, sizeof(ci->bind), "%s", opts->bind);
+    ci->opts.bind = ci->bind;
+    if (ci->opts.max_payload_bytes > FRAME_MAX_PAYLOAD_BYTES)
+        ci->opts.max_payload_bytes = FRAME_MAX_PAYLOAD_BYTES;
+    ci->epoll_fd = ci->event_fd = -1;
+    pthread_mutex_init(&ci->done_lock, NULL);
+
+    coap_startup();
+    coap_set_log_handler(route_libcoap_log);
+    coap_set_log_level(log_get_level() >= LOG_LEVEL_DEBUG ? LOG_INFO : LOG_WARNING);
+    ci->ctx = coap_new_context(NULL);
+    if (ci->ctx == NULL) {
+        snprintf(err, err_size, "coap: cannot create a libcoap context");
+        free_ingest(ci);
+        return -1;
+    }
+    coap_context_set_block_mode(ci->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    if (bind_endpoint(ci, err, err_size) != 0) {
+        free_ingest(ci);
+        return -1;
+    }
+    /* All paths land in the "unknown resource", which checks them itself: libcoap 4.3 has no
+     * wildcard paths, and /up/<eui> carries the device in the path. */
+    coap_resource_t *r = coap_resource_unknown_init2(handle_request, 0);
+    coap_resource_set_userdata(r, ci);
+    static const coap_request_t methods[] = {COAP_REQUEST_GET,   COAP_REQUEST_POST,
+                                             COAP_REQUEST_DELETE, COAP_REQUEST_FETCH,
+                                             COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        coap_register_request_handler(r, methods[i], handle_request);
+    coap_add_resource(ci->ctx, r);
+
+    ci->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ci->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    int coap_fd = coap_context_get_coap_fd(ci->ctx);
+    struct epoll_event ev_coap = {.events = EPOLLIN, .data.fd = coap_fd};
+    struct epoll_event ev_done = {.events = EPOLLIN, .data.fd = ci->event_fd};
+    if (ci->event_fd < 0 || ci->epoll_fd < 0 || coap_fd < 0 ||
+        epoll_ctl(ci->epoll_fd, EPOLL_CTL_ADD, coap_fd, &ev_coap) != 0 ||
+        epoll_ctl(ci->epoll_fd, EPOLL_CTL_ADD, ci->event_fd, &ev_done) != 0) {
+        snprintf(err, err_size, "coap: cannot set up the event loop: %s",
+                 coap_fd < 0 ? "libcoap built without epoll" : strerror(errno));
+        free_ingest(ci);
+        return -1;
+    }
+    int rc = pthread_create(&ci->thread, NULL, coap_main, ci);
+    if (rc != 0) {
+        snprintf(err, err_size, "coap: cannot start thread: %s", strerror(rc));
+        free_ingest(ci);
+        return -1;
+    }
+    *out = ci;
+    return 0;
+}
+
+void coap_ingest_stop(struct coap_ingest *ci)
+{
+    if (ci == NULL)
+        return;
+    atomic_store(&ci->stopping, true);
+    uint64_t one = 1;
+    ssize_t ignored = write(ci->event_fd, &one, sizeof(one));
+    (void)ignored;
+    pthread_join(ci->thread, NULL);
+    free_ingest(ci);
+}
+
+void coap_ingest_get_stats(struct coap_ingest *ci, struct coap_ingest_stats *stats)
+{
+    stats->requests = atomic_load(&ci->requests);
+    stats->accepted = atomic_load(&ci->accepted);
+    stats->quarantined = atomic_load(&ci->quarantined);
+    stats->not_found = atomic_load(&ci->not_found);
+    stats->not_allowed = atomic_load(&ci->not_allowed);
+    stats->too_large = atomic_load(&ci->too_large);
+    stats->unavailable = atomic_load(&ci->unavailable);
+}

@@ -1,0 +1,58 @@
+/*
+ * ingest/coap.h - CoAP ingest: IP sensors POST their Uplink to /up/<device-eui>.
+ *
+ * A libcoap server on UDP (coap.port, default 5683) in a thread of its own. For every POST
+ * the payload is decoded (to tell a good frame from a bad one), handed to the journal
+ * writer, and answered only after the writer has committed it:
+ *   2.04 Changed      committed to the pending queue
+ *   4.00 Bad Request  the payload is not a valid Uplink; it was committed to quarantine with
+ *                     the reason, which is also the response's diagnostic payload
+ *   4.04 Not Found    any path other than /up/<16 hex digits>
+ *   4.05 Not Allowed  any method other than POST on /up/<eui>
+ *   4.13 Too Large    payload over coap.max_payload_bytes (Size1 says the limit)
+ *   5.03 Unavailable  the journal's queue is full or a commit failed (Max-Age: retry after)
+ * To answer after the commit without blocking the loop, the request is parked with libcoap's
+ * async API. For a confirmable request libcoap sends an empty ACK at once and the response
+ * follows as a separate confirmable message; a sensor must treat only the 2.04 as "stored".
+ *
+ * Threads: start/stop from the main thread; the adapter's thread owns the libcoap context.
+ * The journal writer's completion callback (writer thread) only queues the result and wakes
+ * the adapter through an eventfd; libcoap is never touched outside the adapter's thread.
+ */
+#ifndef SENSORBRO_INGEST_COAP_H
+#define SENSORBRO_INGEST_COAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal_writer.h"
+
+struct coap_ingest_options {
+    const char *bind;           /* local address, e.g. "0.0.0.0" or "::" */
+    uint16_t port;
+    size_t max_payload_bytes;   /* at most FRAME_MAX_PAYLOAD_BYTES */
+    struct journal_writer *writer;
+};
+
+struct coap_ingest_stats {
+    uint64_t requests;      /* every request handled */
+    uint64_t accepted;      /* 2.04 */
+    uint64_t quarantined;   /* 4.00 */
+    uint64_t not_found;     /* 4.04 */
+    uint64_t not_allowed;   /* 4.05 */
+    uint64_t too_large;     /* 4.13 */
+    uint64_t unavailable;   /* 5.03 */
+};
+
+struct coap_ingest;
+
+/* Binds the endpoint and starts the adapter's thread. Returns -1 with a message in err
+ * (e.g. the port is taken). */
+int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options *opts,
+                      char *err, size_t err_size);
+/* Stops taking requests, waits until every frame handed to the writer has been answered,
+ * and frees the adapter. The journal writer must still be running. */
+void coap_ingest_stop(struct coap_ingest *ci);
+void coap_ingest_get_stats(struct coap_ingest *ci, struct coap_ingest_stats *stats);
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * journal.c - SQLite storage behind journal.h.
+ *
+ * Each statement is prepared once at open and reset after use. Migrations are an ordered
+ * list of SQL scripts: script i takes the schema from version i to i + 1, and runs inside
+ * the same transaction as the user_version bump, so a crash mid-migration leaves the old
+ * schema intact.
+ */
+#include "journal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {
+    /* 0 -> 1 */
+    "CREATE TABLE frames ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  device TEXT NOT NULL,"
+    "  transport TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  received_ms INTEGER NOT NULL,"
+    "  payload BLOB NOT NULL,"
+    "  published_ms INTEGER);"
+    "CREATE INDEX frames_pending ON frames(id) WHERE published_ms IS NULL;"
+    "CREATE INDEX frames_published ON frames(published_ms) WHERE published_ms IS NOT NULL;"
+    "CREATE TABLE quarantine ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  device TEXT NOT NULL,"
+    "  transport TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  received_ms INTEGER NOT NULL,"
+    "  payload BLOB NOT NULL,"
+    "  reason TEXT NOT NULL);",
+};
+
+enum statement {
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_APPEND,
+    STMT_QUARANTINE,
+    STMT_COPY_TO_QUARANTINE,
+    STMT_DELETE_FRAME,
+    STMT_MARK_PUBLISHED,
+    STMT_READ_PENDING,
+    STMT_READ_QUARANTINE,
+    STMT_TRIM,
+    STMT_COUNT
+};
+
+static const char *const statement_sql[STMT_COUNT] = {
+    [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_APPEND] = "INSERT INTO frames(device, transport, source, received_ms, payload) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STMT_QUARANTINE] = "INSERT INTO quarantine(device, transport, source, received_ms, payload, "
+                        "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [STMT_COPY_TO_QUARANTINE] =
+        "INSERT INTO quarantine(device, transport, source, received_ms, payload, reason) "
+        "SELECT device, transport, source, received_ms, payload, ?2 FROM frames "
+        "WHERE id = ?1 AND published_ms IS NULL",
+    [STMT_DELETE_FRAME] = "DELETE FROM frames WHERE id = ?1",
+    [STMT_MARK_PUBLISHED] =
+        "UPDATE frames SET published_ms = ?2 WHERE id = ?1 AND published_ms IS NULL",
+    [STMT_READ_PENDING] = "SELECT id, device, transport, source, received_ms, payload FROM frames "
+                          "WHERE published_ms IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
+    [STMT_READ_QUARANTINE] = "SELECT id, device, transport, source, received_ms, payload, reason "
+                             "FROM quarantine WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [STMT_TRIM] = "DELETE FROM frames WHERE id IN (SELECT id FROM frames "
+                  "WHERE published_ms IS NOT NULL AND published_ms < ?1 LIMIT ?2)",
+};
+
+struct journal {
+    sqlite3 *db;
+    bool read_only;
+    sqlite3_stmt *stmt[STMT_COUNT];
+    char errmsg[256];
+};
+
+static int fail(struct journal *j, const char *what)
+{
+    snprintf(j->errmsg, sizeof(j->errmsg), "%s: %s", what, sqlite3_errmsg(j->db));
+    return -1;
+}
+
+const char *journal_errmsg(const struct journal *j)
+{
+    return j->errmsg;
+}
+
+/* Runs one statement to completion and resets it; SQLITE_ROW results are ignored. */
+static int run(struct journal *j, enum statement which)
+{
+    sqlite3_stmt *st = j->stmt[which];
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return fail(j, statement_sql[which]);
+    return 0;
+}
+
+static int query_int64(struct journal *j, const char *sql, int64_t *value)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(j, sql);
+    int rc = sqlite3_step(st);
+    *value = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(j, sql);
+    return 0;
+}
+
+static int migrate(struct journal *j)
+{
+    int64_t version;
+    if (query_int64(j, "PRAGMA user_version", &version) != 0)
+        return -1;
+    if (version > JOURNAL_SCHEMA_VERSION) {
+        snprintf(j->errmsg, sizeof(j->errmsg),
+                 "journal schema version %lld is newer than this sensorbro understands (%d)",
+                 (long long)version, JOURNAL_SCHEMA_VERSION);
+        return -1;
+    }
+    if (j->read_only) {
+        if (version != JOURNAL_SCHEMA_VERSION) {
+            snprintf(j->errmsg, sizeof(j->errmsg),
+                     "journal schema version %lld, expected %d (start sensorbro once to migrate)",
+                     (long long)version, JOURNAL_SCHEMA_VERSION);
+            return -1;
+        }
+        return 0;
+    }
+    for (int64_t v = version; v < JOURNAL_SCHEMA_VERSION; v++) {
+        char bump[64];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version = %lld", (long long)(v + 1));
+        char *msg = NULL;
+        if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(j->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(j->db, bump, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(j->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+            snprintf(j->errmsg, sizeof(j->errmsg), "migrating journal to version %lld: %s",
+                     (long long)(v + 1), msg ? msg : sqlite3_errmsg(j->db));
+            sqlite3_free(msg);
+            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int configure(struct journal *j, const struct journal_options *options)
+{
+    sqlite3_busy_timeout(j->db, (int)options->busy_timeout_ms);
+    if (j->read_only)
+        return 0;
+    char *msg = NULL;
+    const char *sync_sql = options->synchronous == JOURNAL_SYNC_FULL ? "PRAGMA synchronous=FULL"
+                                                                     : "PRAGMA synchronous=NORMAL";
+    /* journal_mode returns a row; sqlite3_exec ignores it. */
+    if (sqlite3_exec(j->db, "PRAGMA journal_mode=WAL", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(j->db, sync_sql, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(j->db, "PRAGMA foreign_keys=ON", NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(j->errmsg, sizeof(j->errmsg), "configuring journal: %s",
+                 msg ? msg : sqlite3_errmsg(j->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    int64_t mode_is_wal = 0;
+    if (query_int64(j, "SELECT journal_mode = 'wal' FROM pragma_journal_mode", &mode_is_wal) != 0)
+        return -1;
+    if (!mode_is_wal) {
+        snprintf(j->errmsg, sizeof(j->errmsg),
+                 "the journal's file system does not support WAL mode (needs shared memory)");
+        return -1;
+    }
+    return 0;
+}
+
+int journal_open(struct journal **out, const char *path, const struct journal_options *options,
+                 char *err, size_t err_size)
+{
+    *out = NULL;
+    struct journal *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    j->read_only = options->read_only;
+    int flags = options->read_only ? SQLITE_OPEN_READONLY
+                                   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    flags |= SQLITE_OPEN_NOMUTEX; /* one thread per connection, by contract */
+    if (sqlite3_open_v2(path, &j->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, err_size, "%s: %s", path,
+                 j->db ? sqlite3_errmsg(j->db) : "cannot allocate a connection");
+        journal_close(j);
+        return -1;
+    }
+    sqlite3_extended_result_codes(j->db, 1);
+    if (configure(j, options) != 0 || migrate(j) != 0) {
+        snprintf(err, err_size, "%s: %s", path, j->errmsg);
+        journal_close(j);
+        return -1;
+    }
+    for (int i = 0; i < STMT_COUNT; i++) {
+        if (sqlite3_prepare_v3(j->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->stmt[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, err_size, "%s: preparing \"%s\": %s", path, statement_sql[i],
+                     sqlite3_errmsg(j->db));
+            journal_close(j);
+            return -1;
+        }
+    }
+    *out = j;
+    return 0;
+}
+
+void journal_close(struct journal *j)
+{
+    if (j == NULL)
+        return;
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(j->stmt[i]);
+    sqlite3_close(j->db);
+    free(j);
+}
+
+int journal_begin(struct journal *j)
+{
+    return run(j, STMT_BEGIN);
+}
+
+int journal_commit(struct journal *j)
+{
+    return run(j, STMT_COMMIT);
+}
+
+void journal_rollback(struct journal *j)
+{
+    if (!sqlite3_get_autocommit(j->db))
+        run(j, STMT_ROLLBACK);
+}
+
+static void bind_record(sqlite3_stmt *st, const struct frame_record *rec)
+{
+    sqlite3_bind_text(st, 1, rec->device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, rec->transport, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, rec->source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, rec->received_ms);
+    /* a zero-length blob must still be a blob, not NULL: give it a valid pointer */
+    sqlite3_bind_blob(st, 5, rec->payload_len ? (const void *)rec->payload : "",
+                      (int)rec->payload_len, SQLITE_STATIC);
+}
+
+int journal_append(struct journal *j, const struct frame_record *rec, int64_t *id)
+{
+    bind_record(j->stmt[STMT_APPEND], rec);
+    if (run(j, STMT_APPEND) != 0)
+        return -1;
+    *id = sqlite3_last_insert_rowid(j->db);
+    return 0;
+}
+
+int journal_quarantine(struct journal *j, const struct frame_record *rec, const char *reason,
+                       int64_t *id)
+{
+    bind_record(j->stmt[STMT_QUARANTINE], rec);
+    sqlite3_bind_text(j->stmt[STMT_QUARANTINE], 6, reason, -1, SQLITE_STATIC);
+    if (run(j, STMT_QUARANTINE) != 0)
+        return -1;
+    *id = sqlite3_last_insert_rowid(j->db);
+    return 0;
+}
+
+int journal_move_to_quarantine(struct journal *j, int64_t frame_id, const char *reason)
+{
+    sqlite3_bind_int64(j->stmt[STMT_COPY_TO_QUARANTINE], 1, frame_id);
+    sqlite3_bind_text(j->stmt[STMT_COPY_TO_QUARANTINE], 2, reason, -1, SQLITE_STATIC);
+    if (run(j, STMT_COPY_TO_QUARANTINE) != 0)
+        return -1;
+    if (sqlite3_changes(j->db) == 0)
+        return 0; /* already published or gone: nothing to move */
+    sqlite3_bind_int64(j->stmt[STMT_DELETE_FRAME], 1, frame_id);
+    return run(j, STMT_DELETE_FRAME);
+}
+
+int journal_mark_published(struct journal *j, int64_t frame_id, int64_t published_ms)
+{
+    sqlite3_bind_int64(j->stmt[STMT_MARK_PUBLISHED], 1, frame_id);
+    sqlite3_bind_int64(j->stmt[STMT_MARK_PUBLISHED], 2, published_ms);
+    return run(j, STMT_MARK_PUBLISHED);
+}
+
+/* Copies a text column into dst (dst_size bytes); returns false when it does not fit. */
+static bool column_text(sqlite3_stmt *st, int col, char *dst, size_t dst_size)
+{
+    const unsigned char *text = sqlite3_column_text(st, col);
+    int len = sqlite3_column_bytes(st, col);
+    if (text == NULL || len < 0 || (size_t)len >= dst_size) {
+        dst[0] = '\0';
+        return false;
+    }
+    memcpy(dst, text, (size_t)len);
+    dst[len] = '\0';
+    return true;
+}
+
+/* Reads columns 1..5 (device, transport, source, received_ms, payload) of a row into rec,
+ * checking every bound. Returns NULL, or what is wrong with the row. */
+static const char *read_record(sqlite3_stmt *st, struct frame_record *rec)
+{
+    char device[64];
+    bool device_ok = column_text(st, 1, device, sizeof(device));
+    bool transport_ok = column_text(st, 2, rec->transport, sizeof(rec->transport));
+    bool source_ok = column_text(st, 3, rec->source, sizeof(rec->source));
+    rec->received_ms = sqlite3_column_int64(st, 4);
+    const void *blob = sqlite3_column_blob(st, 5);
+    int blob_len = sqlite3_column_bytes(st, 5);
+    rec->payload_len = 0;
+    rec->device[0] = '\0';
+    if (!device_ok || frame_parse_device_id(device, strlen(device), rec->device) != 0)
+        return "damaged row: device id is not 16 hex digits";
+    if (!transport_ok || !source_ok)
+        return "damaged row: transport or source too long";
+    if (blob_len < 0 || blob_len > FRAME_MAX_PAYLOAD_BYTES || (blob == NULL && blob_len > 0))
+        return "damaged row: payload larger than any frame";
+    if (blob_len > 0)
+        memcpy(rec->payload, blob, (size_t)blob_len);
+    rec->payload_len = (size_t)blob_len;
+    return NULL;
+}
+
+int journal_read_pending(struct journal *j, int64_t after_id, struct journal_frame *frames,
+                         size_t max, size_t *count)
+{
+    sqlite3_stmt *st = j->stmt[STMT_READ_PENDING];
+    sqlite3_bind_int64(st, 1, after_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    size_t n = 0;
+    int rc = SQLITE_DONE;
+    while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct journal_frame *f = &frames[n++];
+        f->id = sqlite3_column_int64(st, 0);
+        const char *damage = read_record(st, &f->record);
+        f->damaged = damage != NULL;
+        snprintf(f->damage, sizeof(f->damage), "%s", damage ? damage : "");
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(j, "reading pending frames");
+    *count = n;
+    return 0;
+}
+
+int journal_read_quarantine(struct journal *j, int64_t after_id,
+                            struct journal_quarantine_entry *entries, size_t max, size_t *count)
+{
+    sqlite3_stmt *st = j->stmt[STMT_READ_QUARANTINE];
+    sqlite3_bind_int64(st, 1, after_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    size_t n = 0;
+    int rc = SQLITE_DONE;
+    while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct journal_quarantine_entry *e = &entries[n++];
+        e->id = sqlite3_column_int64(st, 0);
+        const char *damage = read_record(st, &e->record);
+        if (!column_text(st, 6, e->reason, sizeof(e->reason)) && e->reason[0] == '\0')
+            snprintf(e->reason, sizeof(e->reason), "(reason unreadable)");
+        if (damage != NULL)
+            snprintf(e->reason, sizeof(e->reason), "%s", damage);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(j, "reading quarantine");
+    *count = n;
+    return 0;
+}
+
+int journal_trim_published(struct journal *j, int64_t before_ms, uint32_t max_rows,
+                           uint32_t *deleted)
+{
+    sqlite3_bind_int64(j->stmt[STMT_TRIM], 1, before_ms);
+    sqlite3_bind_int64(j->stmt[STMT_TRIM], 2, max_rows);
+    if (run(j, STMT_TRIM) != 0)
+        return -1;
+    *deleted = (uint32_t)sqlite3_changes(j->db);
+    return 0;
+}
+
+int journal_stats(struct journal *j, struct journal_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    int64_t page_count = 0, page_size = 0;
+    /* one read transaction, so that all figures come from the same snapshot */
+    if (sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(j, "BEGIN");
+    int rc = query_int64(j, "SELECT count(*) FROM frames WHERE published_ms IS NULL",
+                         &stats->pending_frames);
+    if (rc == 0)
+        rc = query_int64(j,
+                         "SELECT received_ms FROM frames WHERE id = "
+                         "(SELECT min(id) FROM frames WHERE published_ms IS NULL)",
+                         &stats->oldest_pending_ms);
+    if (rc == 0)
+        rc = query_int64(j, "SELECT count(*) FROM frames WHERE published_ms IS NOT NULL",
+                         &stats->published_frames);
+    if (rc == 0)
+        rc = query_int64(j, "SELECT count(*) FROM quarantine", &stats->quarantined_frames);
+    if (rc == 0)
+        rc = query_int64(j, "SELECT seq FROM sqlite_sequence WHERE name = 'frames'",
+                         &stats->last_frame_id);
+    if (rc == 0)
+        rc = query_int64(j, "PRAGMA page_count", &page_count);
+    if (rc == 0)
+        rc = query_int64(j, "PRAGMA page_size", &page_size);
+    sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
+    stats->database_bytes = page_count * page_size;
+    return rc;
+}

@@ -1,0 +1,100 @@
+/*
+ * journal.h - the durable store: every received frame, raw, in an SQLite database.
+ *
+ * Tables (schema version in PRAGMA user_version, migrated forward on open):
+ *   frames      one row per accepted frame: raw payload + metadata; published_ms is NULL
+ *               while the frame waits for the broker's PUBACK (the pending queue), and set
+ *               after it. Published rows are kept for the retention period, then trimmed.
+ *               ids come from AUTOINCREMENT: strictly increasing, never reused, so they are
+ *               the pending queue's order and safe to name an in-flight publish by.
+ *   quarantine  frames that did not decode, with the reason; kept for inspection/replay.
+ *
+ * The database runs in WAL mode, so one writer and any number of readers (the publisher,
+ * sensorbroctl) work at once. PRAGMA synchronous is FULL by default: a committed row
+ * survives power loss, which is what makes acknowledging after commit honest.
+ *
+ * Threads: a struct journal is one SQLite connection; use it from one thread at a time.
+ * Open one per thread that needs one. Errors: functions return 0 or -1; on -1 the reason is
+ * in journal_errmsg(). Rows read from disk are untrusted: journal_read_pending checks every
+ * length and reports a damaged row instead of passing it on.
+ */
+#ifndef SENSORBRO_JOURNAL_H
+#define SENSORBRO_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+#define JOURNAL_SCHEMA_VERSION 1
+#define JOURNAL_REASON_SIZE 160
+
+enum journal_sync { JOURNAL_SYNC_FULL, JOURNAL_SYNC_NORMAL };
+
+struct journal_options {
+    bool read_only;             /* open an existing journal without writing (sensorbroctl) */
+    enum journal_sync synchronous;
+    uint32_t busy_timeout_ms;   /* wait this long for another connection's lock */
+};
+
+struct journal_frame {
+    int64_t id;
+    struct frame_record record;
+    /* Set when the row on disk breaks a bound (bad device id, oversize payload): the
+     * record is then not to be trusted and should be quarantined with this reason. */
+    bool damaged;
+    char damage[JOURNAL_REASON_SIZE];
+};
+
+struct journal_stats {
+    int64_t pending_frames;        /* waiting for PUBACK */
+    int64_t oldest_pending_ms;     /* received_ms of the oldest pending frame, 0 when none */
+    int64_t published_frames;      /* published and still retained */
+    int64_t quarantined_frames;
+    int64_t last_frame_id;         /* highest id ever assigned, 0 when none */
+    int64_t database_bytes;        /* page_count * page_size of the main database file */
+};
+
+struct journal_quarantine_entry {
+    int64_t id;
+    struct frame_record record;
+    char reason[JOURNAL_REASON_SIZE];
+};
+
+struct journal;
+
+/* Opens (creating and migrating when not read_only) the journal at path. On failure
+ * returns -1 with *out NULL and a message in err. */
+int journal_open(struct journal **out, const char *path, const struct journal_options *options,
+                 char *err, size_t err_size);
+void journal_close(struct journal *j);
+const char *journal_errmsg(const struct journal *j);
+
+/* Transactions group many writes into one commit (group commit). */
+int journal_begin(struct journal *j);
+int journal_commit(struct journal *j);
+void journal_rollback(struct journal *j);
+
+/* Appends a frame to the pending queue; sets *id. */
+int journal_append(struct journal *j, const struct frame_record *rec, int64_t *id);
+/* Records a frame that did not decode; sets *id (the quarantine row's id). */
+int journal_quarantine(struct journal *j, const struct frame_record *rec, const char *reason,
+                       int64_t *id);
+/* Moves a pending frame into quarantine (it failed to decode or is damaged on disk). */
+int journal_move_to_quarantine(struct journal *j, int64_t frame_id, const char *reason);
+/* Marks a pending frame as published (PUBACK received). Marking one twice is harmless. */
+int journal_mark_published(struct journal *j, int64_t frame_id, int64_t published_ms);
+
+/* Reads up to max pending frames with id > after_id, oldest first, into frames; sets *count. */
+int journal_read_pending(struct journal *j, int64_t after_id, struct journal_frame *frames,
+                         size_t max, size_t *count);
+/* Reads up to max quarantine entries with id > after_id, oldest first; sets *count. */
+int journal_read_quarantine(struct journal *j, int64_t after_id,
+                            struct journal_quarantine_entry *entries, size_t max, size_t *count);
+/* Deletes up to max_rows published frames with published_ms < before_ms; sets *deleted. */
+int journal_trim_published(struct journal *j, int64_t before_ms, uint32_t max_rows,
+                           uint32_t *deleted);
+int journal_stats(struct journal *j, struct journal_stats *stats);
+
+#endif

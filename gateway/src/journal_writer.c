@@ -1,0 +1,437 @@
+/*
+ * journal_writer.c - group commit.
+ *
+ * Two rings feed the thread. The frame ring holds whole frame records (appends, quarantines,
+ * moves and sync barriers) and is bounded by queue_frames: when it is full, ingest gets
+ * back-pressure. The mark ring holds PUBACK marks, which are tiny and must not wait behind
+ * frames, so they have their own larger ring. A batch takes the frames waiting (up to
+ * batch_max_rows) and all marks waiting, and commits them in one transaction.
+ *
+ * Slots of the frame ring are processed in place: the writer only advances the ring's tail
+ * after the batch is done, and submitters only write slots past the head, so no copy of a
+ * 1 KiB record is made on the way to SQLite.
+ */
+#include "journal_writer.h"
+
+#include <stddef.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define MARK_RING_SIZE 16384
+#define TRIM_PERIOD_MS 60000
+#define TRIM_ROWS_PER_TRANSACTION 2000
+
+enum op_kind { OP_APPEND, OP_QUARANTINE, OP_MOVE_TO_QUARANTINE, OP_SYNC };
+
+struct op {
+    enum op_kind kind;
+    journal_done_fn done;
+    void *ctx;
+    int64_t enqueued_mono_ms;
+    int64_t frame_id;  /* OP_MOVE_TO_QUARANTINE */
+    int64_t result_id; /* set by the commit: the new row's id */
+    char reason[JOURNAL_REASON_SIZE];
+    struct frame_record rec;
+};
+
+struct mark {
+    int64_t frame_id;
+    int64_t published_ms;
+};
+
+struct journal_writer {
+    struct journal_writer_options opts;
+    struct journal *journal;
+    journal_committed_fn on_committed;
+    void *committed_ctx;
+
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t work; /* signalled when work arrives or on stop */
+    bool stopping;
+
+    struct op *ops;      /* frame ring */
+    size_t ops_capacity; /* queue_frames + room for barriers */
+    size_t ops_head;     /* next slot to fill */
+    size_t ops_tail;     /* oldest unprocessed slot */
+    size_t ops_count;
+    size_t frames_queued; /* OP_APPEND and OP_QUARANTINE in the ring: bounded by queue_frames */
+
+    struct mark *marks;
+    size_t marks_head, marks_tail, marks_count;
+
+    struct journal_writer_stats stats;
+    int64_t next_trim_mono_ms;
+    bool failing; /* last commit failed: log the next success, once */
+};
+
+static void cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_mono_ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(deadline_mono_ms / 1000),
+                          .tv_nsec = (long)(deadline_mono_ms % 1000) * 1000000L};
+    pthread_cond_timedwait(cond, lock, &ts);
+}
+
+static int submit_op(struct journal_writer *w, const struct op *op, bool counts_as_frame)
+{
+    pthread_mutex_lock(&w->lock);
+    bool full = counts_as_frame ? w->frames_queued >= w->opts.queue_frames
+                                : w->ops_count >= w->ops_capacity;
+    if (w->stopping || full) {
+        pthread_mutex_unlock(&w->lock);
+        return -1;
+    }
+    /* op is written into the slot under the lock: the writer never touches slots between
+     * head and tail + count, so it cannot read this one half-written. */
+    struct op *slot = &w->ops[w->ops_head];
+    slot->kind = op->kind;
+    slot->done = op->done;
+    slot->ctx = op->ctx;
+    slot->frame_id = op->frame_id;
+    slot->enqueued_mono_ms = clock_mono_ms();
+    memcpy(slot->reason, op->reason, sizeof(slot->reason));
+    w->ops_head = (w->ops_head + 1) % w->ops_capacity;
+    w->ops_count++;
+    if (counts_as_frame)
+        w->frames_queued++;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+/* Like submit_op, but also copies the record into the slot (under the lock). */
+static int submit_frame(struct journal_writer *w, enum op_kind kind, const struct frame_record *rec,
+                        const char *reason, journal_done_fn done, void *ctx)
+{
+    if (rec->payload_len > FRAME_MAX_PAYLOAD_BYTES)
+        return -1;
+    pthread_mutex_lock(&w->lock);
+    if (w->stopping || w->frames_queued >= w->opts.queue_frames ||
+        w->ops_count >= w->ops_capacity) {
+        pthread_mutex_unlock(&w->lock);
+        return -1;
+    }
+    struct op *slot = &w->ops[w->ops_head];
+    slot->kind = kind;
+    slot->done = done;
+    slot->ctx = ctx;
+    slot->frame_id = 0;
+    slot->enqueued_mono_ms = clock_mono_ms();
+    snprintf(slot->reason, sizeof(slot->reason), "%s", reason ? reason : "");
+    /* copy only the used part of the payload */
+    memcpy(&slot->rec, rec, offsetof(struct frame_record, payload));
+    memcpy(slot->rec.payload, rec->payload, rec->payload_len);
+    w->ops_head = (w->ops_head + 1) % w->ops_capacity;
+    w->ops_count++;
+    w->frames_queued++;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+int journal_writer_append(struct journal_writer *w, const struct frame_record *rec,
+                          journal_done_fn done, void *ctx)
+{
+    return submit_frame(w, OP_APPEND, rec, NULL, done, ctx);
+}
+
+int journal_writer_quarantine(struct journal_writer *w, const struct frame_record *rec,
+                              const char *reason, journal_done_fn done, void *ctx)
+{
+    return submit_frame(w, OP_QUARANTINE, rec, reason, done, ctx);
+}
+
+int journal_writer_move_to_quarantine(struct journal_writer *w, int64_t frame_id,
+                                      const char *reason)
+{
+    struct op op = {.kind = OP_MOVE_TO_QUARANTINE, .frame_id = frame_id};
+    snprintf(op.reason, sizeof(op.reason), "%s", reason);
+    return submit_op(w, &op, false);
+}
+
+int journal_writer_mark_published(struct journal_writer *w, int64_t frame_id,
+                                  int64_t published_ms)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->stopping || w->marks_count == MARK_RING_SIZE) {
+        if (!w->stopping)
+            w->stats.marks_dropped++;
+        pthread_mutex_unlock(&w->lock);
+        return -1;
+    }
+    w->marks[w->marks_head] = (struct mark){frame_id, published_ms};
+    w->marks_head = (w->marks_head + 1) % MARK_RING_SIZE;
+    w->marks_count++;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+struct sync_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    bool done;
+    int status;
+};
+
+static void sync_done(void *ctx, int status, int64_t id)
+{
+    (void)id;
+    struct sync_wait *s = ctx;
+    pthread_mutex_lock(&s->lock);
+    s->done = true;
+    s->status = status;
+    pthread_cond_signal(&s->done_cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+int journal_writer_sync(struct journal_writer *w)
+{
+    struct sync_wait s = {.done = false, .status = -1};
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.done_cond, NULL);
+    struct op op = {.kind = OP_SYNC, .done = sync_done, .ctx = &s};
+    int rc = submit_op(w, &op, false);
+    if (rc == 0) {
+        pthread_mutex_lock(&s.lock);
+        while (!s.done)
+            pthread_cond_wait(&s.done_cond, &s.lock);
+        pthread_mutex_unlock(&s.lock);
+        rc = s.status;
+    }
+    pthread_cond_destroy(&s.done_cond);
+    pthread_mutex_destroy(&s.lock);
+    return rc;
+}
+
+/* Executes one op inside the open transaction. Returns 0 or -1. */
+static int execute_op(struct journal_writer *w, struct op *op, int64_t *id)
+{
+    *id = 0;
+    switch (op->kind) {
+    case OP_APPEND:
+        return journal_append(w->journal, &op->rec, id);
+    case OP_QUARANTINE:
+        return journal_quarantine(w->journal, &op->rec, op->reason, id);
+    case OP_MOVE_TO_QUARANTINE:
+        *id = op->frame_id;
+        return journal_move_to_quarantine(w->journal, op->frame_id, op->reason);
+    case OP_SYNC:
+        return 0;
+    }
+    return -1;
+}
+
+static void commit_batch(struct journal_writer *w, size_t first, size_t n_ops, struct mark *marks,
+                         size_t n_marks)
+{
+    int status = journal_begin(w->journal);
+    for (size_t i = 0; status == 0 && i < n_ops; i++) {
+        struct op *op = &w->ops[(first + i) % w->ops_capacity];
+        status = execute_op(w, op, &op->result_id);
+    }
+    for (size_t i = 0; status == 0 && i < n_marks; i++)
+        status = journal_mark_published(w->journal, marks[i].frame_id, marks[i].published_ms);
+    if (status == 0)
+        status = journal_commit(w->journal);
+    if (status != 0) {
+        /* Log once per run of failures, not once per batch. */
+        if (!w->failing)
+            log_error("journal: commit of %zu frames failed: %s", n_ops,
+                      journal_errmsg(w->journal));
+        w->failing = true;
+        journal_rollback(w->journal);
+    } else if (w->failing) {
+        log_info("journal: commits succeed again");
+        w->failing = false;
+    }
+
+    size_t appended = 0, quarantined = 0;
+    for (size_t i = 0; i < n_ops; i++) {
+        struct op *op = &w->ops[(first + i) % w->ops_capacity];
+        if (op->kind == OP_APPEND)
+            appended++;
+        else if (op->kind == OP_QUARANTINE)
+            quarantined++;
+        if (op->done)
+            op->done(op->ctx, status, status == 0 ? op->result_id : 0);
+    }
+    pthread_mutex_lock(&w->lock);
+    w->stats.transactions++;
+    if (status == 0) {
+        w->stats.frames_committed += appended;
+        w->stats.quarantined += quarantined;
+        w->stats.marked_published += n_marks;
+    } else {
+        w->stats.commit_failures++;
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (status == 0 && appended > 0 && w->on_committed)
+        w->on_committed(w->committed_ctx);
+}
+
+static void trim_if_due(struct journal_writer *w)
+{
+    int64_t now = clock_mono_ms();
+    if (now < w->next_trim_mono_ms)
+        return;
+    w->next_trim_mono_ms = now + TRIM_PERIOD_MS;
+    int64_t before_ms = clock_wall_ms() - w->opts.retention_ms;
+    uint32_t deleted;
+    do {
+        deleted = 0;
+        if (journal_trim_published(w->journal, before_ms, TRIM_ROWS_PER_TRANSACTION, &deleted) !=
+            0) {
+            log_warn("journal: trimming published frames failed: %s",
+                     journal_errmsg(w->journal));
+            return;
+        }
+        pthread_mutex_lock(&w->lock);
+        w->stats.trimmed += deleted;
+        bool busy = w->ops_count > 0;
+        pthread_mutex_unlock(&w->lock);
+        if (busy)
+            return; /* new frames first; the rest of the trim waits for the next round */
+    } while (deleted == TRIM_ROWS_PER_TRANSACTION);
+}
+
+static void *writer_main(void *arg)
+{
+    struct journal_writer *w = arg;
+    struct mark *marks = malloc(sizeof(struct mark) * MARK_RING_SIZE);
+    if (marks == NULL) {
+        log_error("journal: out of memory for the writer");
+        abort();
+    }
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->ops_count == 0 && w->marks_count == 0 && !w->stopping) {
+            pthread_mutex_unlock(&w->lock);
+            trim_if_due(w);
+            pthread_mutex_lock(&w->lock);
+            if (w->ops_count == 0 && w->marks_count == 0 && !w->stopping)
+                cond_wait_until(&w->work, &w->lock, w->next_trim_mono_ms);
+        }
+        if (w->ops_count == 0 && w->marks_count == 0 && w->stopping)
+            break;
+        /* Linger for more frames, bounded by the oldest frame's age. */
+        if (w->ops_count > 0 && w->ops_count < w->opts.batch_max_rows && !w->stopping) {
+            int64_t deadline = w->ops[w->ops_tail].enqueued_mono_ms + w->opts.batch_max_ms;
+            while (w->ops_count < w->opts.batch_max_rows && !w->stopping &&
+                   clock_mono_ms() < deadline)
+                cond_wait_until(&w->work, &w->lock, deadline);
+        }
+        size_t first = w->ops_tail;
+        size_t n_ops = w->ops_count < w->opts.batch_max_rows ? w->ops_count
+                                                             : w->opts.batch_max_rows;
+        size_t n_marks = 0;
+        while (w->marks_count > 0) {
+            marks[n_marks++] = w->marks[w->marks_tail];
+            w->marks_tail = (w->marks_tail + 1) % MARK_RING_SIZE;
+            w->marks_count--;
+        }
+        pthread_mutex_unlock(&w->lock);
+
+        commit_batch(w, first, n_ops, marks, n_marks);
+
+        pthread_mutex_lock(&w->lock);
+        for (size_t i = 0; i < n_ops; i++) {
+            enum op_kind kind = w->ops[(first + i) % w->ops_capacity].kind;
+            if (kind == OP_APPEND || kind == OP_QUARANTINE)
+                w->frames_queued--;
+        }
+        w->ops_tail = (w->ops_tail + n_ops) % w->ops_capacity;
+        w->ops_count -= n_ops;
+    }
+    pthread_mutex_unlock(&w->lock);
+    free(marks);
+    return NULL;
+}
+
+int journal_writer_start(struct journal_writer **out, const struct journal_writer_options *opts,
+                         journal_committed_fn on_committed, void *committed_ctx, char *err,
+                         size_t err_size)
+{
+    *out = NULL;
+    struct journal_writer *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    w->opts = *opts;
+    if (w->opts.batch_max_rows == 0)
+        w->opts.batch_max_rows = 1;
+    if (w->opts.queue_frames == 0)
+        w->opts.queue_frames = 1;
+    /* barriers, moves and syncs may queue beside a full load of frames */
+    w->ops_capacity = w->opts.queue_frames + 256;
+    w->on_committed = on_committed;
+    w->committed_ctx = committed_ctx;
+    w->ops = calloc(w->ops_capacity, sizeof(struct op));
+    w->marks = calloc(MARK_RING_SIZE, sizeof(struct mark));
+    if (w->ops == NULL || w->marks == NULL) {
+        snprintf(err, err_size, "out of memory for a queue of %u frames", opts->queue_frames);
+        free(w->ops);
+        free(w->marks);
+        free(w);
+        return -1;
+    }
+    if (journal_open(&w->journal, opts->path, &opts->journal, err, err_size) != 0) {
+        free(w->ops);
+        free(w->marks);
+        free(w);
+        return -1;
+    }
+    w->opts.path = NULL; /* the caller's string need not outlive start */
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->work, &attr);
+    pthread_condattr_destroy(&attr);
+    w->next_trim_mono_ms = clock_mono_ms();
+    int rc = pthread_create(&w->thread, NULL, writer_main, w);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot start the journal writer thread: %s", strerror(rc));
+        journal_close(w->journal);
+        pthread_cond_destroy(&w->work);
+        pthread_mutex_destroy(&w->lock);
+        free(w->ops);
+        free(w->marks);
+        free(w);
+        return -1;
+    }
+    *out = w;
+    return 0;
+}
+
+void journal_writer_stop(struct journal_writer *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    journal_close(w->journal);
+    pthread_cond_destroy(&w->work);
+    pthread_mutex_destroy(&w->lock);
+    free(w->ops);
+    free(w->marks);
+    free(w);
+}
+
+void journal_writer_get_stats(struct journal_writer *w, struct journal_writer_stats *stats)
+{
+    pthread_mutex_lock(&w->lock);
+    *stats = w->stats;
+    pthread_mutex_unlock(&w->lock);
+}

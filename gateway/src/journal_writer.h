@@ -1,0 +1,78 @@
+/*
+ * journal_writer.h - the one thread that writes the journal, with group commit.
+ *
+ * Ingest adapters and the publisher hand it work from their own threads; the writer puts
+ * as many queued frames as are waiting (up to batch_max_rows, lingering at most
+ * batch_max_ms for more) into one transaction, commits, and only then calls each frame's
+ * completion callback. One fsync then covers a whole batch: that is what makes "durable
+ * before acknowledged" cheap.
+ *
+ * Threads: every function except journal_writer_stop may be called from any thread.
+ * Callbacks (done, on_committed) run on the writer thread, after the commit: keep them
+ * short and never call back into the writer from them except to submit more work.
+ * Errors: submit functions return -1 when the queue is full or the writer is stopping; the
+ * caller tells its sender to retry (CoAP 5.03). A failed commit reports status -1 to every
+ * frame of the batch; nothing of it was stored.
+ */
+#ifndef SENSORBRO_JOURNAL_WRITER_H
+#define SENSORBRO_JOURNAL_WRITER_H
+
+#include <stdint.h>
+
+#include "frame.h"
+#include "journal.h"
+
+struct journal_writer_options {
+    const char *path;
+    struct journal_options journal;
+    uint32_t batch_max_rows;  /* frames per transaction at most */
+    uint32_t batch_max_ms;    /* a batch waits at most this long for more frames (0: none) */
+    uint32_t queue_frames;    /* frames waiting for commit before submits are refused */
+    int64_t retention_ms;     /* published frames are trimmed after this long */
+};
+
+/* status 0: committed (id is the frame's or quarantine row's id); -1: not stored. */
+typedef void (*journal_done_fn)(void *ctx, int status, int64_t id);
+/* Called after a commit that added frames to the pending queue. */
+typedef void (*journal_committed_fn)(void *ctx);
+
+struct journal_writer_stats {
+    uint64_t transactions;
+    uint64_t frames_committed;
+    uint64_t quarantined;
+    uint64_t marked_published;
+    uint64_t commit_failures;
+    uint64_t marks_dropped;    /* PUBACK marks lost to a full queue: those frames repeat */
+    uint64_t trimmed;
+};
+
+struct journal_writer;
+
+/* Opens the journal and starts the writer thread. Returns -1 with a message in err. */
+int journal_writer_start(struct journal_writer **out, const struct journal_writer_options *opts,
+                         journal_committed_fn on_committed, void *committed_ctx, char *err,
+                         size_t err_size);
+/* Stops accepting work, commits everything queued (running its callbacks), joins the
+ * thread and closes the journal. */
+void journal_writer_stop(struct journal_writer *w);
+
+/* Queues a frame for the pending queue. rec is copied. */
+int journal_writer_append(struct journal_writer *w, const struct frame_record *rec,
+                          journal_done_fn done, void *ctx);
+/* Queues a frame for the quarantine table, with the reason it was refused. */
+int journal_writer_quarantine(struct journal_writer *w, const struct frame_record *rec,
+                              const char *reason, journal_done_fn done, void *ctx);
+/* Queues "PUBACK received" for a pending frame. Refused only when the writer is stopping or
+ * its mark queue is full (counted; the frame is then published again later). */
+int journal_writer_mark_published(struct journal_writer *w, int64_t frame_id,
+                                  int64_t published_ms);
+/* Queues moving a pending frame into quarantine (decode failed when publishing). */
+int journal_writer_move_to_quarantine(struct journal_writer *w, int64_t frame_id,
+                                      const char *reason);
+/* Blocks until everything queued before the call is committed. Returns 0, or -1 when a
+ * commit failed or the writer is stopping. */
+int journal_writer_sync(struct journal_writer *w);
+
+void journal_writer_get_stats(struct journal_writer *w, struct journal_writer_stats *stats);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * main.c - the sensorbro daemon: configuration, start-up order, signals, shutdown.
+ *
+ * Start order follows the data: the journal writer first (it creates the database), then
+ * the publisher (it reads what the writer commits), then the ingest adapters (they feed the
+ * writer). Shutdown runs the other way, so that every frame an adapter accepted is committed
+ * and answered before the writer goes, and the publisher gets a chance to see PUBACKs for
+ * what it has in flight. SIGINT and SIGTERM are taken by sigwait on the main thread only.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <MQTTAsync.h>
+
+#include "config.h"
+#include "ingest/coap.h"
+#include "journal_writer.h"
+#include "log.h"
+#include "publish.h"
+
+#define EXIT_USAGE 2
+#define STATS_PERIOD_S 60
+
+#ifndef SENSORBRO_VERSION
+#define SENSORBRO_VERSION "unknown"
+#endif
+
+struct gateway {
+    struct config cfg;
+    struct journal_writer *writer;
+    _Atomic(struct publisher *) publisher;
+    struct coap_ingest *coap;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sensorbro [-c FILE] [--set SECTION.KEY=VALUE]... [--print-config]\n"
+            "\n"
+            "Receives sensor uplinks (CoAP), keeps each in an SQLite journal before\n"
+            "acknowledging it, and publishes it as JSON over MQTT.\n"
+            "\n"
+            "  -c, --config FILE     INI configuration file (default: none, built-in defaults)\n"
+            "  -s, --set S.K=V       override one key, e.g. --set mqtt.port=1884 (repeatable)\n"
+            "  -p, --print-config    print the effective configuration and exit\n"
+            "  -V, --version         print the version and exit\n"
+            "  -h, --help            this text\n"
+            "\n"
+            "Documentation: docs/configuration.md, docs/protocol.md, docs/architecture.md\n");
+}
+
+static void on_committed(void *ctx)
+{
+    struct gateway *gw = ctx;
+    struct publisher *p = atomic_load(&gw->publisher);
+    if (p)
+        publisher_notify(p);
+}
+
+/* Loads configuration from the command line. Returns 0, 1 to exit successfully (help,
+ * version, print-config) or -1 for a usage or configuration error (already reported). */
+static int configure(struct gateway *gw, int argc, char **argv)
+{
+    static const struct option long_opts[] = {{"config", required_argument, NULL, 'c'},
+                                              {"set", required_argument, NULL, 's'},
+                                              {"print-config", no_argument, NULL, 'p'},
+                                              {"version", no_argument, NULL, 'V'},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
+    const char *config_path = NULL;
+    bool print_config = false;
+    /* --set options apply after the file, whatever their order on the command line */
+    const char *sets[64];
+    int n_sets = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:s:pVh", long_opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 's':
+            if (n_sets == (int)(sizeof(sets) / sizeof(sets[0]))) {
+                fprintf(stderr, "sensorbro: too many --set options\n");
+                return -1;
+            }
+            sets[n_sets++] = optarg;
+            break;
+        case 'p':
+            print_config = true;
+            break;
+        case 'V':
+            printf("sensorbro %s\n", SENSORBRO_VERSION);
+            return 1;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sensorbro: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return -1;
+    }
+    char err[CONFIG_ERROR_SIZE];
+    config_set_defaults(&gw->cfg);
+    if (config_path && config_load_file(&gw->cfg, config_path, err) != 0) {
+        fprintf(stderr, "sensorbro: %s\n", err);
+        return -1;
+    }
+    for (int i = 0; i < n_sets; i++) {
+        if (config_apply_option(&gw->cfg, sets[i], err) != 0) {
+            fprintf(stderr, "sensorbro: %s\n", err);
+            return -1;
+        }
+    }
+    if (config_finish(&gw->cfg, err) != 0) {
+        fprintf(stderr, "sensorbro: %s%s%s\n", config_path ? config_path : "",
+                config_path ? ": " : "", err);
+        return -1;
+    }
+    if (print_config) {
+        config_print(&gw->cfg, stdout);
+        return 1;
+    }
+    log_set_level((enum log_level)gw->cfg.log.level);
+    return 0;
+}
+
+static int start(struct gateway *gw)
+{
+    const struct config *cfg = &gw->cfg;
+    char err[512];
+    struct journal_writer_options wopts = {
+        .path = cfg->journal.path,
+        .journal = {.read_only = false,
+                    .synchronous = cfg->journal.synchronous == CONFIG_SYNC_FULL
+                                       ? JOURNAL_SYNC_FULL
+                                       : JOURNAL_SYNC_NORMAL,
+                    .busy_timeout_ms = 5000},
+        .batch_max_rows = cfg->journal.batch_max_rows,
+        .batch_max_ms = cfg->journal.batch_max_ms,
+        .queue_frames = cfg->journal.queue_frames,
+        .retention_ms = (int64_t)cfg->journal.retention_h * 3600 * 1000,
+    };
+    if (journal_writer_start(&gw->writer, &wopts, on_committed, gw, err, sizeof(err)) != 0) {
+        log_error("journal: %s", err);
+        return -1;
+    }
+    struct publisher *publisher;
+    if (publisher_start(&publisher, cfg, gw->writer, err, sizeof(err)) != 0) {
+        log_error("publish: %s", err);
+        return -1;
+    }
+    atomic_store(&gw->publisher, publisher);
+    if (cfg->coap.enabled) {
+        struct coap_ingest_options copts = {.bind = cfg->coap.bind,
+                                            .port = (uint16_t)cfg->coap.port,
+                                            .max_payload_bytes = cfg->coap.max_payload_bytes,
+                                            .writer = gw->writer};
+        if (coap_ingest_start(&gw->coap, &copts, err, sizeof(err)) != 0) {
+            log_error("%s", err);
+            return -1;
+        }
+    }
+    log_info("sensorbro %s started: gateway %s, journal %s, broker %s:%" PRIu32 "%s, CoAP %s",
+             SENSORBRO_VERSION, cfg->gateway.id, cfg->journal.path, cfg->mqtt.host,
+             cfg->mqtt.port, cfg->mqtt.tls ? " (TLS)" : "", cfg->coap.enabled ? "on" : "off");
+    if (cfg->coap.enabled)
+        log_info("coap: listening on udp %s port %" PRIu32 ", POST /up/<device-eui>",
+                 cfg->coap.bind, cfg->coap.port);
+    return 0;
+}
+
+static void stop(struct gateway *gw)
+{
+    coap_ingest_stop(gw->coap);
+    gw->coap = NULL;
+    struct publisher *publisher = atomic_exchange(&gw->publisher, NULL);
+    publisher_stop(publisher);
+    journal_writer_stop(gw->writer);
+    gw->writer = NULL;
+}
+
+static void log_stats(struct gateway *gw)
+{
+    struct journal_writer_stats ws;
+    struct publisher_stats ps;
+    journal_writer_get_stats(gw->writer, &ws);
+    publisher_get_stats(atomic_load(&gw->publisher), &ps);
+    log_debug("stats: committed %" PRIu64 " in %" PRIu64 " transactions, quarantined %" PRIu64
+              ", published %" PRIu64 ", refused %" PRIu64 ", in flight %" PRIu32
+              ", broker %s",
+              ws.frames_committed, ws.transactions, ws.quarantined + ps.quarantined,
+              ps.published, ps.refused, ps.in_flight,
+              ps.state == PUBLISHER_CONNECTED ? "connected" : "disconnected");
+}
+
+int main(int argc, char **argv)
+{
+    static struct gateway gw; /* static: struct config is large */
+    int rc = configure(&gw, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+
+    /* Signals are handled here only: block them before any thread exists. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    MQTTAsync_init_options paho_init = MQTTAsync_init_options_initializer;
+    paho_init.do_openssl_init = 1;
+    MQTTAsync_global_init(&paho_init);
+
+    if (start(&gw) != 0) {
+        stop(&gw);
+        return EXIT_FAILURE;
+    }
+    for (;;) {
+        struct timespec period = {.tv_sec = STATS_PERIOD_S};
+        int sig = sigtimedwait(&signals, NULL, &period);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        log_stats(&gw);
+    }
+    stop(&gw);
+    log_info("stopped");
+    return EXIT_SUCCESS;
+}

@@ -1,0 +1,62 @@
+/*
+ * publish.h - the publisher: pending frames from the journal to the MQTT broker, in order,
+ * each removed from the pending queue only after the broker's PUBACK.
+ *
+ * The publisher owns one thread, one read connection to the journal and one Eclipse Paho
+ * MQTTAsync client per broker connection. Its thread reads pending frames in journal order,
+ * decodes and renders each (decode.c, render.c) and publishes it at QoS 1, never retained,
+ * to the device's topic, keeping at most mqtt.max_inflight publishes outstanding. A PUBACK
+ * turns into a "published" mark queued to the journal writer. MQTT 5 is the default
+ * because under 3.1.1 a broker that refuses a publish (ACL) still acknowledges it and
+ * drops it; under 5 the PUBACK carries a reason code >= 0x80, the frame stays pending and
+ * the refusal is logged and counted.
+ *
+ * When the connection drops, everything in flight is forgotten and sending restarts from
+ * the oldest pending frame once reconnected: at least once, never lost, and in order per
+ * device (a consumer drops repeats by the message id). Reconnects back off exponentially
+ * with full jitter between mqtt.reconnect_min_ms and mqtt.reconnect_max_ms. A will message
+ * "offline" and a retained "online" on the status topic tell subscribers whether the
+ * gateway is connected.
+ *
+ * Threads: publisher_notify and publisher_get_stats may be called from any thread; start
+ * and stop from the main thread only.
+ */
+#ifndef SENSORBRO_PUBLISH_H
+#define SENSORBRO_PUBLISH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "journal_writer.h"
+
+enum publisher_state {
+    PUBLISHER_DISCONNECTED,
+    PUBLISHER_CONNECTING,
+    PUBLISHER_CONNECTED,
+};
+
+struct publisher_stats {
+    enum publisher_state state;
+    uint64_t published;          /* PUBACKed by the broker */
+    uint64_t refused;            /* PUBACK with a reason code >= 0x80 */
+    uint64_t quarantined;        /* pending frames that failed to decode or render */
+    uint64_t connects;           /* successful connections */
+    uint64_t connect_failures;
+    uint64_t connection_losses;
+    uint32_t in_flight;
+};
+
+struct publisher;
+
+/* Starts the publisher thread. cfg must outlive the publisher. Returns -1 with err. */
+int publisher_start(struct publisher **out, const struct config *cfg,
+                    struct journal_writer *writer, char *err, size_t err_size);
+/* Tells the publisher that new frames were committed. Cheap; any thread. */
+void publisher_notify(struct publisher *p);
+void publisher_get_stats(struct publisher *p, struct publisher_stats *stats);
+/* Publishes "offline", disconnects cleanly (waiting briefly for outstanding PUBACKs) and
+ * joins the thread. Frames not yet acknowledged stay pending in the journal. */
+void publisher_stop(struct publisher *p);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * render.h - turns a decoded uplink into the JSON message that is published.
+ *
+ * Profile `json` (docs/protocol.md has the full description and an example):
+ *   {"id":"<device>-<seq>","device":...,"gateway":...,"seq":...,
+ *    "time":<first sample, RFC 3339 UTC>,"received":<RFC 3339 UTC, ms>,"transport":...,
+ *    "interval_s":...,"status":[flag names],"alert":bool,["config_version":n,]
+ *    "values":{<key with unit>: latest value, ...},
+ *    "samples":[{"time":...,<key>: value, ...}, ... oldest first]}
+ * Values are scaled to the unit named in the key (temperature_c = wire value / 100).
+ *
+ * Threads: no shared state; callable from any thread. Errors: -1 with a reason when the
+ * output buffer is too small or memory runs out; the caller keeps the frame pending.
+ */
+#ifndef SENSORBRO_RENDER_H
+#define SENSORBRO_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+
+/* Room for the largest message a FRAME_MAX_PAYLOAD_BYTES frame can produce: about 80 bytes
+ * of JSON per sample in the worst case. */
+#define RENDER_MAX_JSON_BYTES (FRAME_MAX_PAYLOAD_BYTES * 96 + 4096)
+/* "<16 hex digits>-<up to 10 digits>" */
+#define RENDER_MESSAGE_ID_SIZE 32
+#define RENDER_REASON_SIZE 96
+
+struct render_meta {
+    const char *device;    /* device id, 16 hex digits */
+    const char *gateway;   /* this gateway's id */
+    const char *transport; /* "coap", ... */
+    int64_t received_ms;   /* unix ms */
+};
+
+/* The stable message id of an uplink: "<device>-<seq>". */
+void render_message_id(const char *device, uint32_t seq, char out[RENDER_MESSAGE_ID_SIZE]);
+
+/* The JSON key of a series: its quantity's key, with "_ch<N>" appended for channel N > 0. */
+void render_series_key(const struct decoded_series *s, char *out, size_t out_size);
+
+/* Renders u as profile `json` into out (NUL-terminated). Returns 0 and sets *out_len, or -1
+ * and writes a reason. */
+int render_json(const struct decoded_uplink *u, const struct render_meta *meta, char *out,
+                size_t out_size, size_t *out_len, char reason[RENDER_REASON_SIZE]);
+
+#endif
