@@ -26,10 +26,10 @@ struct key {
     const char *name;
     enum key_type type;
     size_t offset;
-    size_t size;                 /* KEY_STRING / KEY_SECRET: buffer size */
-    uint32_t min, max;           /* KEY_UINT */
-    const char *const *choices;  /* KEY_CHOICE: NULL-terminated; stored as the index */
-    const char *def;             /* default, as text */
+    size_t size;                /* KEY_STRING / KEY_SECRET: buffer size */
+    uint32_t min, max;          /* KEY_UINT */
+    const char *const *choices; /* KEY_CHOICE: NULL-terminated; stored as the index */
+    const char *def;            /* default, as text */
     int (*check)(const char *value, char *why, size_t why_size);
 };
 
@@ -47,10 +47,20 @@ static int check_topic_word(const char *value, char *why, size_t why_size)
     }
     for (const char *p = value; *p; p++) {
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') {
-            snprintf(why, why_size,
-                     "expected letters, digits, '-', '_' or '.' only, found '%c'", *p);
+            snprintf(why, why_size, "expected letters, digits, '-', '_' or '.' only, found '%c'",
+                     *p);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* A host name or address as Paho takes it in a URI: no spaces, slashes or empty value. */
+static int check_host(const char *value, char *why, size_t why_size)
+{
+    if (value[0] == '\0' || strpbrk(value, " \t/?#@") != NULL) {
+        snprintf(why, why_size, "expected a host name or IP address, got \"%s\"", value);
+        return -1;
     }
     return 0;
 }
@@ -81,18 +91,28 @@ static int check_data_topic(const char *value, char *why, size_t why_size)
     return 0;
 }
 
-#define STR(sec, field, def, check)                                                            \
-    {#sec, #field, KEY_STRING, offsetof(struct config, sec.field),                             \
-     sizeof(((struct config *)0)->sec.field), 0, 0, NULL, def, check}
-#define SECRET(sec, field)                                                                     \
-    {#sec, #field, KEY_SECRET, offsetof(struct config, sec.field),                             \
-     sizeof(((struct config *)0)->sec.field), 0, 0, NULL, "", NULL}
-#define BOOL(sec, field, def)                                                                  \
-    {#sec, #field, KEY_BOOL, offsetof(struct config, sec.field), 0, 0, 0, NULL, def, NULL}
-#define UINT(sec, field, lo, hi, def)                                                          \
-    {#sec, #field, KEY_UINT, offsetof(struct config, sec.field), 0, lo, hi, NULL, def, NULL}
-#define CHOICE(sec, field, choices, def)                                                       \
-    {#sec, #field, KEY_CHOICE, offsetof(struct config, sec.field), 0, 0, 0, choices, def, NULL}
+#define STR(sec, field, def, check)                                                                \
+    {                                                                                              \
+#sec, #field, KEY_STRING, offsetof(struct config, sec.field),                              \
+            sizeof(((struct config *)0)->sec.field), 0, 0, NULL, def, check                        \
+    }
+#define SECRET(sec, field)                                                                         \
+    {                                                                                              \
+#sec, #field, KEY_SECRET, offsetof(struct config, sec.field),                              \
+            sizeof(((struct config *)0)->sec.field), 0, 0, NULL, "", NULL                          \
+    }
+#define BOOL(sec, field, def)                                                                      \
+    {                                                                                              \
+#sec, #field, KEY_BOOL, offsetof(struct config, sec.field), 0, 0, 0, NULL, def, NULL       \
+    }
+#define UINT(sec, field, lo, hi, def)                                                              \
+    {                                                                                              \
+#sec, #field, KEY_UINT, offsetof(struct config, sec.field), 0, lo, hi, NULL, def, NULL     \
+    }
+#define CHOICE(sec, field, choices, def)                                                           \
+    {                                                                                              \
+#sec, #field, KEY_CHOICE, offsetof(struct config, sec.field), 0, 0, 0, choices, def, NULL  \
+    }
 
 /* The gateway id and MQTT client id default to values derived at config_finish. */
 static const struct key keys[] = {
@@ -107,7 +127,7 @@ static const struct key keys[] = {
     UINT(journal, batch_max_ms, 0, 1000, "2"),
     UINT(journal, queue_frames, 1, 1000000, "4096"),
     UINT(journal, retention_h, 0, 87600, "168"),
-    STR(mqtt, host, "localhost", NULL),
+    STR(mqtt, host, "localhost", check_host),
     UINT(mqtt, port, 1, 65535, "1883"),
     CHOICE(mqtt, protocol, protocol_choices, "5"),
     STR(mqtt, client_id, "", NULL),
@@ -200,8 +220,9 @@ static int set_value(struct config *cfg, const struct key *k, const char *text, 
         unsigned long long v = strtoull(text, &end, 10);
         if (!isdigit((unsigned char)text[0]) || *end != '\0' || errno != 0 || v < k->min ||
             v > k->max) {
-            snprintf(why, why_size, "expected a whole number from %" PRIu32 " to %" PRIu32
-                     ", got \"%s\"", k->min, k->max, text);
+            snprintf(why, why_size,
+                     "expected a whole number from %" PRIu32 " to %" PRIu32 ", got \"%s\"", k->min,
+                     k->max, text);
             return -1;
         }
         *(uint32_t *)field = (uint32_t)v;
@@ -216,8 +237,8 @@ static int set_value(struct config *cfg, const struct key *k, const char *text, 
         }
         size_t used = (size_t)snprintf(why, why_size, "expected one of");
         for (uint32_t i = 0; k->choices[i] && used < why_size; i++)
-            used += (size_t)snprintf(why + used, why_size - used, "%s %s", i ? "," : "",
-                                     k->choices[i]);
+            used +=
+                (size_t)snprintf(why + used, why_size - used, "%s %s", i ? "," : "", k->choices[i]);
         if (used < why_size)
             snprintf(why + used, why_size - used, ", got \"%s\"", text);
         return -1;
@@ -270,18 +291,49 @@ void config_set_defaults(struct config *cfg)
     }
 }
 
+/* libinih does not pass line numbers to the handler and keeps parsing after a syntax
+ * error, so the reader below counts lines itself; the first error, by line, is reported. */
 struct ini_context {
     struct config *cfg;
+    FILE *file;
+    int line;       /* line most recently handed to inih */
+    int error_line; /* line of the first error found by us, 0 when none */
     char message[CONFIG_ERROR_SIZE];
+    char longer[8192]; /* one whole line, to tell an over-long line from a short one */
 };
+
+static char *read_line(char *str, int num, void *stream)
+{
+    struct ini_context *ctx = stream;
+    if (fgets(ctx->longer, sizeof(ctx->longer), ctx->file) == NULL)
+        return NULL;
+    ctx->line++;
+    size_t len = strlen(ctx->longer);
+    bool whole = len > 0 && ctx->longer[len - 1] == '\n';
+    if ((!whole && !feof(ctx->file)) || len >= (size_t)num) {
+        if (ctx->error_line == 0) {
+            ctx->error_line = ctx->line;
+            snprintf(ctx->message, sizeof(ctx->message), "line longer than %d characters", num - 2);
+        }
+        /* skip the rest of it and give inih an empty line in its place */
+        while (!whole && fgets(ctx->longer, sizeof(ctx->longer), ctx->file) != NULL) {
+            len = strlen(ctx->longer);
+            whole = len > 0 && ctx->longer[len - 1] == '\n';
+        }
+        ctx->longer[0] = '\0';
+    }
+    snprintf(str, (size_t)num, "%s", ctx->longer);
+    return str;
+}
 
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
 {
     struct ini_context *ctx = user;
-    if (ctx->message[0] != '\0')
-        return 0; /* report only the first error */
-    char err[CONFIG_ERROR_SIZE];
+    char err[CONFIG_ERROR_SIZE - 32];
+    if (ctx->error_line != 0)
+        return 1; /* only the first error is reported */
     if (apply(ctx->cfg, section, name, value, err, sizeof(err)) != 0) {
+        ctx->error_line = ctx->line;
         snprintf(ctx->message, sizeof(ctx->message), "%s", err);
         return 0;
     }
@@ -295,22 +347,24 @@ int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERROR
         snprintf(err, CONFIG_ERROR_SIZE, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    struct ini_context ctx = {.cfg = cfg, .message = ""};
-    int line = ini_parse_file(f, on_ini_entry, &ctx);
+    static struct ini_context ctx; /* 8 KiB line buffer: not on the stack */
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.cfg = cfg;
+    ctx.file = f;
+    int first_error = ini_parse_stream(read_line, &ctx, on_ini_entry, &ctx);
     fclose(f);
-    if (line == 0)
-        return 0;
-    if (line < 0) {
+    if (first_error < 0) {
         snprintf(err, CONFIG_ERROR_SIZE, "%s: cannot read (out of memory)", path);
         return -1;
     }
-    if (ctx.message[0] != '\0')
-        snprintf(err, CONFIG_ERROR_SIZE, "%s:%d: %s", path, line, ctx.message);
-    else
-        snprintf(err, CONFIG_ERROR_SIZE,
-                 "%s:%d: expected \"[section]\", \"key = value\" or a comment (lines are at most "
-                 "200 characters)",
-                 path, line);
+    if (first_error == 0 && ctx.error_line == 0)
+        return 0;
+    if (ctx.error_line != 0 && (first_error == 0 || ctx.error_line <= first_error)) {
+        snprintf(err, CONFIG_ERROR_SIZE, "%s:%d: %.400s", path, ctx.error_line, ctx.message);
+        return -1;
+    }
+    snprintf(err, CONFIG_ERROR_SIZE, "%s:%d: expected \"[section]\", \"key = value\" or a comment",
+             path, first_error);
     return -1;
 }
 
@@ -363,8 +417,8 @@ int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE])
                  cfg->gateway.id);
     if (cfg->mqtt.reconnect_min_ms > cfg->mqtt.reconnect_max_ms) {
         snprintf(err, CONFIG_ERROR_SIZE,
-                 "mqtt.reconnect_min_ms (%" PRIu32 ") must not exceed mqtt.reconnect_max_ms (%" PRIu32
-                 ")",
+                 "mqtt.reconnect_min_ms (%" PRIu32
+                 ") must not exceed mqtt.reconnect_max_ms (%" PRIu32 ")",
                  cfg->mqtt.reconnect_min_ms, cfg->mqtt.reconnect_max_ms);
         return -1;
     }

@@ -19,7 +19,7 @@
 #include <stdio.h>
 
 #define CONFIG_ERROR_SIZE 512
-#define CONFIG_PATH_SIZE 512
+#define CONFIG_PATH_SIZE  512
 
 enum config_mqtt_protocol { CONFIG_MQTT_5 = 0, CONFIG_MQTT_3_1_1 = 1 };
 enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL = 1 };

@@ -42,8 +42,8 @@ static int add_series(struct decoded_uplink *out, const struct quantity *q, uint
     if (count == 0)
         return 0; /* an empty series is the same as an absent one */
     if (count > DECODE_MAX_SAMPLES_PER_SERIES) {
-        snprintf(reason, DECODE_REASON_SIZE, "%s channel %" PRIu32 ": %zu samples (max %d)",
-                 name, channel, count, DECODE_MAX_SAMPLES_PER_SERIES);
+        snprintf(reason, DECODE_REASON_SIZE, "%s channel %" PRIu32 ": %zu samples (max %d)", name,
+                 channel, count, DECODE_MAX_SAMPLES_PER_SERIES);
         return -1;
     }
     for (size_t i = 0; i < out->series_count; i++) {
@@ -134,8 +134,8 @@ static int check_time_base(struct decoded_uplink *out, int64_t received_ms,
         return -1;
     }
     if (out->interval_s > DECODE_MAX_INTERVAL_S) {
-        snprintf(reason, DECODE_REASON_SIZE, "interval_s %" PRIu32 " exceeds %u s",
-                 out->interval_s, DECODE_MAX_INTERVAL_S);
+        snprintf(reason, DECODE_REASON_SIZE, "interval_s %" PRIu32 " exceeds %u s", out->interval_s,
+                 DECODE_MAX_INTERVAL_S);
         return -1;
     }
     if (out->age_s > DECODE_MAX_AGE_S) {
@@ -143,8 +143,7 @@ static int check_time_base(struct decoded_uplink *out, int64_t received_ms,
                  DECODE_MAX_AGE_S);
         return -1;
     }
-    if (out->max_count > 1 &&
-        (int64_t)(out->max_count - 1) * out->interval_s > DECODE_MAX_SPAN_S) {
+    if (out->max_count > 1 && (int64_t)(out->max_count - 1) * out->interval_s > DECODE_MAX_SPAN_S) {
         snprintf(reason, DECODE_REASON_SIZE, "%zu samples %" PRIu32 " s apart span over a year",
                  out->max_count, out->interval_s);
         return -1;
@@ -157,8 +156,9 @@ static int check_time_base(struct decoded_uplink *out, int64_t received_ms,
             return -1;
         }
         if ((int64_t)out->time_s > received_s + DECODE_MAX_CLOCK_AHEAD_S) {
-            snprintf(reason, DECODE_REASON_SIZE, "time %" PRIu32 " is %" PRId64
-                     " s after reception", out->time_s, (int64_t)out->time_s - received_s);
+            snprintf(reason, DECODE_REASON_SIZE,
+                     "time %" PRIu32 " is %" PRId64 " s after reception", out->time_s,
+                     (int64_t)out->time_s - received_s);
             return -1;
         }
         out->last_sample_s = out->time_s;

@@ -23,21 +23,21 @@
 
 /* Bounds on a valid Uplink. Each sample takes at least one byte on the wire, so the pool
  * below can never overflow for a frame within FRAME_MAX_PAYLOAD_BYTES. */
-#define DECODE_MAX_SERIES 32
+#define DECODE_MAX_SERIES             32
 #define DECODE_MAX_SAMPLES_PER_SERIES 256
-#define DECODE_MAX_SAMPLES FRAME_MAX_PAYLOAD_BYTES
-#define DECODE_MAX_INTERVAL_S 86400u           /* one sample a day at the slowest */
-#define DECODE_MAX_AGE_S (7u * 86400u)         /* a node holds samples a week at most */
-#define DECODE_MAX_SPAN_S (366ll * 86400ll)    /* first to last sample of one uplink */
-#define DECODE_MAX_CLOCK_AHEAD_S 86400         /* node clock ahead of the gateway's */
-#define DECODE_MIN_SYNCED_TIME_S 1577836800ll  /* 2020-01-01: earlier means clock not set */
-#define DECODE_ARENA_BYTES (64u * 1024u)
+#define DECODE_MAX_SAMPLES            FRAME_MAX_PAYLOAD_BYTES
+#define DECODE_MAX_INTERVAL_S         86400u            /* one sample a day at the slowest */
+#define DECODE_MAX_AGE_S              (7u * 86400u)     /* a node holds samples a week at most */
+#define DECODE_MAX_SPAN_S             (366ll * 86400ll) /* first to last sample of one uplink */
+#define DECODE_MAX_CLOCK_AHEAD_S      86400             /* node clock ahead of the gateway's */
+#define DECODE_MIN_SYNCED_TIME_S      1577836800ll /* 2020-01-01: earlier means clock not set */
+#define DECODE_ARENA_BYTES            (64u * 1024u)
 
 /* Uplink.status bits */
-#define UPLINK_STATUS_LOW_BATTERY 0x01u
-#define UPLINK_STATUS_SENSOR_FAULT 0x02u
-#define UPLINK_STATUS_REBOOTED 0x04u
-#define UPLINK_STATUS_NVM_RESET 0x08u
+#define UPLINK_STATUS_LOW_BATTERY    0x01u
+#define UPLINK_STATUS_SENSOR_FAULT   0x02u
+#define UPLINK_STATUS_REBOOTED       0x04u
+#define UPLINK_STATUS_NVM_RESET      0x08u
 #define UPLINK_STATUS_CLOCK_UNSYNCED 0x10u
 
 #define DECODE_REASON_SIZE 160

@@ -17,17 +17,17 @@
 #define FRAME_MAX_PAYLOAD_BYTES 1024
 
 /* Device ids are EUI-64s written as 16 lower-case hex digits. */
-#define FRAME_DEVICE_ID_LEN 16
+#define FRAME_DEVICE_ID_LEN  16
 #define FRAME_DEVICE_ID_SIZE (FRAME_DEVICE_ID_LEN + 1)
 
 #define FRAME_TRANSPORT_SIZE 16
-#define FRAME_SOURCE_SIZE 64
+#define FRAME_SOURCE_SIZE    64
 
 struct frame_record {
-    char device[FRAME_DEVICE_ID_SIZE];       /* "70b3d57ed0001234" */
-    char transport[FRAME_TRANSPORT_SIZE];    /* "coap", "semtech-udp", "lns-mqtt" */
-    char source[FRAME_SOURCE_SIZE];          /* sender's address, "192.0.2.7:5683" */
-    int64_t received_ms;                     /* wall clock at reception, unix ms */
+    char device[FRAME_DEVICE_ID_SIZE];    /* "70b3d57ed0001234" */
+    char transport[FRAME_TRANSPORT_SIZE]; /* "coap", "semtech-udp", "lns-mqtt" */
+    char source[FRAME_SOURCE_SIZE];       /* sender's address, "192.0.2.7:5683" */
+    int64_t received_ms;                  /* wall clock at reception, unix ms */
     size_t payload_len;
     uint8_t payload[FRAME_MAX_PAYLOAD_BYTES];
 };

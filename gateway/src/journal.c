@@ -195,8 +195,8 @@ int journal_open(struct journal **out, const char *path, const struct journal_op
         return -1;
     }
     j->read_only = options->read_only;
-    int flags = options->read_only ? SQLITE_OPEN_READONLY
-                                   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags =
+        options->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX; /* one thread per connection, by contract */
     if (sqlite3_open_v2(path, &j->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, err_size, "%s: %s", path,

@@ -28,14 +28,14 @@
 #include "frame.h"
 
 #define JOURNAL_SCHEMA_VERSION 1
-#define JOURNAL_REASON_SIZE 160
+#define JOURNAL_REASON_SIZE    160
 
 enum journal_sync { JOURNAL_SYNC_FULL, JOURNAL_SYNC_NORMAL };
 
 struct journal_options {
-    bool read_only;             /* open an existing journal without writing (sensorbroctl) */
+    bool read_only; /* open an existing journal without writing (sensorbroctl) */
     enum journal_sync synchronous;
-    uint32_t busy_timeout_ms;   /* wait this long for another connection's lock */
+    uint32_t busy_timeout_ms; /* wait this long for another connection's lock */
 };
 
 struct journal_frame {
@@ -48,12 +48,12 @@ struct journal_frame {
 };
 
 struct journal_stats {
-    int64_t pending_frames;        /* waiting for PUBACK */
-    int64_t oldest_pending_ms;     /* received_ms of the oldest pending frame, 0 when none */
-    int64_t published_frames;      /* published and still retained */
+    int64_t pending_frames;    /* waiting for PUBACK */
+    int64_t oldest_pending_ms; /* received_ms of the oldest pending frame, 0 when none */
+    int64_t published_frames;  /* published and still retained */
     int64_t quarantined_frames;
-    int64_t last_frame_id;         /* highest id ever assigned, 0 when none */
-    int64_t database_bytes;        /* page_count * page_size of the main database file */
+    int64_t last_frame_id;  /* highest id ever assigned, 0 when none */
+    int64_t database_bytes; /* page_count * page_size of the main database file */
 };
 
 struct journal_quarantine_entry {

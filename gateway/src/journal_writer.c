@@ -24,8 +24,8 @@
 #include "clock.h"
 #include "log.h"
 
-#define MARK_RING_SIZE 16384
-#define TRIM_PERIOD_MS 60000
+#define MARK_RING_SIZE            16384
+#define TRIM_PERIOD_MS            60000
 #define TRIM_ROWS_PER_TRANSACTION 2000
 
 enum op_kind { OP_APPEND, OP_QUARANTINE, OP_MOVE_TO_QUARANTINE, OP_SYNC };
@@ -156,8 +156,7 @@ int journal_writer_move_to_quarantine(struct journal_writer *w, int64_t frame_id
     return submit_op(w, &op, false);
 }
 
-int journal_writer_mark_published(struct journal_writer *w, int64_t frame_id,
-                                  int64_t published_ms)
+int journal_writer_mark_published(struct journal_writer *w, int64_t frame_id, int64_t published_ms)
 {
     pthread_mutex_lock(&w->lock);
     if (w->stopping || w->marks_count == MARK_RING_SIZE) {
@@ -289,8 +288,7 @@ static void trim_if_due(struct journal_writer *w)
         deleted = 0;
         if (journal_trim_published(w->journal, before_ms, TRIM_ROWS_PER_TRANSACTION, &deleted) !=
             0) {
-            log_warn("journal: trimming published frames failed: %s",
-                     journal_errmsg(w->journal));
+            log_warn("journal: trimming published frames failed: %s", journal_errmsg(w->journal));
             return;
         }
         pthread_mutex_lock(&w->lock);
@@ -329,8 +327,8 @@ static void *writer_main(void *arg)
                 cond_wait_until(&w->work, &w->lock, deadline);
         }
         size_t first = w->ops_tail;
-        size_t n_ops = w->ops_count < w->opts.batch_max_rows ? w->ops_count
-                                                             : w->opts.batch_max_rows;
+        size_t n_ops =
+            w->ops_count < w->opts.batch_max_rows ? w->ops_count : w->opts.batch_max_rows;
         size_t n_marks = 0;
         while (w->marks_count > 0) {
             marks[n_marks++] = w->marks[w->marks_tail];

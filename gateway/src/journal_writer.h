@@ -25,10 +25,10 @@
 struct journal_writer_options {
     const char *path;
     struct journal_options journal;
-    uint32_t batch_max_rows;  /* frames per transaction at most */
-    uint32_t batch_max_ms;    /* a batch waits at most this long for more frames (0: none) */
-    uint32_t queue_frames;    /* frames waiting for commit before submits are refused */
-    int64_t retention_ms;     /* published frames are trimmed after this long */
+    uint32_t batch_max_rows; /* frames per transaction at most */
+    uint32_t batch_max_ms;   /* a batch waits at most this long for more frames (0: none) */
+    uint32_t queue_frames;   /* frames waiting for commit before submits are refused */
+    int64_t retention_ms;    /* published frames are trimmed after this long */
 };
 
 /* status 0: committed (id is the frame's or quarantine row's id); -1: not stored. */
@@ -42,7 +42,7 @@ struct journal_writer_stats {
     uint64_t quarantined;
     uint64_t marked_published;
     uint64_t commit_failures;
-    uint64_t marks_dropped;    /* PUBACK marks lost to a full queue: those frames repeat */
+    uint64_t marks_dropped; /* PUBACK marks lost to a full queue: those frames repeat */
     uint64_t trimmed;
 };
 
@@ -64,8 +64,7 @@ int journal_writer_quarantine(struct journal_writer *w, const struct frame_recor
                               const char *reason, journal_done_fn done, void *ctx);
 /* Queues "PUBACK received" for a pending frame. Refused only when the writer is stopping or
  * its mark queue is full (counted; the frame is then published again later). */
-int journal_writer_mark_published(struct journal_writer *w, int64_t frame_id,
-                                  int64_t published_ms);
+int journal_writer_mark_published(struct journal_writer *w, int64_t frame_id, int64_t published_ms);
 /* Queues moving a pending frame into quarantine (decode failed when publishing). */
 int journal_writer_move_to_quarantine(struct journal_writer *w, int64_t frame_id,
                                       const char *reason);

@@ -26,7 +26,7 @@
 #include "log.h"
 #include "publish.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE     2
 #define STATS_PERIOD_S 60
 
 #ifndef SENSORBRO_VERSION
@@ -69,12 +69,10 @@ static void on_committed(void *ctx)
  * version, print-config) or -1 for a usage or configuration error (already reported). */
 static int configure(struct gateway *gw, int argc, char **argv)
 {
-    static const struct option long_opts[] = {{"config", required_argument, NULL, 'c'},
-                                              {"set", required_argument, NULL, 's'},
-                                              {"print-config", no_argument, NULL, 'p'},
-                                              {"version", no_argument, NULL, 'V'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
+    static const struct option long_opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
+        {"print-config", no_argument, NULL, 'p'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
     bool print_config = false;
     /* --set options apply after the file, whatever their order on the command line */
@@ -174,8 +172,8 @@ static int start(struct gateway *gw)
         }
     }
     log_info("sensorbro %s started: gateway %s, journal %s, broker %s:%" PRIu32 "%s, CoAP %s",
-             SENSORBRO_VERSION, cfg->gateway.id, cfg->journal.path, cfg->mqtt.host,
-             cfg->mqtt.port, cfg->mqtt.tls ? " (TLS)" : "", cfg->coap.enabled ? "on" : "off");
+             SENSORBRO_VERSION, cfg->gateway.id, cfg->journal.path, cfg->mqtt.host, cfg->mqtt.port,
+             cfg->mqtt.tls ? " (TLS)" : "", cfg->coap.enabled ? "on" : "off");
     if (cfg->coap.enabled)
         log_info("coap: listening on udp %s port %" PRIu32 ", POST /up/<device-eui>",
                  cfg->coap.bind, cfg->coap.port);
@@ -199,10 +197,9 @@ static void log_stats(struct gateway *gw)
     journal_writer_get_stats(gw->writer, &ws);
     publisher_get_stats(atomic_load(&gw->publisher), &ps);
     log_debug("stats: committed %" PRIu64 " in %" PRIu64 " transactions, quarantined %" PRIu64
-              ", published %" PRIu64 ", refused %" PRIu64 ", in flight %" PRIu32
-              ", broker %s",
-              ws.frames_committed, ws.transactions, ws.quarantined + ps.quarantined,
-              ps.published, ps.refused, ps.in_flight,
+              ", published %" PRIu64 ", refused %" PRIu64 ", in flight %" PRIu32 ", broker %s",
+              ws.frames_committed, ws.transactions, ws.quarantined + ps.quarantined, ps.published,
+              ps.refused, ps.in_flight,
               ps.state == PUBLISHER_CONNECTED ? "connected" : "disconnected");
 }
 

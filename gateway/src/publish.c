@@ -36,10 +36,10 @@
 #include "log.h"
 #include "render.h"
 
-#define FETCH_BATCH 64
-#define IDLE_WAKE_MS 1000
+#define FETCH_BATCH   64
+#define IDLE_WAKE_MS  1000
 #define STOP_DRAIN_MS 2000
-#define TOPIC_SIZE 512
+#define TOPIC_SIZE    512
 
 struct ticket {
     struct publisher *owner;
@@ -65,9 +65,9 @@ struct publisher {
     bool connected_event;
     bool failed_event;
     bool lost_event;
-    int failure_code;        /* Paho return code of the last connect failure */
-    int failure_reason;      /* MQTT 5 reason code or 3.1.1 CONNACK code, 0 when none */
-    char failure_text[160];  /* Paho's message for it, when any */
+    int failure_code;       /* Paho return code of the last connect failure */
+    int failure_reason;     /* MQTT 5 reason code or 3.1.1 CONNACK code, 0 when none */
+    char failure_text[160]; /* Paho's message for it, when any */
     enum publisher_state state;
     uint64_t epoch;
     uint64_t rewind_generation;
@@ -317,12 +317,9 @@ static void describe_connect_failure(struct publisher *p, char *out, size_t out_
         snprintf(out, out_size, "%s (reason 0x%02x)",
                  MQTTReasonCode_toString((enum MQTTReasonCodes)reason), reason);
     else if (!p->mqtt5 && reason > 0) {
-        static const char *const connack[] = {"accepted",
-                                              "unacceptable protocol version",
-                                              "identifier rejected",
-                                              "server unavailable",
-                                              "bad user name or password",
-                                              "not authorized"};
+        static const char *const connack[] = {
+            "accepted",           "unacceptable protocol version", "identifier rejected",
+            "server unavailable", "bad user name or password",     "not authorized"};
         snprintf(out, out_size, "%s (CONNACK %d)", reason < 6 ? connack[reason] : "refused",
                  reason);
     } else
@@ -385,8 +382,7 @@ static void start_connect(struct publisher *p)
     int rc = MQTTAsync_createWithOptions(&p->client, p->server_uri, cfg->mqtt.client_id,
                                          MQTTCLIENT_PERSISTENCE_NONE, NULL, &create_opts);
     if (rc != MQTTASYNC_SUCCESS) {
-        log_error("mqtt: cannot create a client for %s: %s", p->server_uri,
-                  MQTTAsync_strerror(rc));
+        log_error("mqtt: cannot create a client for %s: %s", p->server_uri, MQTTAsync_strerror(rc));
         p->client = NULL;
         schedule_reconnect(p, true);
         return;
@@ -490,8 +486,7 @@ static void handle_connection_events(struct publisher *p)
     }
     if (connected) {
         log_info("mqtt: connected to %s as %s (MQTT %s)%s", p->server_uri, p->cfg->mqtt.client_id,
-                 p->mqtt5 ? "5" : "3.1.1",
-                 p->reconnect_attempt > 1 ? " after retrying" : "");
+                 p->mqtt5 ? "5" : "3.1.1", p->reconnect_attempt > 1 ? " after retrying" : "");
         p->reconnect_attempt = 0;
         p->last_failure[0] = '\0';
         publish_status(p, "online");
@@ -587,8 +582,8 @@ static void fill_window(struct publisher *p)
             return;
 
         size_t count = 0;
-        if (journal_read_pending(p->journal, after, p->batch, room < FETCH_BATCH ? room : FETCH_BATCH,
-                                 &count) != 0) {
+        if (journal_read_pending(p->journal, after, p->batch,
+                                 room < FETCH_BATCH ? room : FETCH_BATCH, &count) != 0) {
             log_error("publish: reading the journal failed: %s", journal_errmsg(p->journal));
             return;
         }
@@ -728,8 +723,8 @@ static void free_publisher(struct publisher *p)
     free(p);
 }
 
-int publisher_start(struct publisher **out, const struct config *cfg,
-                    struct journal_writer *writer, char *err, size_t err_size)
+int publisher_start(struct publisher **out, const struct config *cfg, struct journal_writer *writer,
+                    char *err, size_t err_size)
 {
     *out = NULL;
     struct publisher *p = calloc(1, sizeof(*p));

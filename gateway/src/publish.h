@@ -38,10 +38,10 @@ enum publisher_state {
 
 struct publisher_stats {
     enum publisher_state state;
-    uint64_t published;          /* PUBACKed by the broker */
-    uint64_t refused;            /* PUBACK with a reason code >= 0x80 */
-    uint64_t quarantined;        /* pending frames that failed to decode or render */
-    uint64_t connects;           /* successful connections */
+    uint64_t published;   /* PUBACKed by the broker */
+    uint64_t refused;     /* PUBACK with a reason code >= 0x80 */
+    uint64_t quarantined; /* pending frames that failed to decode or render */
+    uint64_t connects;    /* successful connections */
     uint64_t connect_failures;
     uint64_t connection_losses;
     uint32_t in_flight;
@@ -50,8 +50,8 @@ struct publisher_stats {
 struct publisher;
 
 /* Starts the publisher thread. cfg must outlive the publisher. Returns -1 with err. */
-int publisher_start(struct publisher **out, const struct config *cfg,
-                    struct journal_writer *writer, char *err, size_t err_size);
+int publisher_start(struct publisher **out, const struct config *cfg, struct journal_writer *writer,
+                    char *err, size_t err_size);
 /* Tells the publisher that new frames were committed. Cheap; any thread. */
 void publisher_notify(struct publisher *p);
 void publisher_get_stats(struct publisher *p, struct publisher_stats *stats);

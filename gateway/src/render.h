@@ -25,7 +25,7 @@
 #define RENDER_MAX_JSON_BYTES (FRAME_MAX_PAYLOAD_BYTES * 96 + 4096)
 /* "<16 hex digits>-<up to 10 digits>" */
 #define RENDER_MESSAGE_ID_SIZE 32
-#define RENDER_REASON_SIZE 96
+#define RENDER_REASON_SIZE     96
 
 struct render_meta {
     const char *device;    /* device id, 16 hex digits */

@@ -31,7 +31,7 @@
 #include "log.h"
 
 #define UNAVAILABLE_MAX_AGE_S 5
-#define LOOP_MAX_WAIT_MS 1000
+#define LOOP_MAX_WAIT_MS      1000
 
 struct pending_post {
     struct coap_ingest *ci;
@@ -185,9 +185,9 @@ static void handle_request(coap_resource_t *resource, coap_session_t *session,
     if (total > ci->opts.max_payload_bytes || offset != 0 || len != total) {
         uint8_t buf[4];
         atomic_fetch_add(&ci->too_large, 1);
-        coap_add_option(response, COAP_OPTION_SIZE1,
-                        coap_encode_var_safe(buf, sizeof(buf), (unsigned)ci->opts.max_payload_bytes),
-                        buf);
+        coap_add_option(
+            response, COAP_OPTION_SIZE1,
+            coap_encode_var_safe(buf, sizeof(buf), (unsigned)ci->opts.max_payload_bytes), buf);
         respond(response, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, "payload too large");
         return;
     }
@@ -209,8 +209,8 @@ static void handle_request(coap_resource_t *resource, coap_session_t *session,
         return;
     }
     pp->ci = ci;
-    pp->quarantined = decode_uplink(&ci->decoder, rec->payload, rec->payload_len,
-                                    rec->received_ms, &ci->uplink, pp->reason) != 0;
+    pp->quarantined = decode_uplink(&ci->decoder, rec->payload, rec->payload_len, rec->received_ms,
+                                    &ci->uplink, pp->reason) != 0;
 
     pp->async = coap_register_async(session, request, 0);
     if (pp->async == NULL) {
@@ -291,7 +291,8 @@ static void *coap_main(void *arg)
 
 static int bind_endpoint(struct coap_ingest *ci, char *err, size_t err_size)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_DGRAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char port[8];
@@ -362,9 +363,9 @@ int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options
      * wildcard paths, and /up/<eui> carries the device in the path. */
     coap_resource_t *r = coap_resource_unknown_init2(handle_request, 0);
     coap_resource_set_userdata(r, ci);
-    static const coap_request_t methods[] = {COAP_REQUEST_GET,   COAP_REQUEST_POST,
+    static const coap_request_t methods[] = {COAP_REQUEST_GET,    COAP_REQUEST_POST,
                                              COAP_REQUEST_DELETE, COAP_REQUEST_FETCH,
-                                             COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH};
+                                             COAP_REQUEST_PATCH,  COAP_REQUEST_IPATCH};
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         coap_register_request_handler(r, methods[i], handle_request);
     coap_add_resource(ci->ctx, r);

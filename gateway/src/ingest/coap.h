@@ -28,28 +28,28 @@
 #include "journal_writer.h"
 
 struct coap_ingest_options {
-    const char *bind;           /* local address, e.g. "0.0.0.0" or "::" */
+    const char *bind; /* local address, e.g. "0.0.0.0" or "::" */
     uint16_t port;
-    size_t max_payload_bytes;   /* at most FRAME_MAX_PAYLOAD_BYTES */
+    size_t max_payload_bytes; /* at most FRAME_MAX_PAYLOAD_BYTES */
     struct journal_writer *writer;
 };
 
 struct coap_ingest_stats {
-    uint64_t requests;      /* every request handled */
-    uint64_t accepted;      /* 2.04 */
-    uint64_t quarantined;   /* 4.00 */
-    uint64_t not_found;     /* 4.04 */
-    uint64_t not_allowed;   /* 4.05 */
-    uint64_t too_large;     /* 4.13 */
-    uint64_t unavailable;   /* 5.03 */
+    uint64_t requests;    /* every request handled */
+    uint64_t accepted;    /* 2.04 */
+    uint64_t quarantined; /* 4.00 */
+    uint64_t not_found;   /* 4.04 */
+    uint64_t not_allowed; /* 4.05 */
+    uint64_t too_large;   /* 4.13 */
+    uint64_t unavailable; /* 5.03 */
 };
 
 struct coap_ingest;
 
 /* Binds the endpoint and starts the adapter's thread. Returns -1 with a message in err
  * (e.g. the port is taken). */
-int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options *opts,
-                      char *err, size_t err_size);
+int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options *opts, char *err,
+                      size_t err_size);
 /* Stops taking requests, waits until every frame handed to the writer has been answered,
  * and frees the adapter. The journal writer must still be running. */
 void coap_ingest_stop(struct coap_ingest *ci);

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A bad configuration stops start-up with "<file>:<line>: <section>.<key>: <what was
+# expected>" and exit status 2; no file at all runs on the documented defaults.
+source "$(dirname "$0")/lib.sh"
+
+# expect_config_error DESCRIPTION EXPECTED_MESSAGE [sensorbro args]...
+expect_config_error()
+{
+    local what=$1 expected=$2 status=0
+    shift 2
+    "$SENSORBRO_BIN" "$@" >"$TEST_TMP/out.txt" 2>"$TEST_TMP/err.txt" || status=$?
+    expect_eq "$what: exit status" 2 "$status"
+    expect_eq "$what: message" "$expected" "$(cat "$TEST_TMP/err.txt")"
+}
+
+cfg=$TEST_TMP/sensorbro.ini
+printf '[mqtt]\nhost = broker.example\nprot = 1883\n' >"$cfg"
+expect_config_error "unknown key" \
+    "sensorbro: $cfg:3: mqtt.prot: unknown key (known in [mqtt]: host, port, protocol, client_id, username, password, tls, ca_file, cert_file, key_file, topic, status_topic, keepalive_s, connect_timeout_s, max_inflight, reconnect_min_ms, reconnect_max_ms)" \
+    -c "$cfg"
+
+printf '# comment\n[mqtt]\nport = 70000\n' >"$cfg"
+expect_config_error "port out of range" \
+    "sensorbro: $cfg:3: mqtt.port: expected a whole number from 1 to 65535, got \"70000\"" -c "$cfg"
+
+printf '[journal]\nsynchronous = sometimes\n' >"$cfg"
+expect_config_error "bad choice" \
+    "sensorbro: $cfg:2: journal.synchronous: expected one of full, normal, got \"sometimes\"" -c "$cfg"
+
+printf '[coap]\nenabled = maybe\n' >"$cfg"
+expect_config_error "bad bool" \
+    "sensorbro: $cfg:2: coap.enabled: expected true or false, got \"maybe\"" -c "$cfg"
+
+printf '[gateway]\nid = town hall\n' >"$cfg"
+expect_config_error "id with a space" \
+    "sensorbro: $cfg:2: gateway.id: expected letters, digits, '-', '_' or '.' only, found ' '" -c "$cfg"
+
+printf '[mqtt]\ntopic = sensorbro/+/up\n' >"$cfg"
+expect_config_error "wildcard topic" \
+    "sensorbro: $cfg:2: mqtt.topic: expected a non-empty topic without the wildcards '+' or '#'" -c "$cfg"
+
+printf '[mqtt\nport = 1\n' >"$cfg"
+expect_config_error "syntax" \
+    "sensorbro: $cfg:1: expected \"[section]\", \"key = value\" or a comment" -c "$cfg"
+
+printf '[mqtt]\nhost = %0250d\nport = 1\n' 0 >"$cfg"
+expect_config_error "over-long line" "sensorbro: $cfg:2: line longer than 198 characters" -c "$cfg"
+
+printf '[broker]\nport = 1\n' >"$cfg"
+expect_config_error "unknown section" \
+    "sensorbro: $cfg:2: [broker]: unknown section (known: gateway, coap, journal, mqtt, render, log)" -c "$cfg"
+
+printf 'port = 1\n' >"$cfg"
+expect_config_error "outside a section" "sensorbro: $cfg:1: port: key outside any [section]" -c "$cfg"
+
+printf '[mqtt]\ntls = true\ncert_file = /etc/ssl/gw.pem\n' >"$cfg"
+expect_config_error "cert without key" \
+    "sensorbro: $cfg: mqtt.cert_file and mqtt.key_file go together: set both" -c "$cfg"
+
+expect_config_error "missing file" \
+    "sensorbro: $TEST_TMP/none.ini: cannot open: No such file or directory" -c "$TEST_TMP/none.ini"
+expect_config_error "bad --set" \
+    "sensorbro: command line: coap.port: expected a whole number from 1 to 65535, got \"0\"" \
+    --set coap.port=0
+expect_config_error "malformed --set" \
+    "sensorbro: --set port: expected section.key=value, e.g. mqtt.port=1883" --set port
+
+# No file: the documented defaults, the gateway id from the host name, secrets masked.
+"$SENSORBRO_BIN" --print-config >"$TEST_TMP/defaults.ini"
+grep -qx "host = localhost" "$TEST_TMP/defaults.ini" || fail "default broker host"
+grep -qx "port = 1883" "$TEST_TMP/defaults.ini" || fail "default broker port"
+grep -qx "path = sensorbro.db" "$TEST_TMP/defaults.ini" || fail "default journal path"
+host_id=$(hostname | tr -c 'A-Za-z0-9._\n-' '-')
+grep -qx "id = $host_id" "$TEST_TMP/defaults.ini" || fail "default gateway id is not the host name"
+"$SENSORBRO_BIN" --set mqtt.username=gw --set mqtt.password=s3cret --print-config >"$TEST_TMP/p.ini"
+grep -qx "password = \*\*\*\*\*\*\*\*" "$TEST_TMP/p.ini" || fail "password not masked"
+! grep -q s3cret "$TEST_TMP/p.ini" || fail "password printed"
+# The printed configuration is itself a valid configuration file.
+"$SENSORBRO_BIN" -c "$TEST_TMP/defaults.ini" --print-config >"$TEST_TMP/again.ini"
+cmp -s "$TEST_TMP/defaults.ini" "$TEST_TMP/again.ini" || fail "--print-config output does not load back"
+log "ok"

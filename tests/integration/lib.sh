@@ -1,0 +1,195 @@
+# lib.sh - shared helpers for the integration tests: a private temp dir, free ports, real
+# mosquitto and sensorbro processes started in the background and stopped by PID, and
+# bounded waits. Every loop here is bounded in count and time.
+#
+# Binaries come from the environment ctest sets (tests/CMakeLists.txt); the fallbacks let a
+# script run by hand from the repository root after a build in ./build.
+
+set -euo pipefail
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SENSORBRO_BIN=${SENSORBRO_BIN:-$REPO_DIR/build/gateway/sensorbro}
+SENSORBROCTL_BIN=${SENSORBROCTL_BIN:-$REPO_DIR/build/tools/sensorbroctl/sensorbroctl}
+FLEET_SIM_BIN=${FLEET_SIM_BIN:-$REPO_DIR/build/tools/fleet-sim/sensorbro-fleet-sim}
+FREEPORT_BIN=${FREEPORT_BIN:-$REPO_DIR/build/tests/sb-freeport}
+MOSQUITTO_BIN=${MOSQUITTO_BIN:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
+COAP_CLIENT_BIN=${COAP_CLIENT_BIN:-$(command -v coap-client-notls)}
+PROTOC_BIN=${PROTOC_BIN:-$(command -v protoc)}
+PROTO_DIR=${PROTO_DIR:-$REPO_DIR/proto}
+
+TEST_NAME=$(basename "$0" .sh)
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sensorbro-$TEST_NAME.XXXXXX")
+STARTED_PIDS=()
+MOSQ_PID=""
+SB_PID=""
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
+
+fail()
+{
+    log "FAIL: $*"
+    exit 1
+}
+
+# Stops a process started here: SIGTERM, up to 10 s, then SIGKILL. Sets STOP_STATUS to its
+# exit status (not printed: `wait` only works in this shell, not in a $(...) subshell).
+STOP_STATUS=0
+stop_pid()
+{
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "pid $pid did not stop within 10 s: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    STOP_STATUS=0
+    wait "$pid" 2>/dev/null || STOP_STATUS=$?
+}
+
+cleanup()
+{
+    local rc=$?
+    local pid
+    for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${STARTED_PIDS[$i]}
+        if kill -0 "$pid" 2>/dev/null; then stop_pid "$pid"; fi
+    done
+    if [ "$rc" -eq 0 ]; then
+        rm -rf "$TEST_TMP"
+    else
+        log "kept $TEST_TMP for inspection; last log lines:"
+        for f in "$TEST_TMP"/*.log; do
+            [ -f "$f" ] || continue
+            echo "--- $f" >&2
+            tail -n 20 "$f" >&2
+        done
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+
+# wait_until DESCRIPTION TIMEOUT_S COMMAND...: polls every 0.1 s until COMMAND succeeds.
+wait_until()
+{
+    local what=$1 timeout_s=$2 i
+    shift 2
+    for ((i = 0; i < timeout_s * 10; i++)); do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "timed out after ${timeout_s} s waiting for: $what"
+}
+
+free_port() { "$FREEPORT_BIN"; }
+
+# start_mosquitto PORT [EXTRA CONFIG LINE]...: a broker on 127.0.0.1:PORT that queues
+# plenty for offline persistent sessions. Sets MOSQ_PID.
+start_mosquitto()
+{
+    local port=$1
+    shift
+    local conf=$TEST_TMP/mosquitto-$port.conf
+    {
+        echo "listener $port 127.0.0.1"
+        echo "allow_anonymous true"
+        echo "max_queued_messages 100000"
+        echo "persistence_location $TEST_TMP/"
+        for line in "$@"; do echo "$line"; done
+    } >"$conf"
+    "$MOSQUITTO_BIN" -c "$conf" >>"$TEST_TMP/mosquitto.log" 2>&1 &
+    MOSQ_PID=$!
+    STARTED_PIDS+=("$MOSQ_PID")
+    wait_until "mosquitto on port $port" 10 mosquitto_pub -p "$port" -t sensorbro-test/probe -m up
+}
+
+stop_mosquitto()
+{
+    stop_pid "$MOSQ_PID"
+    MOSQ_PID=""
+    [ "$STOP_STATUS" -eq 0 ] || log "mosquitto exited with status $STOP_STATUS"
+}
+
+# subscribe_persistent PORT CLIENT_ID FILTER: creates a persistent QoS 1 session that the
+# broker keeps queueing for while nobody is connected; collect later with collect_messages.
+subscribe_persistent()
+{
+    mosquitto_sub -p "$1" -i "$2" -c -q 1 -t "$3" -E ||
+        fail "cannot subscribe $2 to $3 on port $1"
+}
+
+# collect_messages PORT CLIENT_ID FILTER COUNT TIMEOUT_S OUTFILE: resumes the session and
+# writes "topic payload" lines until COUNT messages arrived or TIMEOUT_S passed.
+collect_messages()
+{
+    mosquitto_sub -p "$1" -i "$2" -c -q 1 -t "$3" -v -C "$4" -W "$5" >"$6" 2>>"$TEST_TMP/sub.log" || true
+}
+
+# start_sensorbro NAME [sensorbro options]...: starts the daemon in its own directory
+# (journal there) with its log in NAME.log. Sets SB_PID and SB_DIR.
+start_sensorbro()
+{
+    local name=$1
+    shift
+    SB_DIR=$TEST_TMP/$name
+    mkdir -p "$SB_DIR"
+    (cd "$SB_DIR" && exec "$SENSORBRO_BIN" "$@") >>"$TEST_TMP/$name.log" 2>&1 &
+    SB_PID=$!
+    STARTED_PIDS+=("$SB_PID")
+    wait_until "sensorbro $name listening" 10 grep -q "coap: listening" "$TEST_TMP/$name.log"
+}
+
+# stop_sensorbro: SIGTERM and check that the daemon exited cleanly (status 0; under ASan a
+# leak or error makes it non-zero).
+stop_sensorbro()
+{
+    stop_pid "$SB_PID"
+    SB_PID=""
+    [ "$STOP_STATUS" -eq 0 ] || fail "sensorbro exited with status $STOP_STATUS"
+}
+
+# encode_uplink TEXTPROTO OUTFILE: encodes an Uplink written in protobuf text format with
+# Google's protoc, independently of sensorbro's own code.
+encode_uplink()
+{
+    printf '%s\n' "$1" | "$PROTOC_BIN" --encode=sensorbro.v1.Uplink -I"$PROTO_DIR" \
+        "$PROTO_DIR/sensorbro/v1/telemetry.proto" >"$2"
+}
+
+# coap_post PORT PATH FILE [coap-client options]: posts FILE with libcoap's own
+# coap-client and prints the response code with its diagnostic payload, e.g. "2.04" or
+# "4.00 protobuf: not a valid Uplink ...", or nothing when no response came (coap-client
+# exits 0 even then, so its exit status proves nothing).
+coap_post()
+{
+    local port=$1 path=$2 file=$3
+    shift 3
+    local out line code diag
+    out=$("$COAP_CLIENT_BIN" -v 6 -B 10 "$@" -m post -f "$file" "coap://127.0.0.1:$port$path" 2>&1) || true
+    line=$(printf '%s\n' "$out" | grep -E '^v:1 t:(CON|ACK|NON) c:[2-5]\.[0-9]{2} ' | tail -n 1) || true
+    [ -n "$line" ] || return 0
+    code=$(sed -E 's/^v:1 t:[A-Z]+ c:([2-5]\.[0-9]{2}) .*/\1/' <<<"$line")
+    diag=$(sed -nE "s/.*:: '(.*)'\$/\1/p" <<<"$line")
+    echo "$code${diag:+ $diag}"
+}
+
+# coap_request METHOD PORT PATH: like coap_post for any method, without a payload.
+coap_request()
+{
+    local out line
+    out=$("$COAP_CLIENT_BIN" -v 6 -B 10 -m "$1" "coap://127.0.0.1:$2$3" 2>&1) || true
+    line=$(printf '%s\n' "$out" | grep -E '^v:1 t:(CON|ACK|NON) c:[2-5]\.[0-9]{2} ' | tail -n 1) || true
+    [ -n "$line" ] || return 0
+    sed -E 's/^v:1 t:[A-Z]+ c:([2-5]\.[0-9]{2}) .*/\1/' <<<"$line"
+}
+
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq()
+{
+    [ "$2" == "$3" ] || fail "$1: expected '$2', got '$3'"
+}

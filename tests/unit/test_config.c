@@ -1,0 +1,257 @@
+/*
+ * test_config.c - config.c: defaults, every kind of key from a file, the error messages
+ * (file:line: section.key: what was expected), --set options, derived values and the keys
+ * that depend on each other, and --print-config output that loads back unchanged.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static struct config cfg;
+static char err[CONFIG_ERROR_SIZE];
+static char path[] = "/tmp/test_config.XXXXXX";
+
+static const char *write_file(const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(path);
+    return 0;
+}
+
+static void expect_file_error(const char *text, const char *expected_after_path)
+{
+    config_set_defaults(&cfg);
+    assert_int_equal(config_load_file(&cfg, write_file(text), err), -1);
+    char expected[CONFIG_ERROR_SIZE];
+    snprintf(expected, sizeof(expected), "%s%s", path, expected_after_path);
+    assert_string_equal(err, expected);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    config_set_defaults(&cfg);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_true(cfg.coap.enabled);
+    assert_int_equal(cfg.coap.port, 5683);
+    assert_int_equal(cfg.coap.max_payload_bytes, 512);
+    assert_string_equal(cfg.journal.path, "sensorbro.db");
+    assert_int_equal(cfg.journal.synchronous, CONFIG_SYNC_FULL);
+    assert_string_equal(cfg.mqtt.host, "localhost");
+    assert_int_equal(cfg.mqtt.port, 1883);
+    assert_int_equal(cfg.mqtt.protocol, CONFIG_MQTT_5);
+    assert_false(cfg.mqtt.tls);
+    assert_string_equal(cfg.mqtt.topic, "sensorbro/{gateway}/{device}/up");
+    assert_string_equal(cfg.mqtt.status_topic, "sensorbro/{gateway}/status");
+    /* derived: the gateway id from the host name, the client id from the gateway id */
+    char host[256];
+    assert_int_equal(gethostname(host, sizeof(host)), 0);
+    if (strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+        strlen(host))
+        assert_string_equal(cfg.gateway.id, host);
+    char client_id[200];
+    snprintf(client_id, sizeof(client_id), "sensorbro-%s", cfg.gateway.id);
+    assert_string_equal(cfg.mqtt.client_id, client_id);
+}
+
+static void test_every_kind_of_key(void **state)
+{
+    (void)state;
+    config_set_defaults(&cfg);
+    const char *text = "; a comment\n"
+                       "[gateway]\n"
+                       "id = town-hall.b2\n"
+                       "\n"
+                       "[coap]\n"
+                       "enabled = no\n"
+                       "bind = ::\n"
+                       "port = 5684\n"
+                       "[journal]\n"
+                       "path = /var/lib/sensorbro/journal.db\n"
+                       "synchronous = normal\n"
+                       "batch_max_rows = 1000\n"
+                       "retention_h = 0\n"
+                       "[mqtt]\n"
+                       "host = broker.kommune.dk ; inline comment\n"
+                       "protocol = 3.1.1\n"
+                       "username = gw\n"
+                       "password = hunter2\n"
+                       "tls = true\n"
+                       "ca_file = /etc/ssl/os2iot-ca.pem\n"
+                       "topic = devices/{device}\n"
+                       "[log]\n"
+                       "level = debug\n";
+    assert_int_equal(config_load_file(&cfg, write_file(text), err), 0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_string_equal(cfg.gateway.id, "town-hall.b2");
+    assert_false(cfg.coap.enabled);
+    assert_string_equal(cfg.coap.bind, "::");
+    assert_int_equal(cfg.coap.port, 5684);
+    assert_string_equal(cfg.journal.path, "/var/lib/sensorbro/journal.db");
+    assert_int_equal(cfg.journal.synchronous, CONFIG_SYNC_NORMAL);
+    assert_int_equal(cfg.journal.batch_max_rows, 1000);
+    assert_int_equal(cfg.journal.retention_h, 0);
+    assert_string_equal(cfg.mqtt.host, "broker.kommune.dk");
+    assert_int_equal(cfg.mqtt.protocol, CONFIG_MQTT_3_1_1);
+    assert_string_equal(cfg.mqtt.password, "hunter2");
+    assert_true(cfg.mqtt.tls);
+    assert_string_equal(cfg.mqtt.topic, "devices/{device}");
+    assert_string_equal(cfg.mqtt.client_id, "sensorbro-town-hall.b2");
+    assert_int_equal(cfg.log.level, 3);
+}
+
+static void test_file_errors(void **state)
+{
+    (void)state;
+    expect_file_error("[mqtt]\nport = 0\n",
+                      ":2: mqtt.port: expected a whole number from 1 to 65535, got \"0\"");
+    expect_file_error("[mqtt]\nport = 18x\n",
+                      ":2: mqtt.port: expected a whole number from 1 to 65535, got \"18x\"");
+    expect_file_error("[mqtt]\nport = -1\n",
+                      ":2: mqtt.port: expected a whole number from 1 to 65535, got \"-1\"");
+    expect_file_error("[mqtt]\nport = 99999999999999999999\n",
+                      ":2: mqtt.port: expected a whole number from 1 to 65535, got "
+                      "\"99999999999999999999\"");
+    expect_file_error("[log]\nlevel = loud\n",
+                      ":2: log.level: expected one of error, warn, info, debug, got \"loud\"");
+    expect_file_error("\n\n[coap]\nportt = 1\n",
+                      ":4: coap.portt: unknown key (known in [coap]: enabled, bind, port, "
+                      "max_payload_bytes)");
+    expect_file_error("[mqtt]\ntopic = a/{gateway}/up\n",
+                      ":2: mqtt.topic: expected a topic containing {device} (one topic per "
+                      "device)");
+    expect_file_error("[mqtt]\ntopic = a/{devices}/up\n",
+                      ":2: mqtt.topic: expected only the placeholders {gateway} and {device}");
+    expect_file_error("[gateway]\nid =\n",
+                      ":2: gateway.id: expected a non-empty id of letters, digits, '-', '_' or "
+                      "'.'");
+    /* the first error by line wins, syntax errors included */
+    expect_file_error("[coap]\nport = 1\nbad line\n[mqtt]\nport = 0\n",
+                      ":3: expected \"[section]\", \"key = value\" or a comment");
+    expect_file_error("[coap]\nport = 0\nbad line\n",
+                      ":2: coap.port: expected a whole number from 1 to 65535, got \"0\"");
+}
+
+static void test_values_stay_on_error(void **state)
+{
+    (void)state;
+    config_set_defaults(&cfg);
+    /* keys before the bad one are applied; the bad one leaves its default */
+    assert_int_equal(config_load_file(&cfg, write_file("[mqtt]\nport = 1884\nhost = a b\n"), err),
+                     -1);
+    assert_string_equal(strchr(err, ':'),
+                        ":3: mqtt.host: expected a host name or IP address, got \"a b\"");
+    assert_int_equal(cfg.mqtt.port, 1884);
+    assert_string_equal(cfg.mqtt.host, "localhost");
+    /* a too-long value is refused, not truncated */
+    char text[600];
+    snprintf(text, sizeof(text), "[mqtt]\nusername = %0150d\n", 0);
+    assert_int_equal(config_load_file(&cfg, write_file(text), err), -1);
+    assert_non_null(strstr(err, ":2: mqtt.username: expected at most 127 characters"));
+}
+
+static void test_set_options(void **state)
+{
+    (void)state;
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.port=1999", err), 0);
+    assert_int_equal(cfg.mqtt.port, 1999);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.username=a=b", err), 0); /* first '=' */
+    assert_string_equal(cfg.mqtt.username, "a=b");
+    assert_int_equal(config_apply_option(&cfg, "journal.path=", err), 0);
+    assert_string_equal(cfg.journal.path, "");
+    assert_int_equal(config_apply_option(&cfg, "mqtt.prt=1", err), -1);
+    assert_non_null(strstr(err, "command line: mqtt.prt: unknown key"));
+    assert_int_equal(config_apply_option(&cfg, "noseparator", err), -1);
+    assert_string_equal(err, "--set noseparator: expected section.key=value, e.g. mqtt.port=1883");
+    assert_int_equal(config_apply_option(&cfg, "=x.y", err), -1);
+}
+
+static void test_dependent_keys(void **state)
+{
+    (void)state;
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.reconnect_min_ms=5000", err), 0);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.reconnect_max_ms=1000", err), 0);
+    assert_int_equal(config_finish(&cfg, err), -1);
+    assert_non_null(strstr(err, "mqtt.reconnect_min_ms (5000) must not exceed"));
+
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.ca_file=/etc/ca.pem", err), 0);
+    assert_int_equal(config_finish(&cfg, err), -1);
+    assert_non_null(strstr(err, "mqtt.tls is false"));
+
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.password=x", err), 0);
+    assert_int_equal(config_finish(&cfg, err), -1);
+    assert_string_equal(err, "mqtt.password is set but mqtt.username is empty");
+}
+
+static void test_print_masks_and_reloads(void **state)
+{
+    (void)state;
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.username=gw", err), 0);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.password=topsecret", err), 0);
+    assert_int_equal(config_apply_option(&cfg, "journal.batch_max_ms=7", err), 0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    config_print(&cfg, mem);
+    fclose(mem);
+    assert_null(strstr(text, "topsecret"));
+    assert_non_null(strstr(text, "password = ********\n"));
+    assert_non_null(strstr(text, "[journal]\n"));
+    assert_non_null(strstr(text, "batch_max_ms = 7\n"));
+
+    static struct config again;
+    config_set_defaults(&again);
+    assert_int_equal(config_load_file(&again, write_file(text), err), 0);
+    free(text);
+    assert_int_equal(again.journal.batch_max_ms, 7);
+    assert_string_equal(again.gateway.id, cfg.gateway.id);
+    assert_string_equal(again.mqtt.password, "********"); /* masked, as it should be */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_kind_of_key),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_values_stay_on_error),
+        cmocka_unit_test(test_set_options),
+        cmocka_unit_test(test_dependent_keys),
+        cmocka_unit_test(test_print_masks_and_reloads),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,217 @@
+/*
+ * test_render.c - render.c: the `json` profile field by field, parsed back with cJSON:
+ * id, times, status names, scaling with units in keys, channels, sample rows, and the
+ * error when the output buffer is too small.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "decode.h"
+#include "render.h"
+#include "sensorbro/v1/telemetry.pb-c.h"
+
+#define RECEIVED_MS 1795425600123LL /* 2026-11-23T09:20:00.123Z */
+
+static struct decoder decoder;
+static struct decoded_uplink uplink;
+static char json[RENDER_MAX_JSON_BYTES];
+
+static const struct render_meta meta = {.device = "70b3d57ed0001234",
+                                        .gateway = "town-hall",
+                                        .transport = "coap",
+                                        .received_ms = RECEIVED_MS};
+
+static cJSON *render(const Sensorbro__V1__Uplink *msg)
+{
+    static uint8_t frame[FRAME_MAX_PAYLOAD_BYTES];
+    char reason[DECODE_REASON_SIZE], why[RENDER_REASON_SIZE];
+    size_t len = sensorbro__v1__uplink__pack(msg, frame);
+    assert_int_equal(decode_uplink(&decoder, frame, len, RECEIVED_MS, &uplink, reason), 0);
+    size_t json_len = 0;
+    assert_int_equal(render_json(&uplink, &meta, json, sizeof(json), &json_len, why), 0);
+    assert_int_equal(json_len, strlen(json));
+    cJSON *doc = cJSON_Parse(json);
+    assert_non_null(doc);
+    return doc;
+}
+
+static void assert_string_field(const cJSON *obj, const char *key, const char *expected)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsString(item))
+        fail_msg("%s is not a string in %s", key, json);
+    assert_string_equal(item->valuestring, expected);
+}
+
+static void assert_number_field(const cJSON *obj, const char *key, double expected)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(item))
+        fail_msg("%s is not a number in %s", key, json);
+    /* the values are scaled integers: exact in JSON text, so compare exactly */
+    if (item->valuedouble != expected)
+        fail_msg("%s: expected %.17g, got %.17g", key, expected, item->valuedouble);
+}
+
+static void test_message_fields(void **state)
+{
+    (void)state;
+    int32_t t[3] = {-525, 25, -12}, h[1] = {455}, c[2] = {612, 38}, b[1] = {3012};
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.seq = 4242;
+    msg.interval_s = 300;
+    msg.age_s = 20;
+    msg.status = 0x01 | 0x10 | 0x80; /* low battery, clock unsynced, an unknown bit 7 */
+    msg.config_version = 3;
+    msg.temperature = t;
+    msg.n_temperature = 3;
+    msg.relative_humidity = h;
+    msg.n_relative_humidity = 1;
+    msg.co2 = c;
+    msg.n_co2 = 2;
+    msg.battery = b;
+    msg.n_battery = 1;
+    cJSON *doc = render(&msg);
+
+    assert_string_field(doc, "id", "70b3d57ed0001234-4242");
+    assert_string_field(doc, "device", "70b3d57ed0001234");
+    assert_string_field(doc, "gateway", "town-hall");
+    assert_number_field(doc, "seq", 4242);
+    /* received 09:20:00.123, last sample 20 s earlier, first 600 s before that */
+    assert_string_field(doc, "received", "2026-11-23T09:20:00.123Z");
+    assert_string_field(doc, "time", "2026-11-23T09:09:40Z");
+    assert_string_field(doc, "transport", "coap");
+    assert_number_field(doc, "interval_s", 300);
+    assert_number_field(doc, "config_version", 3);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(doc, "alert")));
+
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(doc, "status");
+    assert_int_equal(cJSON_GetArraySize(status), 3);
+    assert_string_equal(cJSON_GetArrayItem(status, 0)->valuestring, "low_battery");
+    assert_string_equal(cJSON_GetArrayItem(status, 1)->valuestring, "clock_unsynced");
+    assert_string_equal(cJSON_GetArrayItem(status, 2)->valuestring, "bit7");
+
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(doc, "values");
+    assert_int_equal(cJSON_GetArraySize(values), 4);
+    assert_number_field(values, "temperature_c", -5.12);
+    assert_number_field(values, "relative_humidity_pct", 45.5);
+    assert_number_field(values, "co2_ppm", 650);
+    assert_number_field(values, "battery_v", 3.012);
+
+    /* rows: one per sampling instant; shorter series start later */
+    const cJSON *samples = cJSON_GetObjectItemCaseSensitive(doc, "samples");
+    assert_int_equal(cJSON_GetArraySize(samples), 3);
+    const cJSON *r0 = cJSON_GetArrayItem(samples, 0);
+    const cJSON *r1 = cJSON_GetArrayItem(samples, 1);
+    const cJSON *r2 = cJSON_GetArrayItem(samples, 2);
+    assert_string_field(r0, "time", "2026-11-23T09:09:40Z");
+    assert_int_equal(cJSON_GetArraySize(r0), 2);
+    assert_number_field(r0, "temperature_c", -5.25);
+    assert_string_field(r1, "time", "2026-11-23T09:14:40Z");
+    assert_int_equal(cJSON_GetArraySize(r1), 3);
+    assert_number_field(r1, "temperature_c", -5);
+    assert_number_field(r1, "co2_ppm", 612);
+    assert_string_field(r2, "time", "2026-11-23T09:19:40Z");
+    assert_int_equal(cJSON_GetArraySize(r2), 5);
+    assert_number_field(r2, "relative_humidity_pct", 45.5);
+    assert_number_field(r2, "battery_v", 3.012);
+    cJSON_Delete(doc);
+}
+
+static void test_units_channels_and_synced_time(void **state)
+{
+    (void)state;
+    int32_t p[1] = {101325}, e[1] = {-7}, s[1] = {355}, pm[1] = {123};
+    Sensorbro__V1__Series ch = SENSORBRO__V1__SERIES__INIT, dust = SENSORBRO__V1__SERIES__INIT;
+    Sensorbro__V1__Series *extra[2] = {&ch, &dust};
+    ch.quantity = 4;
+    ch.channel = 2;
+    ch.samples = p; /* 1013.25 degC is absurd but must still scale exactly */
+    ch.n_samples = 1;
+    dust.quantity = 33;
+    dust.samples = pm;
+    dust.n_samples = 1;
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.time = 1795424600; /* synced clock: 2026-11-23T09:03:20Z */
+    msg.alert = 1;
+    msg.pressure = p;
+    msg.n_pressure = 1;
+    msg.energy = e;
+    msg.n_energy = 1;
+    msg.sound_level = s;
+    msg.n_sound_level = 1;
+    msg.extra = extra;
+    msg.n_extra = 2;
+    cJSON *doc = render(&msg);
+    assert_string_field(doc, "time", "2026-11-23T09:03:20Z");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "alert")));
+    assert_null(cJSON_GetObjectItemCaseSensitive(doc, "config_version"));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "status")), 0);
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(doc, "values");
+    assert_number_field(values, "pressure_hpa", 1013.25);
+    assert_number_field(values, "energy_wh", -7);
+    assert_number_field(values, "sound_level_dba", 35.5);
+    assert_number_field(values, "temperature_c_ch2", 1013.25);
+    assert_number_field(values, "pm2_5_ugm3", 12.3);
+    cJSON_Delete(doc);
+}
+
+static void test_no_series(void **state)
+{
+    (void)state;
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.seq = 1;
+    msg.age_s = 3;
+    cJSON *doc = render(&msg);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "values")), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "samples")), 0);
+    assert_string_field(doc, "time", "2026-11-23T09:19:57Z");
+    cJSON_Delete(doc);
+}
+
+static void test_buffer_too_small(void **state)
+{
+    (void)state;
+    int32_t t[2] = {2000, 1};
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.interval_s = 60;
+    msg.temperature = t;
+    msg.n_temperature = 2;
+    cJSON_Delete(render(&msg));
+    size_t full = strlen(json), len = 0;
+    char why[RENDER_REASON_SIZE];
+    char small[64];
+    assert_int_equal(render_json(&uplink, &meta, small, sizeof(small), &len, why), -1);
+    assert_non_null(strstr(why, "does not fit"));
+    /* cJSON's own size estimate needs some slack beyond the text (its docs say so) */
+    static char enough[RENDER_MAX_JSON_BYTES];
+    assert_int_equal(render_json(&uplink, &meta, enough, full + 64, &len, why), 0);
+    assert_int_equal(len, full);
+    assert_string_equal(enough, json);
+}
+
+static void test_message_id(void **state)
+{
+    (void)state;
+    char id[RENDER_MESSAGE_ID_SIZE];
+    render_message_id("ffffffffffffffff", UINT32_MAX, id);
+    assert_string_equal(id, "ffffffffffffffff-4294967295");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_message_fields),
+        cmocka_unit_test(test_units_channels_and_synced_time),
+        cmocka_unit_test(test_no_series),
+        cmocka_unit_test(test_buffer_too_small),
+        cmocka_unit_test(test_message_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

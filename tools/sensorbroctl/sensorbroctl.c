@@ -1,0 +1,603 @@
+/*
+ * sensorbroctl.c - the operator's command-line tool for a sensorbro gateway.
+ *
+ *   decode      an Uplink (hex or base64) to the JSON the daemon would publish
+ *   status      journal depth, oldest pending frame, quarantine count
+ *   quarantine  list quarantined frames with the reason each was refused
+ *   watch       subscribe to the broker and print readings as they arrive
+ *
+ * It links the daemon's own modules (config, journal, decode, render), so what it shows is
+ * what the daemon does. It reads the journal through a read-only connection, which is safe
+ * while the daemon runs (SQLite WAL).
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <MQTTClient.h>
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+
+#include "clock.h"
+#include "config.h"
+#include "decode.h"
+#include "journal.h"
+#include "quantity.h"
+#include "render.h"
+
+#define EXIT_USAGE 2
+
+struct ctl {
+    struct config cfg;
+    const char *journal_path; /* --journal, else the config's */
+};
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: sensorbroctl [-c FILE] [--set S.K=V]... [-j JOURNAL] COMMAND [ARGS]\n"
+        "\n"
+        "commands:\n"
+        "  decode [--device EUI] [--received TIME] [--transport T] [--pretty] [PAYLOAD]\n"
+        "        Decode an Uplink given in hex or base64 (argument, or stdin) and print\n"
+        "        the JSON the daemon publishes for it. TIME is RFC 3339 (2026-11-23T09:00:00Z)\n"
+        "        or unix milliseconds; default now. Exit 1 with the reason if it is invalid.\n"
+        "  status [--json]\n"
+        "        Journal depth, age of the oldest pending frame, quarantine count.\n"
+        "  quarantine [--after ID] [--limit N]\n"
+        "        List quarantined frames: id, time, device, source, reason, payload (hex).\n"
+        "  watch [--count N] [--duration S] [--topic FILTER] [--raw]\n"
+        "        Subscribe to the broker of the configuration and print each reading.\n"
+        "\n"
+        "options:\n"
+        "  -c, --config FILE   the daemon's configuration file (journal path, broker, ids)\n"
+        "  -s, --set S.K=V     override one configuration key, as for sensorbro\n"
+        "  -j, --journal PATH  the journal database (default: journal.path of the config)\n"
+        "  -h, --help          this text\n");
+}
+
+/* ---- decode ---- */
+
+static int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Parses hex (whitespace ignored) into out. Returns the length, or -1 if not hex. */
+static long parse_hex(const char *text, uint8_t *out, size_t out_size)
+{
+    size_t n = 0;
+    int high = -1;
+    if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
+        text += 2;
+    for (const char *p = text; *p; p++) {
+        if (isspace((unsigned char)*p))
+            continue;
+        int v = hex_value((unsigned char)*p);
+        if (v < 0)
+            return -1;
+        if (high < 0) {
+            high = v;
+        } else {
+            if (n == out_size)
+                return -1;
+            out[n++] = (uint8_t)(high << 4 | v);
+            high = -1;
+        }
+    }
+    return high < 0 ? (long)n : -1;
+}
+
+/* Parses base64 (standard alphabet, padding optional) with OpenSSL. Returns the length or
+ * -1. */
+static long parse_base64(const char *text, uint8_t *out, size_t out_size)
+{
+    char clean[4 * FRAME_MAX_PAYLOAD_BYTES];
+    size_t n = 0;
+    for (const char *p = text; *p; p++) {
+        if (isspace((unsigned char)*p))
+            continue;
+        if (n + 4 >= sizeof(clean))
+            return -1;
+        clean[n++] = *p;
+    }
+    while (n % 4 != 0)
+        clean[n++] = '=';
+    clean[n] = '\0';
+    size_t padding = 0;
+    while (padding < n && clean[n - 1 - padding] == '=')
+        padding++;
+    if (n == 0 || padding > 2 || (n / 4) * 3 > out_size + 2)
+        return -1;
+    uint8_t decoded[3 * FRAME_MAX_PAYLOAD_BYTES + 3];
+    int len = EVP_DecodeBlock(decoded, (const unsigned char *)clean, (int)n);
+    if (len < 0 || (size_t)len < padding || (size_t)len - padding > out_size)
+        return -1;
+    len -= (int)padding;
+    memcpy(out, decoded, (size_t)len);
+    return len;
+}
+
+/* Parses RFC 3339 UTC ("2026-11-23T09:00:00Z", optional .mmm) or unix milliseconds. */
+static int parse_time_ms(const char *text, int64_t *out)
+{
+    char *end;
+    long long ms = strtoll(text, &end, 10);
+    if (*end == '\0' && end != text) {
+        *out = ms;
+        return 0;
+    }
+    struct tm tm = {0};
+    const char *rest = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (rest == NULL)
+        return -1;
+    int64_t frac_ms = 0;
+    if (*rest == '.') {
+        int digits = 0;
+        for (rest++; isdigit((unsigned char)*rest); rest++, digits++) {
+            if (digits < 3)
+                frac_ms = frac_ms * 10 + (*rest - '0');
+        }
+        for (; digits < 3; digits++)
+            frac_ms *= 10;
+    }
+    if (strcmp(rest, "Z") != 0)
+        return -1;
+    *out = (int64_t)timegm(&tm) * 1000 + frac_ms;
+    return 0;
+}
+
+static int read_stdin(char *buf, size_t size)
+{
+    size_t n = fread(buf, 1, size - 1, stdin);
+    if (ferror(stdin) || n == size - 1)
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}
+
+static int cmd_decode(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {{"device", required_argument, NULL, 'd'},
+                                         {"received", required_argument, NULL, 'r'},
+                                         {"transport", required_argument, NULL, 't'},
+                                         {"pretty", no_argument, NULL, 'p'},
+                                         {NULL, 0, NULL, 0}};
+    char device[FRAME_DEVICE_ID_SIZE] = "0000000000000000";
+    const char *transport = "coap";
+    int64_t received_ms = clock_wall_ms();
+    bool pretty = false;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "d:r:t:p", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'd':
+            if (frame_parse_device_id(optarg, strlen(optarg), device) != 0) {
+                fprintf(stderr, "sensorbroctl decode: --device: expected 16 hex digits\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'r':
+            if (parse_time_ms(optarg, &received_ms) != 0) {
+                fprintf(stderr, "sensorbroctl decode: --received: expected RFC 3339 UTC "
+                                "(2026-11-23T09:00:00Z) or unix milliseconds\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case 't':
+            transport = optarg;
+            break;
+        case 'p':
+            pretty = true;
+            break;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    static char text[8 * FRAME_MAX_PAYLOAD_BYTES];
+    if (optind < argc) {
+        if (strlen(argv[optind]) >= sizeof(text)) {
+            fprintf(stderr, "sensorbroctl decode: payload too long\n");
+            return EXIT_USAGE;
+        }
+        snprintf(text, sizeof(text), "%s", argv[optind]);
+    } else if (read_stdin(text, sizeof(text)) != 0) {
+        fprintf(stderr, "sensorbroctl decode: cannot read the payload from stdin (too long?)\n");
+        return EXIT_USAGE;
+    }
+    uint8_t payload[FRAME_MAX_PAYLOAD_BYTES];
+    long len = parse_hex(text, payload, sizeof(payload));
+    if (len < 0)
+        len = parse_base64(text, payload, sizeof(payload));
+    if (len < 0) {
+        fprintf(stderr,
+                "sensorbroctl decode: expected the payload in hex or base64, at most %d "
+                "bytes\n",
+                FRAME_MAX_PAYLOAD_BYTES);
+        return EXIT_USAGE;
+    }
+
+    static struct decoder decoder;
+    static struct decoded_uplink uplink;
+    char reason[DECODE_REASON_SIZE];
+    if (decode_uplink(&decoder, payload, (size_t)len, received_ms, &uplink, reason) != 0) {
+        fprintf(stderr, "sensorbroctl decode: invalid uplink: %s\n", reason);
+        return EXIT_FAILURE;
+    }
+    struct render_meta meta = {.device = device,
+                               .gateway = ctl->cfg.gateway.id,
+                               .transport = transport,
+                               .received_ms = received_ms};
+    static char json[RENDER_MAX_JSON_BYTES];
+    size_t json_len;
+    char why[RENDER_REASON_SIZE];
+    if (render_json(&uplink, &meta, json, sizeof(json), &json_len, why) != 0) {
+        fprintf(stderr, "sensorbroctl decode: %s\n", why);
+        return EXIT_FAILURE;
+    }
+    if (pretty) {
+        cJSON *doc = cJSON_Parse(json);
+        char *formatted = doc ? cJSON_Print(doc) : NULL;
+        puts(formatted ? formatted : json);
+        cJSON_free(formatted);
+        cJSON_Delete(doc);
+    } else {
+        puts(json);
+    }
+    return EXIT_SUCCESS;
+}
+
+/* ---- status and quarantine ---- */
+
+static int open_journal(struct ctl *ctl, struct journal **j)
+{
+    char err[512];
+    struct journal_options opts = {.read_only = true, .busy_timeout_ms = 5000};
+    if (access(ctl->journal_path, F_OK) != 0) {
+        fprintf(stderr, "sensorbroctl: no journal at %s (start sensorbro first, or give -j/-c)\n",
+                ctl->journal_path);
+        return -1;
+    }
+    if (journal_open(j, ctl->journal_path, &opts, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sensorbroctl: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void format_age(int64_t age_ms, char *out, size_t out_size)
+{
+    int64_t s = age_ms / 1000;
+    if (s < 120)
+        snprintf(out, out_size, "%" PRId64 " s", s);
+    else if (s < 7200)
+        snprintf(out, out_size, "%" PRId64 " min", s / 60);
+    else if (s < 172800)
+        snprintf(out, out_size, "%.1f h", (double)s / 3600.0);
+    else
+        snprintf(out, out_size, "%.1f days", (double)s / 86400.0);
+}
+
+static int cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'J'}, {NULL, 0, NULL, 0}};
+    bool as_json = false;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt != 'J')
+            return EXIT_USAGE;
+        as_json = true;
+    }
+    struct journal *j;
+    if (open_journal(ctl, &j) != 0)
+        return EXIT_FAILURE;
+    struct journal_stats st;
+    int rc = journal_stats(j, &st);
+    if (rc != 0) {
+        fprintf(stderr, "sensorbroctl status: %s\n", journal_errmsg(j));
+        journal_close(j);
+        return EXIT_FAILURE;
+    }
+    journal_close(j);
+    int64_t now = clock_wall_ms();
+    int64_t oldest_age_ms = st.oldest_pending_ms ? now - st.oldest_pending_ms : 0;
+    if (as_json) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "journal", ctl->journal_path);
+        cJSON_AddNumberToObject(doc, "database_bytes", (double)st.database_bytes);
+        cJSON_AddNumberToObject(doc, "pending_frames", (double)st.pending_frames);
+        cJSON_AddNumberToObject(doc, "oldest_pending_age_s", (double)(oldest_age_ms / 1000));
+        cJSON_AddNumberToObject(doc, "published_frames_retained", (double)st.published_frames);
+        cJSON_AddNumberToObject(doc, "quarantined_frames", (double)st.quarantined_frames);
+        cJSON_AddNumberToObject(doc, "frames_ever_journaled", (double)st.last_frame_id);
+        char *text = cJSON_PrintUnformatted(doc);
+        if (text == NULL) {
+            cJSON_Delete(doc);
+            return EXIT_FAILURE;
+        }
+        puts(text);
+        cJSON_free(text);
+        cJSON_Delete(doc);
+        return EXIT_SUCCESS;
+    }
+    char age[32] = "-", when[CLOCK_RFC3339_SIZE] = "";
+    if (st.oldest_pending_ms) {
+        format_age(oldest_age_ms, age, sizeof(age));
+        clock_format_rfc3339(st.oldest_pending_ms, 0, when);
+    }
+    printf("journal                %s (%.1f MiB)\n", ctl->journal_path,
+           (double)st.database_bytes / (1024.0 * 1024.0));
+    printf("pending frames         %" PRId64 "\n", st.pending_frames);
+    printf("oldest pending         %s%s%s%s\n", age, when[0] ? " (received " : "", when,
+           when[0] ? ")" : "");
+    printf("published, retained    %" PRId64 "\n", st.published_frames);
+    printf("quarantined            %" PRId64 "\n", st.quarantined_frames);
+    printf("frames ever journaled  %" PRId64 "\n", st.last_frame_id);
+    return EXIT_SUCCESS;
+}
+
+static int cmd_quarantine(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {{"after", required_argument, NULL, 'a'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {NULL, 0, NULL, 0}};
+    int64_t after = 0;
+    long limit = 100;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end;
+        if (opt == 'a')
+            after = strtoll(optarg, &end, 10);
+        else if (opt == 'l')
+            limit = strtol(optarg, &end, 10);
+        else
+            return EXIT_USAGE;
+        if (*end != '\0' || limit < 1) {
+            fprintf(stderr, "sensorbroctl quarantine: expected a positive number, got \"%s\"\n",
+                    optarg);
+            return EXIT_USAGE;
+        }
+    }
+    struct journal *j;
+    if (open_journal(ctl, &j) != 0)
+        return EXIT_FAILURE;
+    static struct journal_quarantine_entry entries[64];
+    long shown = 0;
+    int rc = EXIT_SUCCESS;
+    while (shown < limit) {
+        size_t want = (size_t)(limit - shown) < 64 ? (size_t)(limit - shown) : 64, n = 0;
+        if (journal_read_quarantine(j, after, entries, want, &n) != 0) {
+            fprintf(stderr, "sensorbroctl quarantine: %s\n", journal_errmsg(j));
+            rc = EXIT_FAILURE;
+            break;
+        }
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            const struct journal_quarantine_entry *e = &entries[i];
+            char when[CLOCK_RFC3339_SIZE];
+            clock_format_rfc3339(e->record.received_ms, 0, when);
+            printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\t", e->id, when,
+                   e->record.device[0] ? e->record.device : "?", e->record.transport,
+                   e->record.source, e->reason);
+            for (size_t b = 0; b < e->record.payload_len; b++)
+                printf("%02x", e->record.payload[b]);
+            putchar('\n');
+            after = e->id;
+        }
+        shown += (long)n;
+    }
+    journal_close(j);
+    return rc;
+}
+
+/* ---- watch ---- */
+
+static void print_reading(const char *topic, const char *payload, int len, bool raw)
+{
+    char when[16];
+    time_t now = time(NULL);
+    struct tm local;
+    localtime_r(&now, &local);
+    strftime(when, sizeof(when), "%H:%M:%S", &local);
+    cJSON *doc = raw ? NULL : cJSON_ParseWithLength(payload, (size_t)len);
+    const cJSON *device = cJSON_GetObjectItemCaseSensitive(doc, "device");
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(doc, "values");
+    if (!cJSON_IsString(device) || !cJSON_IsObject(values)) {
+        printf("%s  %s  %.*s\n", when, topic, len, payload);
+        cJSON_Delete(doc);
+        return;
+    }
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(doc, "seq");
+    const cJSON *samples = cJSON_GetObjectItemCaseSensitive(doc, "samples");
+    printf("%s  %s  seq %-5d %2d samples ", when, device->valuestring,
+           cJSON_IsNumber(seq) ? seq->valueint : -1, cJSON_GetArraySize(samples));
+    const cJSON *v;
+    cJSON_ArrayForEach(v, values)
+    {
+        const struct quantity *q = quantity_find_by_key(v->string);
+        if (cJSON_IsNumber(v))
+            printf(" %8g %s", v->valuedouble, q ? q->unit : v->string);
+    }
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(doc, "status");
+    const cJSON *flag;
+    cJSON_ArrayForEach(flag, status)
+    {
+        if (cJSON_IsString(flag) && strcmp(flag->valuestring, "clock_unsynced") != 0)
+            printf("  [%s]", flag->valuestring);
+    }
+    putchar('\n');
+    cJSON_Delete(doc);
+}
+
+static int cmd_watch(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {{"count", required_argument, NULL, 'n'},
+                                         {"duration", required_argument, NULL, 'd'},
+                                         {"topic", required_argument, NULL, 't'},
+                                         {"raw", no_argument, NULL, 'r'},
+                                         {NULL, 0, NULL, 0}};
+    long count = 0, duration_s = 0;
+    char topic[300];
+    snprintf(topic, sizeof(topic), "sensorbro/%s/#", ctl->cfg.gateway.id);
+    bool raw = false;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end = "";
+        if (opt == 'n')
+            count = strtol(optarg, &end, 10);
+        else if (opt == 'd')
+            duration_s = strtol(optarg, &end, 10);
+        else if (opt == 't')
+            snprintf(topic, sizeof(topic), "%s", optarg);
+        else if (opt == 'r')
+            raw = true;
+        else
+            return EXIT_USAGE;
+        if (*end != '\0' || count < 0 || duration_s < 0) {
+            fprintf(stderr, "sensorbroctl watch: expected a number >= 0, got \"%s\"\n", optarg);
+            return EXIT_USAGE;
+        }
+    }
+    const struct config *cfg = &ctl->cfg;
+    char uri[300], client_id[64];
+    snprintf(uri, sizeof(uri), "%s://%s:%" PRIu32, cfg->mqtt.tls ? "ssl" : "tcp", cfg->mqtt.host,
+             cfg->mqtt.port);
+    snprintf(client_id, sizeof(client_id), "sensorbroctl-watch-%d", (int)getpid());
+    MQTTClient client;
+    if (MQTTClient_create(&client, uri, client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL) !=
+        MQTTCLIENT_SUCCESS) {
+        fprintf(stderr, "sensorbroctl watch: cannot create an MQTT client for %s\n", uri);
+        return EXIT_FAILURE;
+    }
+    MQTTClient_connectOptions conn = MQTTClient_connectOptions_initializer;
+    MQTTClient_SSLOptions ssl = MQTTClient_SSLOptions_initializer;
+    conn.cleansession = 1;
+    conn.keepAliveInterval = 30;
+    if (cfg->mqtt.username[0]) {
+        conn.username = cfg->mqtt.username;
+        conn.password = cfg->mqtt.password;
+    }
+    if (cfg->mqtt.tls) {
+        ssl.trustStore = cfg->mqtt.ca_file[0] ? cfg->mqtt.ca_file : NULL;
+        ssl.CApath = cfg->mqtt.ca_file[0] ? NULL : "/etc/ssl/certs";
+        conn.ssl = &ssl;
+    }
+    int rc = MQTTClient_connect(client, &conn);
+    if (rc != MQTTCLIENT_SUCCESS) {
+        fprintf(stderr, "sensorbroctl watch: cannot connect to %s: %s\n", uri,
+                MQTTClient_strerror(rc));
+        MQTTClient_destroy(&client);
+        return EXIT_FAILURE;
+    }
+    if (MQTTClient_subscribe(client, topic, 1) != MQTTCLIENT_SUCCESS) {
+        fprintf(stderr, "sensorbroctl watch: cannot subscribe to %s\n", topic);
+        MQTTClient_disconnect(client, 1000);
+        MQTTClient_destroy(&client);
+        return EXIT_FAILURE;
+    }
+    fprintf(stderr, "watching %s on %s\n", topic, uri);
+    fflush(stderr);
+    int64_t until = duration_s ? clock_mono_ms() + duration_s * 1000 : INT64_MAX;
+    long seen = 0;
+    rc = EXIT_SUCCESS;
+    while ((count == 0 || seen < count) && clock_mono_ms() < until) {
+        char *msg_topic = NULL;
+        int topic_len = 0;
+        MQTTClient_message *msg = NULL;
+        int r = MQTTClient_receive(client, &msg_topic, &topic_len, &msg, 500);
+        if (r != MQTTCLIENT_SUCCESS && r != MQTTCLIENT_TOPICNAME_TRUNCATED) {
+            fprintf(stderr, "sensorbroctl watch: connection lost: %s\n", MQTTClient_strerror(r));
+            rc = EXIT_FAILURE;
+            break;
+        }
+        if (msg == NULL)
+            continue; /* timeout */
+        print_reading(msg_topic, msg->payload, msg->payloadlen, raw);
+        fflush(stdout);
+        seen++;
+        MQTTClient_freeMessage(&msg);
+        MQTTClient_free(msg_topic);
+    }
+    MQTTClient_disconnect(client, 1000);
+    MQTTClient_destroy(&client);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"journal", required_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    static struct ctl ctl;
+    char err[CONFIG_ERROR_SIZE];
+    config_set_defaults(&ctl.cfg);
+    int opt;
+    /* '+': stop at the command, its options are its own */
+    while ((opt = getopt_long(argc, argv, "+c:s:j:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            if (config_load_file(&ctl.cfg, optarg, err) != 0) {
+                fprintf(stderr, "sensorbroctl: %s\n", err);
+                return EXIT_USAGE;
+            }
+            break;
+        case 's':
+            if (config_apply_option(&ctl.cfg, optarg, err) != 0) {
+                fprintf(stderr, "sensorbroctl: %s\n", err);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'j':
+            ctl.journal_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_SUCCESS;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (config_finish(&ctl.cfg, err) != 0) {
+        fprintf(stderr, "sensorbroctl: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (ctl.journal_path == NULL)
+        ctl.journal_path = ctl.cfg.journal.path;
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *command = argv[optind];
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    if (strcmp(command, "decode") == 0)
+        return cmd_decode(&ctl, sub_argc, sub_argv);
+    if (strcmp(command, "status") == 0)
+        return cmd_status(&ctl, sub_argc, sub_argv);
+    if (strcmp(command, "quarantine") == 0)
+        return cmd_quarantine(&ctl, sub_argc, sub_argv);
+    if (strcmp(command, "watch") == 0)
+        return cmd_watch(&ctl, sub_argc, sub_argv);
+    fprintf(stderr, "sensorbroctl: unknown command \"%s\" (decode, status, quarantine, watch)\n",
+            command);
+    return EXIT_USAGE;
+}
