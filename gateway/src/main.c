@@ -184,10 +184,13 @@ static void stop(struct gateway *gw)
 {
     coap_ingest_stop(gw->coap);
     gw->coap = NULL;
+    log_debug("stop: ingest stopped, every accepted frame answered");
     struct publisher *publisher = atomic_exchange(&gw->publisher, NULL);
     publisher_stop(publisher);
+    log_debug("stop: publisher disconnected");
     journal_writer_stop(gw->writer);
     gw->writer = NULL;
+    log_debug("stop: journal closed");
 }
 
 static void log_stats(struct gateway *gw)

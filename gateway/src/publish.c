@@ -38,7 +38,7 @@
 
 #define FETCH_BATCH   64
 #define IDLE_WAKE_MS  1000
-#define STOP_DRAIN_MS 2000
+#define STOP_DRAIN_MS 2000 /* at most, for PUBACKs when stopping */
 #define TOPIC_SIZE    512
 
 struct ticket {
@@ -65,9 +65,10 @@ struct publisher {
     bool connected_event;
     bool failed_event;
     bool lost_event;
-    int failure_code;       /* Paho return code of the last connect failure */
-    int failure_reason;     /* MQTT 5 reason code or 3.1.1 CONNACK code, 0 when none */
-    char failure_text[160]; /* Paho's message for it, when any */
+    bool shutdown_step_done; /* the "offline" PUBACK or the disconnect, while stopping */
+    int failure_code;        /* Paho return code of the last connect failure */
+    int failure_reason;      /* MQTT 5 reason code or 3.1.1 CONNACK code, 0 when none */
+    char failure_text[160];  /* Paho's message for it, when any */
     enum publisher_state state;
     uint64_t epoch;
     uint64_t rewind_generation;
@@ -656,27 +657,89 @@ static int64_t next_deadline_locked(const struct publisher *p)
     return deadline;
 }
 
+static void on_shutdown_step(struct publisher *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->shutdown_step_done = true;
+    pthread_cond_signal(&p->wake_cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void on_shutdown_step5(void *context, MQTTAsync_successData5 *response)
+{
+    (void)response;
+    on_shutdown_step(context);
+}
+
+static void on_shutdown_failed5(void *context, MQTTAsync_failureData5 *response)
+{
+    (void)response;
+    on_shutdown_step(context);
+}
+
+static void on_shutdown_step3(void *context, MQTTAsync_successData *response)
+{
+    (void)response;
+    on_shutdown_step(context);
+}
+
+static void on_shutdown_failed3(void *context, MQTTAsync_failureData *response)
+{
+    (void)response;
+    on_shutdown_step(context);
+}
+
+/* Waits until the last shutdown step completed (and, when asked, nothing is in flight),
+ * or until timeout_ms passed. */
+static void wait_for_shutdown_step(struct publisher *p, bool want_in_flight_zero,
+                                   int64_t timeout_ms)
+{
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    pthread_mutex_lock(&p->lock);
+    while (clock_mono_ms() < deadline &&
+           !(p->shutdown_step_done && (!want_in_flight_zero || p->in_flight == 0))) {
+        struct timespec ts = {.tv_sec = (time_t)(deadline / 1000),
+                              .tv_nsec = (long)(deadline % 1000) * 1000000L};
+        pthread_cond_timedwait(&p->wake_cond, &p->lock, &ts);
+    }
+    p->shutdown_step_done = false;
+    pthread_mutex_unlock(&p->lock);
+}
+
 static void shutdown_client(struct publisher *p)
 {
     if (p->client == NULL)
         return;
     if (MQTTAsync_isConnected(p->client)) {
-        publish_status(p, "offline");
-        /* Give outstanding PUBACKs (and the status message) a moment to arrive. */
-        int64_t until = clock_mono_ms() + STOP_DRAIN_MS;
-        for (;;) {
-            pthread_mutex_lock(&p->lock);
-            uint32_t in_flight = p->in_flight;
-            pthread_mutex_unlock(&p->lock);
-            if (in_flight == 0 || clock_mono_ms() >= until)
-                break;
-            usleep(10 * 1000);
+        /* "offline" first, then give outstanding PUBACKs a moment: whatever is not
+         * acknowledged stays pending in the journal and goes out after the next start. */
+        MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+        opts.context = p;
+        if (p->mqtt5) {
+            opts.onSuccess5 = on_shutdown_step5;
+            opts.onFailure5 = on_shutdown_failed5;
+        } else {
+            opts.onSuccess = on_shutdown_step3;
+            opts.onFailure = on_shutdown_failed3;
         }
-        MQTTAsync_disconnectOptions disc = MQTTAsync_disconnectOptions_initializer;
-        disc.timeout = 1000;
-        MQTTAsync_disconnect(p->client, &disc);
-        for (int i = 0; i < 100 && MQTTAsync_isConnected(p->client); i++)
-            usleep(10 * 1000);
+        if (MQTTAsync_send(p->client, p->status_topic, 7, "offline", 1, 1, &opts) ==
+            MQTTASYNC_SUCCESS)
+            wait_for_shutdown_step(p, true, STOP_DRAIN_MS);
+
+        MQTTAsync_disconnectOptions disc3 = MQTTAsync_disconnectOptions_initializer;
+        MQTTAsync_disconnectOptions disc5 = MQTTAsync_disconnectOptions_initializer5;
+        MQTTAsync_disconnectOptions disc = p->mqtt5 ? disc5 : disc3;
+        disc.timeout = 0; /* the waiting was done above */
+        disc.context = p;
+        if (p->mqtt5) {
+            disc.onSuccess5 = on_shutdown_step5;
+            disc.onFailure5 = on_shutdown_failed5;
+        } else {
+            disc.onSuccess = on_shutdown_step3;
+            disc.onFailure = on_shutdown_failed3;
+        }
+        if (MQTTAsync_disconnect(p->client, &disc) == MQTTASYNC_SUCCESS)
+            wait_for_shutdown_step(p, false, 1000);
     }
     drop_client(p);
 }
