@@ -121,6 +121,7 @@ static const struct key keys[] = {
     STR(coap, bind, "0.0.0.0", NULL),
     UINT(coap, port, 1, 65535, "5683"),
     UINT(coap, max_payload_bytes, 1, 1024, "512"),
+    UINT(coap, receive_buffer_kb, 64, 65536, "4096"),
     STR(journal, path, "sensorbro.db", NULL),
     CHOICE(journal, synchronous, sync_choices, "full"),
     UINT(journal, batch_max_rows, 1, 100000, "256"),

@@ -34,6 +34,7 @@ struct config {
         char bind[64];
         uint32_t port;
         uint32_t max_payload_bytes;
+        uint32_t receive_buffer_kb;
     } coap;
     struct {
         char path[CONFIG_PATH_SIZE];

@@ -38,6 +38,7 @@ struct gateway {
     struct journal_writer *writer;
     _Atomic(struct publisher *) publisher;
     struct coap_ingest *coap;
+    uint64_t kernel_drops_logged; /* main thread only */
 };
 
 static void usage(FILE *out)
@@ -165,6 +166,8 @@ static int start(struct gateway *gw)
         struct coap_ingest_options copts = {.bind = cfg->coap.bind,
                                             .port = (uint16_t)cfg->coap.port,
                                             .max_payload_bytes = cfg->coap.max_payload_bytes,
+                                            .receive_buffer_bytes =
+                                                cfg->coap.receive_buffer_kb * 1024,
                                             .writer = gw->writer};
         if (coap_ingest_start(&gw->coap, &copts, err, sizeof(err)) != 0) {
             log_error("%s", err);
@@ -193,17 +196,32 @@ static void stop(struct gateway *gw)
     log_debug("stop: journal closed");
 }
 
-static void log_stats(struct gateway *gw)
+/* Logs the counters: every STATS_PERIOD_S at debug level, and once at stop at info level. */
+static void log_stats(struct gateway *gw, enum log_level level)
 {
     struct journal_writer_stats ws;
     struct publisher_stats ps;
+    struct coap_ingest_stats cs = {0};
     journal_writer_get_stats(gw->writer, &ws);
     publisher_get_stats(atomic_load(&gw->publisher), &ps);
-    log_debug("stats: committed %" PRIu64 " in %" PRIu64 " transactions, quarantined %" PRIu64
-              ", published %" PRIu64 ", refused %" PRIu64 ", in flight %" PRIu32 ", broker %s",
-              ws.frames_committed, ws.transactions, ws.quarantined + ps.quarantined, ps.published,
-              ps.refused, ps.in_flight,
-              ps.state == PUBLISHER_CONNECTED ? "connected" : "disconnected");
+    if (gw->coap)
+        coap_ingest_get_stats(gw->coap, &cs);
+    if (cs.kernel_drops > gw->kernel_drops_logged) {
+        /* once per period with drops, not once per datagram */
+        log_warn("coap: the kernel dropped %" PRIu64 " datagrams since the last report "
+                 "(%" PRIu64 " in all): the receive buffer was full; raise coap.receive_buffer_kb "
+                 "and net.core.rmem_max",
+                 cs.kernel_drops - gw->kernel_drops_logged, cs.kernel_drops);
+        gw->kernel_drops_logged = cs.kernel_drops;
+    }
+    log_msg(level,
+            "stats: coap requests %" PRIu64 " (2.04 %" PRIu64 ", 4.00 %" PRIu64 ", 5.03 %" PRIu64
+            ", kernel drops %" PRIu64 "), committed %" PRIu64 " in %" PRIu64
+            " transactions, published %" PRIu64 ", refused %" PRIu64 ", in flight %" PRIu32
+            ", broker %s",
+            cs.requests, cs.accepted, cs.quarantined, cs.unavailable, cs.kernel_drops,
+            ws.frames_committed, ws.transactions, ps.published, ps.refused, ps.in_flight,
+            ps.state == PUBLISHER_CONNECTED ? "connected" : "disconnected");
 }
 
 int main(int argc, char **argv)
@@ -234,9 +252,10 @@ int main(int argc, char **argv)
         int sig = sigtimedwait(&signals, NULL, &period);
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            log_stats(&gw, LOG_LEVEL_INFO);
             break;
         }
-        log_stats(&gw);
+        log_stats(&gw, LOG_LEVEL_DEBUG);
     }
     stop(&gw);
     log_info("stopped");

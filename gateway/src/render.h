@@ -9,8 +9,8 @@
  *    "samples":[{"time":...,<key>: value, ...}, ... oldest first]}
  * Values are scaled to the unit named in the key (temperature_c = wire value / 100).
  *
- * Threads: no shared state; callable from any thread. Errors: -1 with a reason when the
- * output buffer is too small or memory runs out; the caller keeps the frame pending.
+ * Threads: no shared state; callable from any thread. No allocation. Errors: -1 with a
+ * reason when the output buffer is too small or a time is out of range.
  */
 #ifndef SENSORBRO_RENDER_H
 #define SENSORBRO_RENDER_H

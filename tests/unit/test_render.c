@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -189,11 +190,106 @@ static void test_buffer_too_small(void **state)
     char small[64];
     assert_int_equal(render_json(&uplink, &meta, small, sizeof(small), &len, why), -1);
     assert_non_null(strstr(why, "does not fit"));
-    /* cJSON's own size estimate needs some slack beyond the text (its docs say so) */
-    static char enough[RENDER_MAX_JSON_BYTES];
-    assert_int_equal(render_json(&uplink, &meta, enough, full + 64, &len, why), 0);
+    /* the text plus its terminating NUL is exactly enough; one byte less is not */
+    static char exact[RENDER_MAX_JSON_BYTES];
+    assert_int_equal(render_json(&uplink, &meta, exact, full, &len, why), -1);
+    assert_int_equal(render_json(&uplink, &meta, exact, full + 1, &len, why), 0);
     assert_int_equal(len, full);
-    assert_string_equal(enough, json);
+    assert_string_equal(exact, json);
+}
+
+/* Asserts that the JSON holds "key":text as a whole number token. */
+static void assert_number_text(const char *key, const char *text)
+{
+    char needle[96];
+    snprintf(needle, sizeof(needle), "\"%s\":%s", key, text);
+    for (const char *p = json; (p = strstr(p, needle)) != NULL; p++) {
+        char next = p[strlen(needle)];
+        if (next == ',' || next == '}')
+            return;
+    }
+    fail_msg("%s not in %s", needle, json);
+}
+
+/* Numbers are printed exactly from the scaled integers: check the text itself. */
+static void test_number_text(void **state)
+{
+    (void)state;
+    int32_t t[6] = {INT32_MIN, 0, 1, 4, -5, 95}; /* MIN, MIN, MIN+1, MIN+5, MIN, MIN+95 */
+    int32_t b[1] = {INT32_MAX};
+    int32_t h[3] = {-1, 1, 455}; /* -0.1, 0, 45.5 */
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.interval_s = 1;
+    msg.temperature = t;
+    msg.n_temperature = 6;
+    msg.battery = b;
+    msg.n_battery = 1;
+    msg.relative_humidity = h;
+    msg.n_relative_humidity = 3;
+    cJSON_Delete(render(&msg));
+    assert_number_text("temperature_c", "-21474836.48");
+    assert_number_text("temperature_c", "-21474836.47");
+    assert_number_text("temperature_c", "-21474836.43");
+    assert_number_text("temperature_c", "-21474835.53");
+    assert_number_text("battery_v", "2147483.647");
+    assert_number_text("relative_humidity_pct", "-0.1");
+    assert_number_text("relative_humidity_pct", "0");
+    assert_number_text("relative_humidity_pct", "45.5");
+
+    int32_t small[3] = {5, -10, 105}; /* 0.05, -0.05, 1 */
+    msg.n_battery = msg.n_relative_humidity = 0;
+    msg.temperature = small;
+    msg.n_temperature = 3;
+    cJSON_Delete(render(&msg));
+    assert_number_text("temperature_c", "0.05");
+    assert_number_text("temperature_c", "-0.05");
+    assert_number_text("temperature_c", "1");
+}
+
+static void test_strings_escaped(void **state)
+{
+    (void)state;
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    cJSON_Delete(render(&msg));
+    struct render_meta odd = meta;
+    odd.gateway = "gw \"a\"\\b\n\x01";
+    size_t len;
+    char why[RENDER_REASON_SIZE];
+    assert_int_equal(render_json(&uplink, &odd, json, sizeof(json), &len, why), 0);
+    cJSON *doc = cJSON_Parse(json);
+    assert_non_null(doc);
+    assert_string_field(doc, "gateway", "gw \"a\"\\b\n\x01");
+    cJSON_Delete(doc);
+}
+
+/* The largest message a frame can produce fits RENDER_MAX_JSON_BYTES: long keys (channel
+ * numbers of ten digits), one-byte samples, as many as FRAME_MAX_PAYLOAD_BYTES holds. */
+static void test_worst_case_fits(void **state)
+{
+    (void)state;
+    static int32_t zeros[DECODE_MAX_SAMPLES_PER_SERIES];
+    zeros[0] = -2147483647;
+    Sensorbro__V1__Series series[4];
+    Sensorbro__V1__Series *ptrs[4];
+    for (int i = 0; i < 4; i++) {
+        sensorbro__v1__series__init(&series[i]);
+        series[i].quantity = 5;
+        series[i].channel = 4294967295u - (uint32_t)i;
+        series[i].samples = zeros;
+        series[i].n_samples = 231; /* 4 x 254 bytes + header: 1022 of 1024 */
+        ptrs[i] = &series[i];
+    }
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.seq = UINT32_MAX;
+    msg.interval_s = 1;
+    msg.status = UINT32_MAX;
+    msg.extra = ptrs;
+    msg.n_extra = 4;
+    assert_true(sensorbro__v1__uplink__get_packed_size(&msg) <= FRAME_MAX_PAYLOAD_BYTES);
+    cJSON *doc = render(&msg);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "samples")), 231);
+    cJSON_Delete(doc);
+    assert_true(strlen(json) < RENDER_MAX_JSON_BYTES);
 }
 
 static void test_message_id(void **state)
@@ -211,6 +307,9 @@ int main(void)
         cmocka_unit_test(test_units_channels_and_synced_time),
         cmocka_unit_test(test_no_series),
         cmocka_unit_test(test_buffer_too_small),
+        cmocka_unit_test(test_number_text),
+        cmocka_unit_test(test_strings_escaped),
+        cmocka_unit_test(test_worst_case_fits),
         cmocka_unit_test(test_message_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,8 @@
  */
 #include "ingest/coap.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -21,6 +23,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <coap3/coap.h>
@@ -30,8 +34,11 @@
 #include "frame.h"
 #include "log.h"
 
-#define UNAVAILABLE_MAX_AGE_S 5
-#define LOOP_MAX_WAIT_MS      1000
+/* A 5.03 tells the sender to come back after Max-Age seconds, drawn from this range so
+ * that senders turned away together do not all return together. */
+#define UNAVAILABLE_MAX_AGE_MIN_S 2
+#define UNAVAILABLE_MAX_AGE_MAX_S 8
+#define LOOP_MAX_WAIT_MS          1000
 
 struct pending_post {
     struct coap_ingest *ci;
@@ -60,6 +67,11 @@ struct coap_ingest {
     struct decoder decoder;
     struct decoded_uplink uplink;
     struct frame_record record;
+    uint64_t rng_state;
+
+    /* the endpoint's socket, found after libcoap made it: for its buffer and drop count */
+    int socket_fd;
+    unsigned long socket_inode;
 
     _Atomic uint64_t requests, accepted, quarantined, not_found, not_allowed, too_large,
         unavailable;
@@ -112,12 +124,22 @@ static void respond(coap_pdu_t *response, coap_pdu_code_t code, const char *diag
         coap_add_data(response, strlen(diagnostic), (const uint8_t *)diagnostic);
 }
 
+static unsigned retry_after_s(struct coap_ingest *ci)
+{
+    /* xorshift64: spreading retries needs no more than this */
+    ci->rng_state ^= ci->rng_state << 13;
+    ci->rng_state ^= ci->rng_state >> 7;
+    ci->rng_state ^= ci->rng_state << 17;
+    return UNAVAILABLE_MAX_AGE_MIN_S +
+           (unsigned)(ci->rng_state % (UNAVAILABLE_MAX_AGE_MAX_S - UNAVAILABLE_MAX_AGE_MIN_S + 1));
+}
+
 static void respond_unavailable(struct coap_ingest *ci, coap_pdu_t *response, const char *why)
 {
     uint8_t buf[4];
     atomic_fetch_add(&ci->unavailable, 1);
     coap_add_option(response, COAP_OPTION_MAXAGE,
-                    coap_encode_var_safe(buf, sizeof(buf), UNAVAILABLE_MAX_AGE_S), buf);
+                    coap_encode_var_safe(buf, sizeof(buf), retry_after_s(ci)), buf);
     respond(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE, why);
 }
 
@@ -316,6 +338,96 @@ static int bind_endpoint(struct coap_ingest *ci, char *err, size_t err_size)
     return 0;
 }
 
+/* libcoap 4.3 does not hand out its endpoint's socket. It is the one UDP socket of this
+ * process bound to our port; find it among our descriptors. Returns the fd or -1. */
+static int find_endpoint_socket(uint16_t port)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL)
+        return -1;
+    int found = -1;
+    struct dirent *entry;
+    while (found < 0 && (entry = readdir(dir)) != NULL) {
+        char *end;
+        long fd = strtol(entry->d_name, &end, 10);
+        if (*end != '\0' || fd < 0 || fd == dirfd(dir))
+            continue;
+        int type = 0;
+        socklen_t type_len = sizeof(type);
+        struct sockaddr_storage addr;
+        socklen_t addr_len = sizeof(addr);
+        if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_DGRAM ||
+            getsockname((int)fd, (struct sockaddr *)&addr, &addr_len) != 0)
+            continue;
+        uint16_t bound = 0;
+        if (addr.ss_family == AF_INET)
+            bound = ntohs(((struct sockaddr_in *)&addr)->sin_port);
+        else if (addr.ss_family == AF_INET6)
+            bound = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+        if (bound == port)
+            found = (int)fd;
+    }
+    closedir(dir);
+    return found;
+}
+
+/* Bursts are lost in the kernel's receive buffer (208 KiB by default), before libcoap
+ * sees them: ask for a bigger one, and say so when the system caps it. */
+static void size_receive_buffer(struct coap_ingest *ci)
+{
+    ci->socket_fd = find_endpoint_socket(ci->opts.port);
+    if (ci->socket_fd < 0) {
+        log_warn("coap: cannot find the endpoint's socket; receive buffer left as it is and "
+                 "kernel drops not counted");
+        return;
+    }
+    struct stat st;
+    if (fstat(ci->socket_fd, &st) == 0)
+        ci->socket_inode = (unsigned long)st.st_ino;
+    int want = (int)ci->opts.receive_buffer_bytes;
+    /* FORCE works with CAP_NET_ADMIN and ignores net.core.rmem_max; else the plain one */
+    if (setsockopt(ci->socket_fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0)
+        setsockopt(ci->socket_fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+    int got = 0;
+    socklen_t len = sizeof(got);
+    getsockopt(ci->socket_fd, SOL_SOCKET, SO_RCVBUF, &got, &len);
+    /* Linux reports twice the size asked for (it counts its bookkeeping) */
+    if (got / 2 < want)
+        log_warn("coap: UDP receive buffer is %d KiB, not the %d KiB asked for "
+                 "(net.core.rmem_max caps it); bursts may be dropped by the kernel",
+                 got / 2 / 1024, want / 1024);
+    else
+        log_debug("coap: UDP receive buffer %d KiB", got / 2 / 1024);
+}
+
+/* Datagrams the kernel dropped on our socket because its buffer was full: the "drops"
+ * column of /proc/net/udp(6) for the socket's inode. */
+static uint64_t read_kernel_drops(const struct coap_ingest *ci)
+{
+    static const char *const tables[] = {"/proc/net/udp", "/proc/net/udp6"};
+    if (ci->socket_inode == 0)
+        return 0;
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+        FILE *f = fopen(tables[t], "r");
+        if (f == NULL)
+            continue;
+        char line[512];
+        while (fgets(line, sizeof(line), f) != NULL) {
+            unsigned long inode = 0;
+            unsigned long long drops = 0;
+            /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops */
+            if (sscanf(line, " %*s %*s %*s %*s %*s %*s %*s %*s %*s %lu %*s %*s %llu", &inode,
+                       &drops) == 2 &&
+                inode == ci->socket_inode) {
+                fclose(f);
+                return drops;
+            }
+        }
+        fclose(f);
+    }
+    return 0;
+}
+
 static void free_ingest(struct coap_ingest *ci)
 {
     if (ci->ctx)
@@ -342,7 +454,8 @@ int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options
     ci->opts.bind = ci->bind;
     if (ci->opts.max_payload_bytes > FRAME_MAX_PAYLOAD_BYTES)
         ci->opts.max_payload_bytes = FRAME_MAX_PAYLOAD_BYTES;
-    ci->epoll_fd = ci->event_fd = -1;
+    ci->epoll_fd = ci->event_fd = ci->socket_fd = -1;
+    ci->rng_state = ((uint64_t)clock_wall_ms() << 20) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
     pthread_mutex_init(&ci->done_lock, NULL);
 
     coap_startup();
@@ -359,6 +472,7 @@ int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options
         free_ingest(ci);
         return -1;
     }
+    size_receive_buffer(ci);
     /* All paths land in the "unknown resource", which checks them itself: libcoap 4.3 has no
      * wildcard paths, and /up/<eui> carries the device in the path. */
     coap_resource_t *r = coap_resource_unknown_init2(handle_request, 0);
@@ -414,4 +528,5 @@ void coap_ingest_get_stats(struct coap_ingest *ci, struct coap_ingest_stats *sta
     stats->not_allowed = atomic_load(&ci->not_allowed);
     stats->too_large = atomic_load(&ci->too_large);
     stats->unavailable = atomic_load(&ci->unavailable);
+    stats->kernel_drops = read_kernel_drops(ci);
 }

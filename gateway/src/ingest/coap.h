@@ -10,7 +10,8 @@
  *   4.04 Not Found    any path other than /up/<16 hex digits>
  *   4.05 Not Allowed  any method other than POST on /up/<eui>
  *   4.13 Too Large    payload over coap.max_payload_bytes (Size1 says the limit)
- *   5.03 Unavailable  the journal's queue is full or a commit failed (Max-Age: retry after)
+ *   5.03 Unavailable  the journal's queue is full or a commit failed (Max-Age: retry
+ *                     after 2-8 s, random, so that turned-away senders spread out)
  * To answer after the commit without blocking the loop, the request is parked with libcoap's
  * async API. For a confirmable request libcoap sends an empty ACK at once and the response
  * follows as a separate confirmable message; a sensor must treat only the 2.04 as "stored".
@@ -30,18 +31,20 @@
 struct coap_ingest_options {
     const char *bind; /* local address, e.g. "0.0.0.0" or "::" */
     uint16_t port;
-    size_t max_payload_bytes; /* at most FRAME_MAX_PAYLOAD_BYTES */
+    size_t max_payload_bytes;      /* at most FRAME_MAX_PAYLOAD_BYTES */
+    uint32_t receive_buffer_bytes; /* kernel UDP receive buffer to ask for */
     struct journal_writer *writer;
 };
 
 struct coap_ingest_stats {
-    uint64_t requests;    /* every request handled */
-    uint64_t accepted;    /* 2.04 */
-    uint64_t quarantined; /* 4.00 */
-    uint64_t not_found;   /* 4.04 */
-    uint64_t not_allowed; /* 4.05 */
-    uint64_t too_large;   /* 4.13 */
-    uint64_t unavailable; /* 5.03 */
+    uint64_t requests;     /* every request handled */
+    uint64_t accepted;     /* 2.04 */
+    uint64_t quarantined;  /* 4.00 */
+    uint64_t not_found;    /* 4.04 */
+    uint64_t not_allowed;  /* 4.05 */
+    uint64_t too_large;    /* 4.13 */
+    uint64_t unavailable;  /* 5.03 */
+    uint64_t kernel_drops; /* datagrams the kernel dropped: receive buffer full */
 };
 
 struct coap_ingest;
