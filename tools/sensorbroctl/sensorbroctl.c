@@ -430,8 +430,11 @@ static void print_reading(const char *topic, const char *payload, int len, bool 
     cJSON_ArrayForEach(v, values)
     {
         const struct quantity *q = quantity_find_by_key(v->string);
+        int decimals = 0;
+        for (int32_t d = q ? q->divisor : 1; d >= 10; d /= 10)
+            decimals++; /* the wire resolution: 0.01 degC prints 2 decimals */
         if (cJSON_IsNumber(v))
-            printf(" %8g %s", v->valuedouble, q ? q->unit : v->string);
+            printf(" %9.*f %s", decimals, v->valuedouble, q ? q->unit : v->string);
     }
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(doc, "status");
     const cJSON *flag;
