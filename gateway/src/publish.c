@@ -30,6 +30,7 @@
 
 #include <MQTTAsync.h>
 
+#include "broker_uri.h"
 #include "clock.h"
 #include "decode.h"
 #include "journal.h"
@@ -52,7 +53,7 @@ struct publisher {
     const struct config *cfg;
     struct journal_writer *writer;
     bool mqtt5;
-    char server_uri[300];
+    char server_uri[BROKER_URI_SIZE]; /* of the current attempt: publisher thread only */
     char status_topic[TOPIC_SIZE];
 
     pthread_t thread;
@@ -65,6 +66,7 @@ struct publisher {
     bool connected_event;
     bool failed_event;
     bool lost_event;
+    bool refused_event;      /* a publish was refused: start over on a new connection */
     bool shutdown_step_done; /* the "offline" PUBACK or the disconnect, while stopping */
     int failure_code;        /* Paho return code of the last connect failure */
     int failure_reason;      /* MQTT 5 reason code or 3.1.1 CONNACK code, 0 when none */
@@ -88,6 +90,8 @@ struct publisher {
     struct journal_frame *batch;
     char *json;
     uint32_t reconnect_attempt;
+    uint32_t address_index; /* which of the broker's addresses the next attempt uses */
+    uint32_t address_count; /* how many the broker's name had at the last attempt */
     int64_t next_connect_mono_ms;
     char last_failure[256]; /* the connect failure last logged: repeats go to debug */
     uint64_t rng_state;
@@ -251,6 +255,7 @@ static void on_publish_failed(struct ticket *t, int reason_code, int paho_code)
     struct publisher *p = t->owner;
     pthread_mutex_lock(&p->lock);
     bool current = t->epoch == p->epoch;
+    bool first_refusal = false;
     int64_t frame_id = t->frame_id;
     t->busy = false;
     if (current) {
@@ -263,7 +268,9 @@ static void on_publish_failed(struct ticket *t, int reason_code, int paho_code)
                 p->cursor = frame_id - 1;
             p->rewind_generation++;
             uint32_t streak = p->refusal_streak++;
+            first_refusal = streak == 0;
             p->paused_until_mono_ms = clock_mono_ms() + backoff_delay_ms(p, streak + 3);
+            p->refused_event = true;
         } else if (p->cursor >= frame_id) {
             /* Not refused: the connection is going away; the loss handler rewinds. */
             p->cursor = frame_id - 1;
@@ -272,11 +279,12 @@ static void on_publish_failed(struct ticket *t, int reason_code, int paho_code)
         wake_locked(p);
     }
     pthread_mutex_unlock(&p->lock);
+    /* One error per run of refusals (until a publish succeeds again), not one per frame. */
     if (current && reason_code >= 0x80)
-        log_error("mqtt: broker refused the publish of frame %" PRId64 ": %s (0x%02x); it stays "
-                  "in the journal and is retried",
-                  frame_id, MQTTReasonCode_toString((enum MQTTReasonCodes)reason_code),
-                  reason_code);
+        log_msg(first_refusal ? LOG_LEVEL_ERROR : LOG_LEVEL_DEBUG,
+                "mqtt: broker refused the publish of frame %" PRId64 ": %s (0x%02x); it stays in "
+                "the journal and is sent again later, in order",
+                frame_id, MQTTReasonCode_toString((enum MQTTReasonCodes)reason_code), reason_code);
     else if (current)
         log_debug("mqtt: publish of frame %" PRId64 " failed: %s", frame_id,
                   MQTTAsync_strerror(paho_code));
@@ -377,6 +385,8 @@ static void drop_client(struct publisher *p)
 static void start_connect(struct publisher *p)
 {
     const struct config *cfg = p->cfg;
+    broker_uri(cfg->mqtt.host, cfg->mqtt.port, cfg->mqtt.tls, p->address_index, p->server_uri,
+               &p->address_count);
     MQTTAsync_createOptions create_opts = MQTTAsync_createOptions_initializer;
     create_opts.MQTTVersion = p->mqtt5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
     create_opts.sendWhileDisconnected = 0;
@@ -445,6 +455,7 @@ static void start_connect(struct publisher *p)
     rc = MQTTAsync_connect(p->client, &conn);
     if (rc != MQTTASYNC_SUCCESS) {
         log_warn("mqtt: cannot start connecting to %s: %s", p->server_uri, MQTTAsync_strerror(rc));
+        p->address_index++;
         drop_client(p);
         schedule_reconnect(p, false);
     }
@@ -463,23 +474,43 @@ static void handle_connection_events(struct publisher *p)
 {
     pthread_mutex_lock(&p->lock);
     bool connected = p->connected_event, failed = p->failed_event, lost = p->lost_event;
+    bool refused = p->refused_event;
     int reason = p->failure_reason;
-    p->connected_event = p->failed_event = p->lost_event = false;
+    int64_t paused_until = p->paused_until_mono_ms;
+    p->connected_event = p->failed_event = p->lost_event = p->refused_event = false;
     pthread_mutex_unlock(&p->lock);
+
+    if (refused && p->client != NULL) {
+        /* After a PUBACK with a failure reason code, Paho 1.3.12 writes no further publish
+         * on that connection (seen with Mosquitto: nothing arrives after the refusal, and
+         * nothing is reported). Start over on a fresh client once the pause is over; every
+         * pending frame goes again, in order. */
+        drop_client(p);
+        p->next_connect_mono_ms = paused_until;
+        log_debug("mqtt: reconnecting after the refused publish, in %.1f s",
+                  (double)(paused_until - clock_mono_ms()) / 1000.0);
+    }
 
     if (failed) {
         char why[256];
         describe_connect_failure(p, why, sizeof(why));
         bool auth = is_authorisation_failure(p, reason);
+        p->address_index++; /* the next attempt tries the broker's next address, if any */
         drop_client(p);
-        schedule_reconnect(p, auth);
-        int64_t wait_ms = p->next_connect_mono_ms - clock_mono_ms();
-        bool repeated = strcmp(why, p->last_failure) == 0;
-        enum log_level level =
-            repeated ? LOG_LEVEL_DEBUG : (auth ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN);
-        log_msg(level, "mqtt: cannot connect to %s as %s: %s; retrying in %.1f s", p->server_uri,
-                p->cfg->mqtt.client_id, why, (double)wait_ms / 1000.0);
-        snprintf(p->last_failure, sizeof(p->last_failure), "%s", why);
+        if (!auth && p->address_index % p->address_count != 0) {
+            p->next_connect_mono_ms = clock_mono_ms(); /* an untried address: go on at once */
+            log_info("mqtt: cannot connect to %s: %s; trying the broker's next address",
+                     p->server_uri, why);
+        } else {
+            schedule_reconnect(p, auth);
+            int64_t wait_ms = p->next_connect_mono_ms - clock_mono_ms();
+            bool repeated = strcmp(why, p->last_failure) == 0;
+            enum log_level level =
+                repeated ? LOG_LEVEL_DEBUG : (auth ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN);
+            log_msg(level, "mqtt: cannot connect to %s as %s: %s; retrying in %.1f s",
+                    p->server_uri, p->cfg->mqtt.client_id, why, (double)wait_ms / 1000.0);
+            snprintf(p->last_failure, sizeof(p->last_failure), "%s", why);
+        }
     }
     if (lost) {
         drop_client(p);
@@ -805,8 +836,6 @@ int publisher_start(struct publisher **out, const struct config *cfg, struct jou
     p->cfg = cfg;
     p->writer = writer;
     p->mqtt5 = cfg->mqtt.protocol == CONFIG_MQTT_5;
-    snprintf(p->server_uri, sizeof(p->server_uri), "%s://%s:%" PRIu32,
-             cfg->mqtt.tls ? "ssl" : "tcp", cfg->mqtt.host, cfg->mqtt.port);
     expand_topic(cfg->mqtt.status_topic, cfg->gateway.id, NULL, p->status_topic);
     /* Twice the window: tickets of a lost connection may still be out until it is dropped. */
     p->n_tickets = (size_t)cfg->mqtt.max_inflight * 2;

@@ -100,6 +100,9 @@ start_mosquitto()
         echo "allow_anonymous true"
         echo "max_queued_messages 100000"
         echo "persistence_location $TEST_TMP/"
+        # Started as root, mosquitto would switch to its own user, which cannot read or
+        # write this test's private directory (ACL files, persistence).
+        [ "$(id -u)" -ne 0 ] || echo "user root"
         for line in "$@"; do echo "$line"; done
     } >"$conf"
     "$MOSQUITTO_BIN" -c "$conf" >>"$TEST_TMP/mosquitto.log" 2>&1 &

@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
+#include "broker_uri.h"
 #include "clock.h"
 #include "config.h"
 #include "decode.h"
@@ -478,16 +479,8 @@ static int cmd_watch(struct ctl *ctl, int argc, char **argv)
         }
     }
     const struct config *cfg = &ctl->cfg;
-    char uri[300], client_id[64];
-    snprintf(uri, sizeof(uri), "%s://%s:%" PRIu32, cfg->mqtt.tls ? "ssl" : "tcp", cfg->mqtt.host,
-             cfg->mqtt.port);
+    char uri[BROKER_URI_SIZE], client_id[64];
     snprintf(client_id, sizeof(client_id), "sensorbroctl-watch-%d", (int)getpid());
-    MQTTClient client;
-    if (MQTTClient_create(&client, uri, client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL) !=
-        MQTTCLIENT_SUCCESS) {
-        fprintf(stderr, "sensorbroctl watch: cannot create an MQTT client for %s\n", uri);
-        return EXIT_FAILURE;
-    }
     MQTTClient_connectOptions conn = MQTTClient_connectOptions_initializer;
     MQTTClient_SSLOptions ssl = MQTTClient_SSLOptions_initializer;
     conn.cleansession = 1;
@@ -501,11 +494,25 @@ static int cmd_watch(struct ctl *ctl, int argc, char **argv)
         ssl.CApath = cfg->mqtt.ca_file[0] ? NULL : "/etc/ssl/certs";
         conn.ssl = &ssl;
     }
-    int rc = MQTTClient_connect(client, &conn);
-    if (rc != MQTTCLIENT_SUCCESS) {
-        fprintf(stderr, "sensorbroctl watch: cannot connect to %s: %s\n", uri,
-                MQTTClient_strerror(rc));
+    /* try every address of the broker's name, as the daemon does */
+    MQTTClient client = NULL;
+    uint32_t addresses = 1;
+    int rc = MQTTCLIENT_FAILURE;
+    for (uint32_t i = 0; i < addresses; i++) {
+        broker_uri(cfg->mqtt.host, cfg->mqtt.port, cfg->mqtt.tls, i, uri, &addresses);
+        if (MQTTClient_create(&client, uri, client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL) !=
+            MQTTCLIENT_SUCCESS) {
+            fprintf(stderr, "sensorbroctl watch: cannot create an MQTT client for %s\n", uri);
+            return EXIT_FAILURE;
+        }
+        rc = MQTTClient_connect(client, &conn);
+        if (rc == MQTTCLIENT_SUCCESS)
+            break;
         MQTTClient_destroy(&client);
+    }
+    if (rc != MQTTCLIENT_SUCCESS) {
+        fprintf(stderr, "sensorbroctl watch: cannot connect to %s port %" PRIu32 ": %s\n",
+                cfg->mqtt.host, cfg->mqtt.port, MQTTClient_strerror(rc));
         return EXIT_FAILURE;
     }
     if (MQTTClient_subscribe(client, topic, 1) != MQTTCLIENT_SUCCESS) {
