@@ -228,8 +228,16 @@ static int execute_op(struct journal_writer *w, struct op *op, int64_t *id)
     return -1;
 }
 
-static void commit_batch(struct journal_writer *w, size_t first, size_t n_ops, struct mark *marks,
-                         size_t n_marks)
+struct completion {
+    journal_done_fn done;
+    void *ctx;
+    int64_t id;
+};
+
+/* Runs one batch in one transaction and returns its status. The ops stay in the ring (the
+ * writer owns slots between tail and tail + n_ops) until release_batch. */
+static int commit_batch(struct journal_writer *w, size_t first, size_t n_ops,
+                        const struct mark *marks, size_t n_marks)
 {
     int status = journal_begin(w->journal);
     for (size_t i = 0; status == 0 && i < n_ops; i++) {
@@ -251,18 +259,27 @@ static void commit_batch(struct journal_writer *w, size_t first, size_t n_ops, s
         log_info("journal: commits succeed again");
         w->failing = false;
     }
+    return status;
+}
 
+/* Under w->lock: counts the batch, copies its callbacks out and frees its slots, so that a
+ * sender told "committed" can submit again at once (the queue bound is exact). Returns the
+ * number of frames appended. */
+static size_t release_batch(struct journal_writer *w, size_t first, size_t n_ops, size_t n_marks,
+                            int status, struct completion *out)
+{
     size_t appended = 0, quarantined = 0;
     for (size_t i = 0; i < n_ops; i++) {
-        struct op *op = &w->ops[(first + i) % w->ops_capacity];
+        const struct op *op = &w->ops[(first + i) % w->ops_capacity];
         if (op->kind == OP_APPEND)
             appended++;
         else if (op->kind == OP_QUARANTINE)
             quarantined++;
-        if (op->done)
-            op->done(op->ctx, status, status == 0 ? op->result_id : 0);
+        out[i] = (struct completion){op->done, op->ctx, status == 0 ? op->result_id : 0};
     }
-    pthread_mutex_lock(&w->lock);
+    w->frames_queued -= appended + quarantined;
+    w->ops_tail = (w->ops_tail + n_ops) % w->ops_capacity;
+    w->ops_count -= n_ops;
     w->stats.transactions++;
     if (status == 0) {
         w->stats.frames_committed += appended;
@@ -271,9 +288,7 @@ static void commit_batch(struct journal_writer *w, size_t first, size_t n_ops, s
     } else {
         w->stats.commit_failures++;
     }
-    pthread_mutex_unlock(&w->lock);
-    if (status == 0 && appended > 0 && w->on_committed)
-        w->on_committed(w->committed_ctx);
+    return status == 0 ? appended : 0;
 }
 
 static void trim_if_due(struct journal_writer *w)
@@ -304,7 +319,8 @@ static void *writer_main(void *arg)
 {
     struct journal_writer *w = arg;
     struct mark *marks = malloc(sizeof(struct mark) * MARK_RING_SIZE);
-    if (marks == NULL) {
+    struct completion *completions = calloc(w->opts.batch_max_rows, sizeof(*completions));
+    if (marks == NULL || completions == NULL) {
         log_error("journal: out of memory for the writer");
         abort();
     }
@@ -337,18 +353,20 @@ static void *writer_main(void *arg)
         }
         pthread_mutex_unlock(&w->lock);
 
-        commit_batch(w, first, n_ops, marks, n_marks);
+        int status = commit_batch(w, first, n_ops, marks, n_marks);
 
         pthread_mutex_lock(&w->lock);
-        for (size_t i = 0; i < n_ops; i++) {
-            enum op_kind kind = w->ops[(first + i) % w->ops_capacity].kind;
-            if (kind == OP_APPEND || kind == OP_QUARANTINE)
-                w->frames_queued--;
-        }
-        w->ops_tail = (w->ops_tail + n_ops) % w->ops_capacity;
-        w->ops_count -= n_ops;
+        size_t appended = release_batch(w, first, n_ops, n_marks, status, completions);
+        pthread_mutex_unlock(&w->lock);
+        for (size_t i = 0; i < n_ops; i++)
+            if (completions[i].done)
+                completions[i].done(completions[i].ctx, status, completions[i].id);
+        if (appended > 0 && w->on_committed)
+            w->on_committed(w->committed_ctx);
+        pthread_mutex_lock(&w->lock);
     }
     pthread_mutex_unlock(&w->lock);
+    free(completions);
     free(marks);
     return NULL;
 }

@@ -200,7 +200,9 @@ static void test_concurrent_group_commit(void **state)
 }
 
 /* With room for one frame in the queue and a writer lingering for more rows, the second
- * submit is refused: that is the back-pressure the CoAP adapter turns into 5.03. */
+ * submit is refused: that is the back-pressure the CoAP adapter turns into 5.03. The linger
+ * is long so that no scheduling delay lets the first frame commit early; the sync barrier
+ * fills the two-row batch, so the test does not wait for it. */
 static void test_queue_full(void **state)
 {
     struct fixture *f = *state;
@@ -208,7 +210,8 @@ static void test_queue_full(void **state)
     char err[256];
     struct journal_writer_options o = options(f);
     o.queue_frames = 1;
-    o.batch_max_ms = 500;
+    o.batch_max_rows = 2;
+    o.batch_max_ms = 60000;
     assert_int_equal(journal_writer_start(&w, &o, NULL, NULL, err, sizeof(err)), 0);
     struct frame_record rec = record_for(0, 1);
     assert_int_equal(journal_writer_append(w, &rec, on_done, NULL), 0);
