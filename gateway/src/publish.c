@@ -10,8 +10,8 @@
  * connection epoch it was sent in. A connection loss bumps the epoch: callbacks for older
  * tickets are then ignored, except a success, which is still a real PUBACK and marks the
  * frame. The lost Paho client is destroyed before a new one is made, and after
- * MQTTAsync_destroy no callback for it can arrive, so every ticket of an old epoch can be
- * reclaimed at that point whether or not Paho reported on it.
+ * MQTTAsync_destroy no callback for it can arrive (during it, Paho does report what it
+ * discards), so every ticket and event of an old client is dropped at that point.
  *
  * Order. The cursor is the id of the last frame handed to Paho in this epoch; frames are
  * read strictly after it, oldest first. A loss rewinds the cursor to 0 (everything pending
@@ -20,6 +20,7 @@
  */
 #include "publish.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -369,6 +370,10 @@ static void drop_client(struct publisher *p)
     MQTTAsync_destroy(&p->client);
     p->client = NULL;
     pthread_mutex_lock(&p->lock);
+    /* Paho reports what it discards while destroying (connects, publishes, even a refusal
+     * that was still queued): those events belong to the client just destroyed, not to the
+     * next one, which they would otherwise tear down. */
+    p->connected_event = p->failed_event = p->lost_event = p->refused_event = false;
     p->epoch++;
     for (size_t i = 0; i < p->n_tickets; i++)
         p->tickets[i].busy = false;
@@ -794,7 +799,10 @@ static void *publisher_main(void *arg)
                 break;
             struct timespec ts = {.tv_sec = (time_t)(deadline / 1000),
                                   .tv_nsec = (long)(deadline % 1000) * 1000000L};
-            pthread_cond_timedwait(&p->wake_cond, &p->lock, &ts);
+            /* A deadline that passes (a pause ending, the idle tick) is itself the reason
+             * to run: recomputing it after the wait would find nothing due and sleep on. */
+            if (pthread_cond_timedwait(&p->wake_cond, &p->lock, &ts) == ETIMEDOUT)
+                break;
         }
         p->wake = false;
         bool stopping = p->stopping;
