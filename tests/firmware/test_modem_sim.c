@@ -1,0 +1,324 @@
+/*
+ * test_modem_sim.c - the modem simulator's pieces (tools/modem-sim): known-answer tests of
+ * its LoRaWAN 1.0.x crypto, Semtech's time-on-air formula against published values, the
+ * duty cycle, the GWMP datagrams, and the AT command set with its errors.
+ *
+ * Known answers come from outside this project's C code:
+ * - the uplink 40F17DBE4900020001954378762B11FF0D ("test" on FPort 1, FCnt 2) is the
+ *   example published with the lora-packet library, with its NwkSKey and AppSKey;
+ * - the other frames were computed with the openssl command line (AES-128-ECB key stream,
+ *   `openssl mac -cipher AES-128-CBC ... CMAC`) by tests/firmware/lorawan_tool.py, e.g.
+ *     lorawan_tool.py downlink --keys K --fcnt 5 --port 1 --payload 0807103C
+ * - times on air: 2793.472 ms for 64 bytes at SF12/125 kHz (a 51-byte payload), 164.864 ms
+ *   for 13 bytes at SF9/125, 41.216 ms for 10 bytes at SF7/125 and 577.536 ms for 10 bytes
+ *   at SF11/125 are the values of Semtech's LoRa calculator as published in the
+ *   AN1200.13-based airtime spreadsheets and calculators.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "airtime.h"
+#include "gwmp.h"
+#include "lorawan.h"
+#include "modem.h"
+
+static void from_hex(const char *hex, uint8_t *out, size_t *len)
+{
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        sscanf(&hex[2 * i], "%2x", &v);
+        out[i] = (uint8_t)v;
+    }
+    *len = n;
+}
+
+static void session(struct lorawan_session *s, uint32_t dev_addr)
+{
+    size_t n;
+    memset(s, 0, sizeof(*s));
+    s->dev_addr = dev_addr;
+    from_hex("44024241ED4CE9A68C6A8BC055233FD3", s->nwk_s_key, &n);
+    from_hex("EC925802AE430CA77FD3DD73CB2CC588", s->app_s_key, &n);
+}
+
+static void expect_frame(const uint8_t *frame, size_t len, const char *hex)
+{
+    uint8_t want[LORAWAN_MAX_PHY_BYTES];
+    size_t want_len;
+    from_hex(hex, want, &want_len);
+    assert_int_equal(len, want_len);
+    assert_memory_equal(frame, want, len);
+}
+
+static void test_published_uplink_vector(void **state)
+{
+    (void)state;
+    struct lorawan_session s;
+    session(&s, 0x49BE7DF1);
+    s.fcnt_up = 2;
+    uint8_t out[LORAWAN_MAX_PHY_BYTES];
+    size_t len =
+        lorawan_build_uplink(&s, false, 0, 1, (const uint8_t *)"test", 4, out, sizeof(out));
+    expect_frame(out, len, "40F17DBE4900020001954378762B11FF0D");
+}
+
+static void test_openssl_uplink_vectors(void **state)
+{
+    (void)state;
+    struct lorawan_session s;
+    session(&s, 0x26011BDA);
+    uint8_t payload[40], out[LORAWAN_MAX_PHY_BYTES];
+    for (int i = 0; i < 40; i++)
+        payload[i] = (uint8_t)i;
+    s.fcnt_up = 3; /* three key-stream blocks, confirmed */
+    size_t len = lorawan_build_uplink(&s, true, 0, 7, payload, 40, out, sizeof(out));
+    expect_frame(out, len,
+                 "80DA1B012600030007E32CD7ACBB88DE66C6810EBD1BBA3693027CA2AAD0309F4462D96C3BD3D2"
+                 "04B17DD16D95E597FED0074BB1BC");
+    s.fcnt_up = 70000; /* 32-bit counter in the crypto, its low 16 bits on air */
+    len = lorawan_build_uplink(&s, true, 0, 7, payload, 40, out, sizeof(out));
+    expect_frame(out, len,
+                 "80DA1B01260070110774C2979EB3F44E4F2D59F49EDA6128EBACDEF07BB878984F15B55087A59A"
+                 "8962F7EA3A479408918B44BA00B0");
+    assert_int_equal(lorawan_build_uplink(&s, false, 0, 1, payload, 40, out, 52), 0);
+}
+
+static void test_downlinks_opened_and_checked(void **state)
+{
+    (void)state;
+    struct lorawan_session s;
+    session(&s, 0x26011BDA);
+    uint8_t phy[LORAWAN_MAX_PHY_BYTES];
+    size_t len;
+    struct lorawan_downlink dl;
+    from_hex("60DA1B01260005000105E76D4A75B39BBD", phy, &len);
+    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_OK);
+    assert_false(dl.confirmed);
+    assert_true(dl.has_port);
+    assert_int_equal(dl.fport, 1);
+    assert_int_equal(dl.fcnt, 5);
+    static const uint8_t plain[] = {0x08, 0x07, 0x10, 0x3C};
+    assert_int_equal(dl.len, 4);
+    assert_memory_equal(dl.payload, plain, 4);
+    /* The same frame again is a replay. */
+    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_REPLAY);
+    /* A flipped bit anywhere fails the MIC. */
+    for (size_t i = 5; i < len; i++) {
+        phy[i] ^= 0x01;
+        assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_BAD_MIC);
+        phy[i] ^= 0x01;
+    }
+    from_hex("A0DA1B012620060001133DAD2E842F", phy, &len);
+    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_OK);
+    assert_true(dl.confirmed);
+    assert_true(dl.ack);
+    /* Not ours, not a downlink, too short. */
+    phy[1] ^= 0xFF;
+    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_NOT_FOR_US);
+    phy[0] = LORAWAN_MHDR_UNCONFIRMED_UP;
+    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_NOT_FOR_US);
+    assert_int_equal(lorawan_open_downlink(&s, phy, 11, &dl), LORAWAN_RX_MALFORMED);
+    phy[0] = LORAWAN_MHDR_UNCONFIRMED_DOWN;
+    phy[1] ^= 0xFF;
+    phy[5] = 0x0F; /* 15 bytes of FOpts in a 15-byte frame */
+    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_MALFORMED);
+}
+
+static void test_time_on_air(void **state)
+{
+    (void)state;
+    assert_float_equal(airtime_ms(64, 12, 125), 2793.472, 1e-6);
+    assert_float_equal(airtime_ms(13, 9, 125), 164.864, 1e-6);
+    assert_float_equal(airtime_ms(10, 7, 125), 41.216, 1e-6);
+    assert_float_equal(airtime_ms(10, 11, 125), 577.536, 1e-6);
+    assert_float_equal(airtime_ms(20, 7, 125), 56.576, 1e-6);
+    assert_true(airtime_ms(64, 7, 250) < airtime_ms(64, 7, 125));
+    char datr[16];
+    airtime_datr(12, 125, datr, sizeof(datr));
+    assert_string_equal(datr, "SF12BW125");
+    assert_int_equal(eu868_dr(0)->max_payload, 51);
+    assert_int_equal(eu868_dr(3)->max_payload, 115);
+    assert_int_equal(eu868_dr(4)->max_payload, 242);
+    assert_null(eu868_dr(7));
+}
+
+static void test_duty_cycle(void **state)
+{
+    (void)state;
+    struct duty_cycle d = {0};
+    assert_float_equal(duty_cycle_wait_ms(&d, 0), 0, 0);
+    duty_cycle_record(&d, 2793.472, 2793.472);
+    /* 1 %: 2.79 s on air close the band for 99 times that. */
+    assert_float_equal(duty_cycle_wait_ms(&d, 2793.472), 99 * 2793.472, 1e-6);
+    assert_float_equal(duty_cycle_wait_ms(&d, 2793.472 * 100), 0, 0);
+}
+
+static void test_gwmp(void **state)
+{
+    (void)state;
+    uint8_t eui[8] = {0xAA, 0x55, 0x5A, 0, 0, 0, 0, 1}, frame[] = {0x40, 1, 2, 3, 0xFF};
+    struct gwmp_rxpk rx = {.time_unix_s = 1767571200.25,
+                           .tmst_us = 4000000000u,
+                           .freq_mhz = 868.3,
+                           .chan = 1,
+                           .datr = "SF12BW125",
+                           .codr = "4/5",
+                           .rssi_dbm = -70,
+                           .lsnr_db = 7.5,
+                           .data = frame,
+                           .size = 5};
+    uint8_t out[1024];
+    size_t len = gwmp_build_push_data(0xBEEF, eui, &rx, out, sizeof(out));
+    assert_true(len > 12);
+    enum gwmp_type type;
+    uint16_t token;
+    assert_true(gwmp_parse_header(out, len, &type, &token));
+    assert_int_equal(type, GWMP_PUSH_DATA);
+    assert_int_equal(token, 0xBEEF);
+    assert_memory_equal(&out[4], eui, 8);
+    cJSON *root = cJSON_ParseWithLength((const char *)&out[12], len - 12);
+    cJSON *pk = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "rxpk"), 0);
+    assert_string_equal(cJSON_GetObjectItem(pk, "data")->valuestring, "QAECA/8=");
+    assert_string_equal(cJSON_GetObjectItem(pk, "datr")->valuestring, "SF12BW125");
+    assert_string_equal(cJSON_GetObjectItem(pk, "modu")->valuestring, "LORA");
+    assert_string_equal(cJSON_GetObjectItem(pk, "time")->valuestring,
+                        "2026-01-05T00:00:00.250000Z");
+    assert_float_equal(cJSON_GetObjectItem(pk, "tmst")->valuedouble, 4000000000.0, 0);
+    assert_float_equal(cJSON_GetObjectItem(pk, "freq")->valuedouble, 868.3, 1e-9);
+    assert_int_equal(cJSON_GetObjectItem(pk, "size")->valueint, 5);
+    assert_int_equal(cJSON_GetObjectItem(pk, "rssi")->valueint, -70);
+    cJSON_Delete(root);
+
+    const char *resp =
+        "\x02\x12\x34\x03{\"txpk\":{\"imme\":true,\"size\":5,\"data\":\"QAECA/8=\"}}";
+    uint8_t phy[64];
+    size_t phy_len;
+    assert_true(
+        gwmp_parse_pull_resp((const uint8_t *)resp, strlen(resp), phy, sizeof(phy), &phy_len));
+    assert_int_equal(phy_len, 5);
+    assert_memory_equal(phy, frame, 5);
+    const char *bad[] = {
+        "\x02\x12\x34\x03{\"txpk\":{\"size\":4,\"data\":\"QAECA/8=\"}}", /* size mismatch */
+        "\x02\x12\x34\x03{\"txpk\":{\"size\":5,\"data\":\"QAEC*/8=\"}}", /* not base64 */
+        "\x02\x12\x34\x03{\"txpk\":{\"size\":5}}",
+        "\x02\x12\x34\x03{\"txpk\":",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(gwmp_parse_pull_resp((const uint8_t *)bad[i], strlen(bad[i]), phy, sizeof(phy),
+                                          &phy_len));
+    assert_false(gwmp_parse_pull_resp((const uint8_t *)resp, strlen(resp), phy, 4, &phy_len));
+    uint8_t v1[] = {1, 0, 0, 0};
+    assert_false(gwmp_parse_header(v1, sizeof(v1), &type, &token));
+}
+
+/* --- the AT set ---------------------------------------------------------------------- */
+
+static char replies[4096];
+static unsigned forwarded;
+
+static void reply(void *ctx, const char *line)
+{
+    (void)ctx;
+    strncat(replies, line, sizeof(replies) - strlen(replies) - 2);
+    strcat(replies, "|");
+}
+
+static void forward(void *ctx, const struct gwmp_rxpk *rx)
+{
+    (void)ctx;
+    assert_true(rx->size >= 13);
+    forwarded++;
+}
+
+static void at(struct modem *m, const char *line, double now_ms, const char *expect)
+{
+    replies[0] = '\0';
+    modem_handle_line(m, line, now_ms);
+    assert_string_equal(replies, expect);
+}
+
+static void test_at_commands(void **state)
+{
+    (void)state;
+    struct modem m;
+    memset(&m, 0, sizeof(m));
+    struct modem_io io = {reply, forward, NULL};
+    modem_init(&m, &io);
+    session(&m.session, 0x26011BDA);
+    forwarded = 0;
+    at(&m, "AT", 0, "OK|");
+    at(&m, "AT+VER?", 0, "+VER:" MODEM_VERSION "|OK|");
+    at(&m, "AT+DEVADDR?", 0, "+DEVADDR:26011BDA|OK|");
+    at(&m, "AT+BOGUS", 0, "ERROR:1|");
+    at(&m, "AT+SEND=1:00", 0, "ERROR:3|"); /* not joined */
+    at(&m, "AT+NJS?", 0, "+NJS:0|OK|");
+    at(&m, "AT+JOIN", 0, "OK|+JOIN:OK|");
+    at(&m, "AT+DR=7", 0, "ERROR:2|");
+    at(&m, "AT+DR=x", 0, "ERROR:2|");
+    at(&m, "AT+DR=0", 0, "OK|");
+    at(&m, "AT+DR?", 0, "+DR:0|OK|");
+    at(&m, "AT+SEND=0:00", 0, "ERROR:2|");
+    at(&m, "AT+SEND=224:00", 0, "ERROR:2|");
+    at(&m, "AT+SEND=1:0", 0, "ERROR:2|");
+    at(&m, "AT+SEND=1:zz", 0, "ERROR:2|");
+    at(&m, "AT+SEND=1", 0, "ERROR:2|");
+    char line[256] = "AT+SEND=1:";
+    for (int i = 0; i < 52; i++)
+        strcat(line, "AB");
+    at(&m, line, 0, "ERROR:5|"); /* 52 bytes at DR0 */
+    line[10 + 102] = '\0';
+    at(&m, line, 0, ""); /* 51 bytes: on air now */
+    at(&m, "AT+SEND=1:00", 1, "ERROR:4|");
+    replies[0] = '\0';
+    double toa = airtime_ms(13 + 51, 12, 125);
+    assert_true(modem_poll(&m, 0) >= toa - 1e-9);
+    modem_poll(&m, toa);
+    assert_int_equal(forwarded, 1);
+    assert_string_equal(replies, "");
+    modem_poll(&m, toa + RX2_DELAY_MS + RX_WINDOW_MS);
+    assert_string_equal(replies, "OK|");
+    /* The band is closed for 99 times the time on air. */
+    at(&m, "AT+SEND=1:00", toa + 3000, "+DUTY:273554|ERROR:6|");
+    assert_string_equal(replies, "+DUTY:273554|ERROR:6|");
+    /* A confirmed uplink without an ACK. */
+    double t = toa * 100 + 1;
+    at(&m, "AT+CSEND=2:00", t, "");
+    modem_poll(&m, t + 2000); /* on air 1.2 s */
+    replies[0] = '\0';
+    modem_poll(&m, t + 2000 + RX2_DELAY_MS + RX_WINDOW_MS);
+    assert_string_equal(replies, "ERROR:7|");
+    /* A downlink outside any receive window is too late. */
+    uint8_t phy[64];
+    size_t len;
+    from_hex("60DA1B01260005000105E76D4A75B39BBD", phy, &len);
+    assert_string_equal(modem_downlink(&m, phy, len, t + 9000), "TOO_LATE");
+    /* Inside one it becomes +RECV and ends the send. */
+    t += 1e6;
+    at(&m, "AT+SEND=1:00", t, "");
+    modem_poll(&m, t + 500);
+    replies[0] = '\0';
+    assert_string_equal(modem_downlink(&m, phy, len, t + 1500), "NONE");
+    assert_string_equal(replies, "+RECV=1,0,0:0807103C|OK|");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_published_uplink_vector),
+        cmocka_unit_test(test_openssl_uplink_vectors),
+        cmocka_unit_test(test_downlinks_opened_and_checked),
+        cmocka_unit_test(test_time_on_air),
+        cmocka_unit_test(test_duty_cycle),
+        cmocka_unit_test(test_gwmp),
+        cmocka_unit_test(test_at_commands),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
