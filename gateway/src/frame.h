@@ -9,6 +9,7 @@
 #ifndef SENSORBRO_FRAME_H
 #define SENSORBRO_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,11 +24,30 @@
 #define FRAME_TRANSPORT_SIZE 16
 #define FRAME_SOURCE_SIZE    64
 
+/* At most this many receiving gateways are kept per frame (the best by RSSI/SNR first). */
+#define FRAME_MAX_GATEWAYS 4
+
+/* How a LoRaWAN frame was heard. CoAP frames carry none (has_lorawan false). All of it is
+ * journaled with the frame and rendered into the JSON (fcnt, fport, rssi_dbm, snr_db,
+ * gateways). */
+struct frame_radio {
+    bool has_lorawan;
+    uint32_t fcnt;      /* 32-bit uplink frame counter, rebuilt from the 16 bits on air */
+    uint8_t fport;      /* application port of the FRMPayload */
+    int16_t rssi_dbm;   /* of the best reception */
+    float snr_db;       /* of the best reception */
+    uint32_t freq_hz;   /* 0 when unknown */
+    char datr[16];      /* LoRa data rate as forwarders write it, "SF12BW125"; "" unknown */
+    uint8_t n_gateways; /* receiving gateways in gateways[], best first */
+    char gateways[FRAME_MAX_GATEWAYS][FRAME_DEVICE_ID_SIZE]; /* gateway EUIs, lower-case hex */
+};
+
 struct frame_record {
     char device[FRAME_DEVICE_ID_SIZE];    /* "70b3d57ed0001234" */
     char transport[FRAME_TRANSPORT_SIZE]; /* "coap", "semtech-udp", "lns-mqtt" */
     char source[FRAME_SOURCE_SIZE];       /* sender's address, "192.0.2.7:5683" */
     int64_t received_ms;                  /* wall clock at reception, unix ms */
+    struct frame_radio radio;             /* LoRaWAN transports only */
     size_t payload_len;
     uint8_t payload[FRAME_MAX_PAYLOAD_BYTES];
 };

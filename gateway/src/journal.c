@@ -8,6 +8,7 @@
  */
 #include "journal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,27 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {
     "  received_ms INTEGER NOT NULL,"
     "  payload BLOB NOT NULL,"
     "  reason TEXT NOT NULL);",
+    /* 1 -> 2: how LoRaWAN frames were heard (NULL for other transports) */
+    "ALTER TABLE frames ADD COLUMN fcnt INTEGER;"
+    "ALTER TABLE frames ADD COLUMN fport INTEGER;"
+    "ALTER TABLE frames ADD COLUMN rssi_dbm INTEGER;"
+    "ALTER TABLE frames ADD COLUMN snr_db REAL;"
+    "ALTER TABLE frames ADD COLUMN freq_hz INTEGER;"
+    "ALTER TABLE frames ADD COLUMN datr TEXT;"
+    "ALTER TABLE frames ADD COLUMN gateways TEXT;"
+    "ALTER TABLE quarantine ADD COLUMN fcnt INTEGER;"
+    "ALTER TABLE quarantine ADD COLUMN fport INTEGER;"
+    "ALTER TABLE quarantine ADD COLUMN rssi_dbm INTEGER;"
+    "ALTER TABLE quarantine ADD COLUMN snr_db REAL;"
+    "ALTER TABLE quarantine ADD COLUMN freq_hz INTEGER;"
+    "ALTER TABLE quarantine ADD COLUMN datr TEXT;"
+    "ALTER TABLE quarantine ADD COLUMN gateways TEXT;",
 };
+
+/* The radio columns, in this order, follow the record's own in every statement below. */
+#define RADIO_COLUMNS     "fcnt, fport, rssi_dbm, snr_db, freq_hz, datr, gateways"
+#define RADIO_PARAMS      "?7, ?8, ?9, ?10, ?11, ?12, ?13"
+#define RADIO_FIRST_PARAM 7
 
 enum statement {
     STMT_BEGIN,
@@ -55,21 +76,28 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
-    [STMT_APPEND] = "INSERT INTO frames(device, transport, source, received_ms, payload) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5)",
-    [STMT_QUARANTINE] = "INSERT INTO quarantine(device, transport, source, received_ms, payload, "
-                        "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* ?6 is the quarantine reason; frames have none */
+    [STMT_APPEND] =
+        "INSERT INTO frames(device, transport, source, received_ms, payload, " RADIO_COLUMNS
+        ") VALUES (?1, ?2, ?3, ?4, ?5, " RADIO_PARAMS ")",
+    [STMT_QUARANTINE] =
+        "INSERT INTO quarantine(device, transport, source, received_ms, payload, "
+        "reason, " RADIO_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, " RADIO_PARAMS ")",
     [STMT_COPY_TO_QUARANTINE] =
-        "INSERT INTO quarantine(device, transport, source, received_ms, payload, reason) "
-        "SELECT device, transport, source, received_ms, payload, ?2 FROM frames "
-        "WHERE id = ?1 AND published_ms IS NULL",
+        "INSERT INTO quarantine(device, transport, source, received_ms, payload, "
+        "reason, " RADIO_COLUMNS
+        ") SELECT device, transport, source, received_ms, payload, ?2, " RADIO_COLUMNS
+        " FROM frames WHERE id = ?1 AND published_ms IS NULL",
     [STMT_DELETE_FRAME] = "DELETE FROM frames WHERE id = ?1",
     [STMT_MARK_PUBLISHED] =
         "UPDATE frames SET published_ms = ?2 WHERE id = ?1 AND published_ms IS NULL",
-    [STMT_READ_PENDING] = "SELECT id, device, transport, source, received_ms, payload FROM frames "
-                          "WHERE published_ms IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
-    [STMT_READ_QUARANTINE] = "SELECT id, device, transport, source, received_ms, payload, reason "
-                             "FROM quarantine WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [STMT_READ_PENDING] =
+        "SELECT id, device, transport, source, received_ms, payload, NULL, " RADIO_COLUMNS
+        " FROM frames "
+        "WHERE published_ms IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
+    [STMT_READ_QUARANTINE] =
+        "SELECT id, device, transport, source, received_ms, payload, reason, " RADIO_COLUMNS
+        " FROM quarantine WHERE id > ?1 ORDER BY id LIMIT ?2",
     [STMT_TRIM] = "DELETE FROM frames WHERE id IN (SELECT id FROM frames "
                   "WHERE published_ms IS NOT NULL AND published_ms < ?1 LIMIT ?2)",
 };
@@ -258,6 +286,24 @@ static void bind_record(sqlite3_stmt *st, const struct frame_record *rec)
     /* a zero-length blob must still be a blob, not NULL: give it a valid pointer */
     sqlite3_bind_blob(st, 5, rec->payload_len ? (const void *)rec->payload : "",
                       (int)rec->payload_len, SQLITE_STATIC);
+    const struct frame_radio *r = &rec->radio;
+    if (!r->has_lorawan)
+        return; /* unbound parameters are NULL */
+    int p = RADIO_FIRST_PARAM;
+    sqlite3_bind_int64(st, p++, r->fcnt);
+    sqlite3_bind_int(st, p++, r->fport);
+    sqlite3_bind_int(st, p++, r->rssi_dbm);
+    sqlite3_bind_double(st, p++, r->snr_db);
+    if (r->freq_hz > 0)
+        sqlite3_bind_int64(st, p, r->freq_hz);
+    p++;
+    sqlite3_bind_text(st, p++, r->datr, -1, SQLITE_TRANSIENT);
+    char gateways[FRAME_MAX_GATEWAYS * FRAME_DEVICE_ID_SIZE] = "";
+    size_t used = 0;
+    for (uint8_t i = 0; i < r->n_gateways && i < FRAME_MAX_GATEWAYS; i++)
+        used += (size_t)snprintf(gateways + used, sizeof(gateways) - used, "%s%s", i ? "," : "",
+                                 r->gateways[i]);
+    sqlite3_bind_text(st, p, gateways, -1, SQLITE_TRANSIENT);
 }
 
 int journal_append(struct journal *j, const struct frame_record *rec, int64_t *id)
@@ -313,8 +359,52 @@ static bool column_text(sqlite3_stmt *st, int col, char *dst, size_t dst_size)
     return true;
 }
 
-/* Reads columns 1..5 (device, transport, source, received_ms, payload) of a row into rec,
- * checking every bound. Returns NULL, or what is wrong with the row. */
+/* Column of fcnt in the read statements: id, 5 record columns, reason (or NULL), radio. */
+#define RADIO_FIRST_COLUMN 7
+
+/* Reads the radio columns, checking every bound. A NULL fcnt means no LoRaWAN metadata.
+ * Returns NULL, or what is wrong with the row. */
+static const char *read_radio(sqlite3_stmt *st, int col, struct frame_radio *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return NULL;
+    int64_t fcnt = sqlite3_column_int64(st, col);
+    int64_t fport = sqlite3_column_int64(st, col + 1);
+    int64_t rssi = sqlite3_column_int64(st, col + 2);
+    int64_t freq = sqlite3_column_int64(st, col + 4);
+    if (fcnt < 0 || fcnt > UINT32_MAX || fport < 0 || fport > 255 || rssi < INT16_MIN ||
+        rssi > INT16_MAX || freq < 0 || freq > UINT32_MAX)
+        return "damaged row: radio metadata out of range";
+    r->has_lorawan = true;
+    r->fcnt = (uint32_t)fcnt;
+    r->fport = (uint8_t)fport;
+    r->rssi_dbm = (int16_t)rssi;
+    r->snr_db = (float)sqlite3_column_double(st, col + 3);
+    r->freq_hz = (uint32_t)freq;
+    if (sqlite3_column_type(st, col + 5) != SQLITE_NULL &&
+        !column_text(st, col + 5, r->datr, sizeof(r->datr)))
+        return "damaged row: data rate too long";
+    char gateways[FRAME_MAX_GATEWAYS * FRAME_DEVICE_ID_SIZE];
+    if (sqlite3_column_type(st, col + 6) == SQLITE_NULL)
+        return NULL;
+    if (!column_text(st, col + 6, gateways, sizeof(gateways)))
+        return "damaged row: gateway list too long";
+    for (const char *g = gateways; *g != '\0';) {
+        size_t len = strcspn(g, ",");
+        if (r->n_gateways == FRAME_MAX_GATEWAYS ||
+            frame_parse_device_id(g, len, r->gateways[r->n_gateways]) != 0)
+            return "damaged row: gateway list is not EUIs";
+        r->n_gateways++;
+        g += len;
+        if (*g == ',')
+            g++;
+    }
+    return NULL;
+}
+
+/* Reads columns 1..5 (device, transport, source, received_ms, payload) and the radio
+ * columns of a row into rec, checking every bound. Returns NULL, or what is wrong. */
 static const char *read_record(sqlite3_stmt *st, struct frame_record *rec)
 {
     char device[64];
@@ -335,7 +425,7 @@ static const char *read_record(sqlite3_stmt *st, struct frame_record *rec)
     if (blob_len > 0)
         memcpy(rec->payload, blob, (size_t)blob_len);
     rec->payload_len = (size_t)blob_len;
-    return NULL;
+    return read_radio(st, RADIO_FIRST_COLUMN, &rec->radio);
 }
 
 int journal_read_pending(struct journal *j, int64_t after_id, struct journal_frame *frames,

@@ -598,7 +598,8 @@ static int prepare(struct publisher *p, const struct journal_frame *f, size_t *j
     struct render_meta meta = {.device = f->record.device,
                                .gateway = p->cfg->gateway.id,
                                .transport = f->record.transport,
-                               .received_ms = f->record.received_ms};
+                               .received_ms = f->record.received_ms,
+                               .radio = &f->record.radio};
     char render_why[RENDER_REASON_SIZE];
     if (render_json(p->uplink, &meta, p->json, RENDER_MAX_JSON_BYTES, json_len, render_why) != 0) {
         snprintf(reason, JOURNAL_REASON_SIZE, "render: %s", render_why);

@@ -125,6 +125,36 @@ static bool put_time(struct out *o, int64_t unix_ms, int with_ms)
     return true;
 }
 
+/* ,"fcnt":..,"fport":..,"rssi_dbm":..,"snr_db":..[,"frequency_hz":..][,"datr":..],"gateways":[..]
+ * SNR is reported by forwarders in steps of 0.25 dB at best: two decimals are exact. */
+static void put_radio(struct out *o, const struct frame_radio *r)
+{
+    put_str(o, ",\"fcnt\":");
+    put_uint(o, r->fcnt);
+    put_str(o, ",\"fport\":");
+    put_uint(o, r->fport);
+    put_str(o, ",\"rssi_dbm\":");
+    put_scaled(o, r->rssi_dbm, 1);
+    put_str(o, ",\"snr_db\":");
+    float centi_db = r->snr_db * 100.0f;
+    put_scaled(o, (int32_t)(centi_db < 0 ? centi_db - 0.5f : centi_db + 0.5f), 100);
+    if (r->freq_hz > 0) {
+        put_str(o, ",\"frequency_hz\":");
+        put_uint(o, r->freq_hz);
+    }
+    if (r->datr[0] != '\0') {
+        put_str(o, ",\"datr\":");
+        put_json_string(o, r->datr);
+    }
+    put_str(o, ",\"gateways\":[");
+    for (uint8_t i = 0; i < r->n_gateways && i < FRAME_MAX_GATEWAYS; i++) {
+        if (i > 0)
+            put_char(o, ',');
+        put_json_string(o, r->gateways[i]);
+    }
+    put_char(o, ']');
+}
+
 void render_message_id(const char *device, uint32_t seq, char out[RENDER_MESSAGE_ID_SIZE])
 {
     snprintf(out, RENDER_MESSAGE_ID_SIZE, "%.16s-%" PRIu32, device, seq);
@@ -226,6 +256,8 @@ int render_json(const struct decoded_uplink *u, const struct render_meta *meta, 
     times_ok = times_ok && put_time(&o, meta->received_ms, 1);
     put_str(&o, ",\"transport\":");
     put_json_string(&o, meta->transport);
+    if (meta->radio != NULL && meta->radio->has_lorawan)
+        put_radio(&o, meta->radio);
     put_str(&o, ",\"interval_s\":");
     put_uint(&o, u->interval_s);
     put_str(&o, ",\"status\":");

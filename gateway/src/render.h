@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "decode.h"
+#include "frame.h"
 
 /* Room for the largest message a FRAME_MAX_PAYLOAD_BYTES frame can produce: about 80 bytes
  * of JSON per sample in the worst case. */
@@ -28,10 +29,11 @@
 #define RENDER_REASON_SIZE     96
 
 struct render_meta {
-    const char *device;    /* device id, 16 hex digits */
-    const char *gateway;   /* this gateway's id */
-    const char *transport; /* "coap", ... */
-    int64_t received_ms;   /* unix ms */
+    const char *device;              /* device id, 16 hex digits */
+    const char *gateway;             /* this gateway's id */
+    const char *transport;           /* "coap", ... */
+    int64_t received_ms;             /* unix ms */
+    const struct frame_radio *radio; /* NULL, or how a LoRaWAN frame was heard */
 };
 
 /* The stable message id of an uplink: "<device>-<seq>". */

@@ -241,6 +241,50 @@ static void test_quarantine(void **state)
     assert_int_equal(st.pending_frames, 0);
 }
 
+/* LoRaWAN radio metadata survives the round trip, through quarantine too; a damaged
+ * gateway list is reported, not copied. */
+static void test_radio_metadata(void **state)
+{
+    struct fixture *f = *state;
+    struct frame_record rec = make_record("70b3d57ed0000002", 1000, 2, 3);
+    snprintf(rec.transport, sizeof(rec.transport), "semtech-udp");
+    rec.radio = (struct frame_radio){.has_lorawan = true,
+                                     .fcnt = 65537,
+                                     .fport = 1,
+                                     .rssi_dbm = -120,
+                                     .snr_db = -9.5f,
+                                     .freq_hz = 868300000,
+                                     .datr = "SF12BW125",
+                                     .n_gateways = 2,
+                                     .gateways = {"aa555a0000000001", "aa555a0000000002"}};
+    int64_t id = append(f->j, &rec);
+    struct frame_record plain = make_record("70b3d57ed0000002", 1001, 3, 3);
+    append(f->j, &plain);
+    size_t n = 0;
+    assert_int_equal(journal_read_pending(f->j, 0, frames, 16, &n), 0);
+    assert_int_equal(n, 2);
+    assert_false(frames[0].damaged);
+    assert_memory_equal(&frames[0].record.radio, &rec.radio, sizeof(rec.radio));
+    assert_false(frames[1].record.radio.has_lorawan);
+
+    assert_int_equal(journal_move_to_quarantine(f->j, id, "later"), 0);
+    static struct journal_quarantine_entry entries[2];
+    assert_int_equal(journal_read_quarantine(f->j, 0, entries, 2, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(entries[0].record.radio.fcnt, 65537);
+    assert_string_equal(entries[0].record.radio.gateways[1], "aa555a0000000002");
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE frames SET fcnt = 1, gateways = 'zz,aa'", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(journal_read_pending(f->j, 0, frames, 16, &n), 0);
+    assert_true(frames[0].damaged);
+    assert_non_null(strstr(frames[0].damage, "gateway list"));
+}
+
 /* Rows are untrusted on the way back in: a row someone damaged on disk is reported with
  * the reason, and its bytes are not copied past the record's buffer. */
 static void test_damaged_rows(void **state)
@@ -330,6 +374,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trim_only_old_published, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_radio_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_versions, setup, teardown),
         cmocka_unit_test(test_open_errors),
     };

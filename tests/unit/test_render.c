@@ -23,10 +23,10 @@ static struct decoder decoder;
 static struct decoded_uplink uplink;
 static char json[RENDER_MAX_JSON_BYTES];
 
-static const struct render_meta meta = {.device = "70b3d57ed0001234",
-                                        .gateway = "town-hall",
-                                        .transport = "coap",
-                                        .received_ms = RECEIVED_MS};
+static struct render_meta meta = {.device = "70b3d57ed0001234",
+                                  .gateway = "town-hall",
+                                  .transport = "coap",
+                                  .received_ms = RECEIVED_MS};
 
 static cJSON *render(const Sensorbro__V1__Uplink *msg)
 {
@@ -122,6 +122,44 @@ static void test_message_fields(void **state)
     assert_int_equal(cJSON_GetArraySize(r2), 5);
     assert_number_field(r2, "relative_humidity_pct", 45.5);
     assert_number_field(r2, "battery_v", 3.012);
+    cJSON_Delete(doc);
+}
+
+/* A LoRaWAN frame carries how it was heard: counter, port, radio quality and gateways. */
+static void test_lorawan_radio_fields(void **state)
+{
+    (void)state;
+    int32_t t[1] = {2150};
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.seq = 7;
+    msg.temperature = t;
+    msg.n_temperature = 1;
+    struct frame_radio radio = {.has_lorawan = true,
+                                .fcnt = 70000,
+                                .fport = 1,
+                                .rssi_dbm = -117,
+                                .snr_db = -7.25f,
+                                .freq_hz = 868100000,
+                                .datr = "SF12BW125",
+                                .n_gateways = 2,
+                                .gateways = {"aa555a0000000001", "aa555a0000000002"}};
+    meta.radio = &radio;
+    cJSON *doc = render(&msg);
+    meta.radio = NULL;
+    assert_number_field(doc, "fcnt", 70000);
+    assert_number_field(doc, "fport", 1);
+    assert_number_field(doc, "rssi_dbm", -117);
+    assert_number_field(doc, "snr_db", -7.25);
+    assert_number_field(doc, "frequency_hz", 868100000);
+    assert_string_field(doc, "datr", "SF12BW125");
+    const cJSON *gateways = cJSON_GetObjectItemCaseSensitive(doc, "gateways");
+    assert_int_equal(cJSON_GetArraySize(gateways), 2);
+    assert_string_equal(cJSON_GetArrayItem(gateways, 1)->valuestring, "aa555a0000000002");
+    cJSON_Delete(doc);
+    /* other transports have none of these keys */
+    doc = render(&msg);
+    assert_null(cJSON_GetObjectItemCaseSensitive(doc, "fcnt"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(doc, "gateways"));
     cJSON_Delete(doc);
 }
 
@@ -311,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_strings_escaped),
         cmocka_unit_test(test_worst_case_fits),
         cmocka_unit_test(test_message_id),
+        cmocka_unit_test(test_lorawan_radio_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
