@@ -62,7 +62,7 @@ first=$(head -n 1 "$TEST_TMP/quarantine.txt")
 expect_eq "quarantined device" "$EUI" "$(cut -f3 <<<"$first")"
 expect_eq "quarantined transport" coap "$(cut -f4 <<<"$first")"
 expect_eq "quarantine reason" "protobuf: not a valid Uplink (truncated or malformed)" "$(cut -f6 <<<"$first")"
-expect_eq "raw bytes kept" "$(xxd -p "$TEST_TMP/garbage.bin" | tr -d '\n')" "$(cut -f7 <<<"$first")"
+expect_eq "raw bytes kept" "$(od -An -v -tx1 "$TEST_TMP/garbage.bin" | tr -d " \n")" "$(cut -f7 <<<"$first")"
 grep -q "unknown quantity 99" "$TEST_TMP/quarantine.txt" || fail "reason for the unknown quantity missing"
 
 stop_sensorbro
