@@ -36,6 +36,7 @@ struct key {
 static const char *const sync_choices[] = {"full", "normal", NULL};
 static const char *const protocol_choices[] = {"5", "3.1.1", NULL};
 static const char *const profile_choices[] = {"json", NULL};
+static const char *const full_policy_choices[] = {"drop_oldest", "reject_new", NULL};
 static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
 
 /* Topic ids go into MQTT topics: no wildcards, no level separators, no spaces. */
@@ -128,6 +129,9 @@ static const struct key keys[] = {
     UINT(journal, batch_max_ms, 0, 1000, "2"),
     UINT(journal, queue_frames, 1, 1000000, "4096"),
     UINT(journal, retention_h, 0, 87600, "168"),
+    UINT(journal, max_mb, 0, 4194304, "1024"),
+    UINT(journal, min_free_mb, 0, 1048576, "64"),
+    CHOICE(journal, full_policy, full_policy_choices, "drop_oldest"),
     STR(mqtt, host, "localhost", check_host),
     UINT(mqtt, port, 1, 65535, "1883"),
     CHOICE(mqtt, protocol, protocol_choices, "5"),

@@ -24,6 +24,7 @@
 enum config_mqtt_protocol { CONFIG_MQTT_5 = 0, CONFIG_MQTT_3_1_1 = 1 };
 enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL = 1 };
 enum config_profile { CONFIG_PROFILE_JSON = 0 };
+enum config_full_policy { CONFIG_DROP_OLDEST = 0, CONFIG_REJECT_NEW = 1 };
 
 struct config {
     struct {
@@ -43,6 +44,9 @@ struct config {
         uint32_t batch_max_ms;
         uint32_t queue_frames;
         uint32_t retention_h;
+        uint32_t max_mb;      /* cap of the journal's used pages; 0: none */
+        uint32_t min_free_mb; /* free space kept on the journal's filesystem */
+        uint32_t full_policy; /* enum config_full_policy */
     } journal;
     struct {
         char host[256];

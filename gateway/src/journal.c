@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -50,6 +51,8 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {
     "ALTER TABLE quarantine ADD COLUMN freq_hz INTEGER;"
     "ALTER TABLE quarantine ADD COLUMN datr TEXT;"
     "ALTER TABLE quarantine ADD COLUMN gateways TEXT;",
+    /* 2 -> 3: counters that must outlive the process (frames dropped, by reason) */
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 /* The radio columns, in this order, follow the record's own in every statement below. */
@@ -69,6 +72,8 @@ enum statement {
     STMT_READ_PENDING,
     STMT_READ_QUARANTINE,
     STMT_TRIM,
+    STMT_DROP_OLDEST_PENDING,
+    STMT_ADD_COUNTER,
     STMT_COUNT
 };
 
@@ -100,6 +105,10 @@ static const char *const statement_sql[STMT_COUNT] = {
         " FROM quarantine WHERE id > ?1 ORDER BY id LIMIT ?2",
     [STMT_TRIM] = "DELETE FROM frames WHERE id IN (SELECT id FROM frames "
                   "WHERE published_ms IS NOT NULL AND published_ms < ?1 LIMIT ?2)",
+    [STMT_DROP_OLDEST_PENDING] = "DELETE FROM frames WHERE id IN (SELECT id FROM frames "
+                                 "WHERE published_ms IS NULL ORDER BY id LIMIT ?1)",
+    [STMT_ADD_COUNTER] = "INSERT INTO counters(name, value) VALUES (?1, ?2) "
+                         "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
 };
 
 struct journal {
@@ -185,6 +194,30 @@ static int migrate(struct journal *j)
     return 0;
 }
 
+/* PRAGMA quick_check: O(size) but far cheaper than integrity_check; it reads every page,
+ * so garbage anywhere in the file is found. Returns 0 when the database is sound. */
+static int check_integrity(struct journal *j, const char *path)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(j->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    const char *verdict = NULL;
+    char first[160] = "";
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        verdict = (const char *)sqlite3_column_text(st, 0);
+        snprintf(first, sizeof(first), "%s", verdict ? verdict : "");
+    }
+    if (rc != SQLITE_ROW)
+        snprintf(first, sizeof(first), "%s", sqlite3_errmsg(j->db));
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW && strcmp(first, "ok") == 0)
+        return 0;
+    snprintf(j->errmsg, sizeof(j->errmsg),
+             "the journal is damaged (%s); sensorbro will not write to it. Save what can be "
+             "read with: sensorbroctl -j %s journal recover",
+             first, path);
+    return -1;
+}
+
 static int configure(struct journal *j, const struct journal_options *options)
 {
     sqlite3_busy_timeout(j->db, (int)options->busy_timeout_ms);
@@ -233,6 +266,11 @@ int journal_open(struct journal **out, const char *path, const struct journal_op
         return -1;
     }
     sqlite3_extended_result_codes(j->db, 1);
+    if (options->check_integrity && check_integrity(j, path) != 0) {
+        snprintf(err, err_size, "%s", j->errmsg);
+        journal_close(j);
+        return -1;
+    }
     if (configure(j, options) != 0 || migrate(j) != 0) {
         snprintf(err, err_size, "%s: %s", path, j->errmsg);
         journal_close(j);
@@ -485,6 +523,35 @@ int journal_trim_published(struct journal *j, int64_t before_ms, uint32_t max_ro
     return 0;
 }
 
+int journal_drop_oldest_pending(struct journal *j, uint32_t max_rows, uint32_t *deleted)
+{
+    sqlite3_bind_int64(j->stmt[STMT_DROP_OLDEST_PENDING], 1, max_rows);
+    if (run(j, STMT_DROP_OLDEST_PENDING) != 0)
+        return -1;
+    *deleted = (uint32_t)sqlite3_changes(j->db);
+    return 0;
+}
+
+int journal_add_counter(struct journal *j, const char *name, int64_t delta)
+{
+    sqlite3_bind_text(j->stmt[STMT_ADD_COUNTER], 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(j->stmt[STMT_ADD_COUNTER], 2, delta);
+    return run(j, STMT_ADD_COUNTER);
+}
+
+int journal_space(struct journal *j, struct journal_space *space)
+{
+    int64_t page_count = 0, freelist = 0, page_size = 0;
+    if (query_int64(j, "PRAGMA page_count", &page_count) != 0 ||
+        query_int64(j, "PRAGMA freelist_count", &freelist) != 0 ||
+        query_int64(j, "PRAGMA page_size", &page_size) != 0)
+        return -1;
+    space->file_bytes = page_count * page_size;
+    space->free_page_bytes = freelist * page_size;
+    space->used_bytes = space->file_bytes - space->free_page_bytes;
+    return 0;
+}
+
 int journal_stats(struct journal *j, struct journal_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
@@ -508,10 +575,155 @@ int journal_stats(struct journal *j, struct journal_stats *stats)
         rc = query_int64(j, "SELECT seq FROM sqlite_sequence WHERE name = 'frames'",
                          &stats->last_frame_id);
     if (rc == 0)
+        rc = query_int64(j,
+                         "SELECT coalesce(sum(value), 0) FROM counters WHERE name = "
+                         "'dropped_journal_full'",
+                         &stats->dropped_journal_full);
+    if (rc == 0)
+        rc = query_int64(j,
+                         "SELECT coalesce(sum(value), 0) FROM counters WHERE name = "
+                         "'dropped_disk_floor'",
+                         &stats->dropped_disk_floor);
+    if (rc == 0)
         rc = query_int64(j, "PRAGMA page_count", &page_count);
     if (rc == 0)
         rc = query_int64(j, "PRAGMA page_size", &page_size);
     sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
     stats->database_bytes = page_count * page_size;
     return rc;
+}
+
+/* ---- salvage --------------------------------------------------------------------- */
+
+/* Copies the rows of one table that can still be read, in rowid order: forward until the
+ * first damaged page, then probing past it with growing steps, so that one bad page
+ * costs only the rows on it. Values are copied as they are; the journal's readers check
+ * every bound when the rows are used. */
+static void salvage_table(sqlite3 *src, struct journal *dst, const char *table,
+                          struct journal_salvage_table *report)
+{
+    char columns[1024] = "", params[256] = "", sql[1536];
+    size_t n_columns = 0;
+    bool has_rowid = true;
+    snprintf(report->name, sizeof(report->name), "%s", table);
+    /* the columns both databases have: the damaged one may be of an older schema */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(src, "SELECT name FROM pragma_table_info(?1)", -1, &st, NULL) !=
+        SQLITE_OK) {
+        report->unreadable = true;
+        return;
+    }
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        /* the damaged file's schema is untrusted: plain identifiers only, never quoted
+         * text that could close the quotes below */
+        if (name == NULL || strlen(name) > 64 ||
+            strspn(name, "abcdefghijklmnopqrstuvwxyz_0123456789") != strlen(name) ||
+            strlen(columns) + strlen(name) + 8 >= sizeof(columns))
+            continue;
+        /* only columns the new schema knows */
+        char probe[160];
+        snprintf(probe, sizeof(probe), "SELECT \"%.64s\" FROM \"%.32s\" LIMIT 0", name, table);
+        sqlite3_stmt *p;
+        if (sqlite3_prepare_v2(dst->db, probe, -1, &p, NULL) != SQLITE_OK)
+            continue;
+        sqlite3_finalize(p);
+        size_t used = strlen(columns), pused = strlen(params);
+        snprintf(columns + used, sizeof(columns) - used, "%s\"%s\"", n_columns ? ", " : "", name);
+        snprintf(params + pused, sizeof(params) - pused, "%s?", n_columns ? ", " : "");
+        n_columns++;
+    }
+    sqlite3_finalize(st);
+    if (n_columns == 0) {
+        report->unreadable = true;
+        return;
+    }
+    snprintf(sql, sizeof(sql), "SELECT rowid FROM \"%s\" LIMIT 0", table);
+    if (sqlite3_prepare_v2(src, sql, -1, &st, NULL) != SQLITE_OK)
+        has_rowid = false; /* WITHOUT ROWID: read it in one pass */
+    sqlite3_finalize(st);
+
+    sqlite3_stmt *read, *insert;
+    if (has_rowid)
+        snprintf(sql, sizeof(sql), "SELECT rowid, %s FROM \"%s\" WHERE rowid > ?1 ORDER BY rowid",
+                 columns, table);
+    else
+        snprintf(sql, sizeof(sql), "SELECT 0, %s FROM \"%s\"", columns, table);
+    if (sqlite3_prepare_v2(src, sql, -1, &read, NULL) != SQLITE_OK) {
+        report->unreadable = true;
+        return;
+    }
+    snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO \"%s\"(%s) VALUES (%s)", table, columns,
+             params);
+    if (sqlite3_prepare_v2(dst->db, sql, -1, &insert, NULL) != SQLITE_OK) {
+        sqlite3_finalize(read);
+        report->unreadable = true;
+        return;
+    }
+    int64_t after = INT64_MIN, step = 1;
+    for (int attempts = 0; attempts < 64;) {
+        sqlite3_bind_int64(read, 1, after);
+        int rc;
+        bool progressed = false;
+        while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
+            for (size_t i = 0; i < n_columns; i++)
+                sqlite3_bind_value(insert, (int)i + 1, sqlite3_column_value(read, (int)i + 1));
+            if (sqlite3_step(insert) == SQLITE_DONE)
+                report->rows++;
+            sqlite3_reset(insert);
+            after = sqlite3_column_int64(read, 0);
+            progressed = true;
+        }
+        sqlite3_reset(read);
+        if (rc == SQLITE_DONE || !has_rowid)
+            break;
+        /* a damaged page: skip ahead, further each time nothing is found */
+        report->damaged_ranges += progressed ? 1 : 0;
+        step = progressed ? 1 : step * 4;
+        after = after > INT64_MAX - step ? INT64_MAX : after + step;
+        attempts++;
+    }
+    sqlite3_finalize(read);
+    sqlite3_finalize(insert);
+}
+
+int journal_salvage(const char *damaged_path, const char *out_path,
+                    struct journal_salvage_report *report, char *err, size_t err_size)
+{
+    memset(report, 0, sizeof(*report));
+    if (access(out_path, F_OK) == 0) {
+        snprintf(err, err_size, "%s exists: choose another output, nothing was written", out_path);
+        return -1;
+    }
+    struct journal *dst;
+    struct journal_options opts = {.synchronous = JOURNAL_SYNC_FULL, .busy_timeout_ms = 1000};
+    if (journal_open(&dst, out_path, &opts, err, err_size) != 0)
+        return -1;
+    /* read-only: the damaged file is never written (its WAL, if any, is read with it) */
+    sqlite3 *src = NULL;
+    if (sqlite3_open_v2(damaged_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(err, err_size, "%s: cannot open: %s", damaged_path,
+                 src ? sqlite3_errmsg(src) : "out of memory");
+        sqlite3_close(src);
+        journal_close(dst);
+        remove(out_path);
+        return -1;
+    }
+    int rc;
+    static const char *const tables[] = {"frames", "quarantine", "counters"};
+    sqlite3_exec(dst->db, "BEGIN", NULL, NULL, NULL);
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && i < JOURNAL_SALVAGE_TABLES; i++) {
+        salvage_table(src, dst, tables[i], &report->tables[i]);
+        report->n_tables++;
+    }
+    rc = sqlite3_exec(dst->db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(src);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_size, "%s: writing: %s", out_path, sqlite3_errmsg(dst->db));
+        journal_close(dst);
+        return -1;
+    }
+    journal_close(dst);
+    return 0;
 }

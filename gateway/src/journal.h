@@ -8,6 +8,9 @@
  *               ids come from AUTOINCREMENT: strictly increasing, never reused, so they are
  *               the pending queue's order and safe to name an in-flight publish by.
  *   quarantine  frames that did not decode, with the reason; kept for inspection/replay.
+ *   counters    named totals that must survive restarts: pending frames dropped because the
+ *               journal reached its size cap (dropped_journal_full) or the disk its free
+ *               space floor (dropped_disk_floor).
  *
  * The database runs in WAL mode, so one writer and any number of readers (the publisher,
  * sensorbroctl) work at once. PRAGMA synchronous is FULL by default: a committed row
@@ -27,7 +30,7 @@
 
 #include "frame.h"
 
-#define JOURNAL_SCHEMA_VERSION 2
+#define JOURNAL_SCHEMA_VERSION 3
 #define JOURNAL_REASON_SIZE    160
 
 enum journal_sync { JOURNAL_SYNC_FULL, JOURNAL_SYNC_NORMAL };
@@ -36,6 +39,9 @@ struct journal_options {
     bool read_only; /* open an existing journal without writing (sensorbroctl) */
     enum journal_sync synchronous;
     uint32_t busy_timeout_ms; /* wait this long for another connection's lock */
+    /* Run PRAGMA quick_check before anything else and refuse a damaged database (the
+     * daemon's start): writing into a damaged b-tree can spread the damage. */
+    bool check_integrity;
 };
 
 struct journal_frame {
@@ -52,8 +58,18 @@ struct journal_stats {
     int64_t oldest_pending_ms; /* received_ms of the oldest pending frame, 0 when none */
     int64_t published_frames;  /* published and still retained */
     int64_t quarantined_frames;
-    int64_t last_frame_id;  /* highest id ever assigned, 0 when none */
-    int64_t database_bytes; /* page_count * page_size of the main database file */
+    int64_t last_frame_id;        /* highest id ever assigned, 0 when none */
+    int64_t database_bytes;       /* page_count * page_size of the main database file */
+    int64_t dropped_journal_full; /* pending frames dropped at the size cap, ever */
+    int64_t dropped_disk_floor;   /* pending frames dropped at the free-disk floor, ever */
+};
+
+/* Space of the database file: pages in use, and free pages that new rows reuse before
+ * the file grows. */
+struct journal_space {
+    int64_t file_bytes;
+    int64_t used_bytes;
+    int64_t free_page_bytes;
 };
 
 struct journal_quarantine_entry {
@@ -96,5 +112,29 @@ int journal_read_quarantine(struct journal *j, int64_t after_id,
 int journal_trim_published(struct journal *j, int64_t before_ms, uint32_t max_rows,
                            uint32_t *deleted);
 int journal_stats(struct journal *j, struct journal_stats *stats);
+int journal_space(struct journal *j, struct journal_space *space);
+
+/* Deletes up to max_rows of the oldest pending frames (the drop_oldest policy); sets
+ * *deleted. Inside a transaction, with journal_add_counter for the reason. */
+int journal_drop_oldest_pending(struct journal *j, uint32_t max_rows, uint32_t *deleted);
+/* Adds delta to the named counter (created at 0). */
+int journal_add_counter(struct journal *j, const char *name, int64_t delta);
+
+/* Salvage of a damaged journal (sensorbroctl journal recover): every row that can still
+ * be read from damaged_path is copied, ids and states kept, into a new journal at
+ * out_path, which must not exist. damaged_path is opened read-only and never changed. */
+#define JOURNAL_SALVAGE_TABLES 4
+struct journal_salvage_table {
+    char name[32];
+    int64_t rows;           /* copied */
+    int64_t damaged_ranges; /* places where reading stopped at damage and skipped on */
+    bool unreadable;        /* the table could not be read at all */
+};
+struct journal_salvage_report {
+    size_t n_tables;
+    struct journal_salvage_table tables[JOURNAL_SALVAGE_TABLES];
+};
+int journal_salvage(const char *damaged_path, const char *out_path,
+                    struct journal_salvage_report *report, char *err, size_t err_size);
 
 #endif

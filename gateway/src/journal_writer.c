@@ -13,12 +13,14 @@
  */
 #include "journal_writer.h"
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "clock.h"
@@ -27,6 +29,13 @@
 #define MARK_RING_SIZE            16384
 #define TRIM_PERIOD_MS            60000
 #define TRIM_ROWS_PER_TRANSACTION 2000
+/* Frames deleted per transaction when over the cap: small enough to keep commits short. */
+#define SPACE_ROWS_PER_TRANSACTION 500
+/* Space is checked after a commit at most this often (a pragma or three and a statvfs),
+ * and after every commit while the journal is full. */
+#define SPACE_CHECK_PERIOD_MS 50
+/* A burst of drops ends after this long without one; its total is logged then. */
+#define DROP_BURST_QUIET_MS 10000
 
 enum op_kind { OP_APPEND, OP_QUARANTINE, OP_MOVE_TO_QUARANTINE, OP_SYNC };
 
@@ -69,7 +78,13 @@ struct journal_writer {
 
     struct journal_writer_stats stats;
     int64_t next_trim_mono_ms;
-    bool failing; /* last commit failed: log the next success, once */
+    bool failing;  /* last commit failed: log the next success, once */
+    bool full;     /* reject_new: refusing frames (read by submitters under lock) */
+    char dir[512]; /* the journal's directory, for the filesystem's free space */
+    int64_t next_space_check_mono_ms;
+    /* the current burst of drops: logged at its start and, with its total, at its end */
+    uint64_t burst_dropped;
+    int64_t burst_last_mono_ms;
 };
 
 static void cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_mono_ms)
@@ -113,6 +128,11 @@ static int submit_frame(struct journal_writer *w, enum op_kind kind, const struc
     if (rec->payload_len > FRAME_MAX_PAYLOAD_BYTES)
         return -1;
     pthread_mutex_lock(&w->lock);
+    if (w->full && !w->stopping) {
+        w->stats.rejected_full++;
+        pthread_mutex_unlock(&w->lock);
+        return JOURNAL_WRITER_FULL;
+    }
     if (w->stopping || w->frames_queued >= w->opts.queue_frames ||
         w->ops_count >= w->ops_capacity) {
         pthread_mutex_unlock(&w->lock);
@@ -291,6 +311,112 @@ static size_t release_batch(struct journal_writer *w, size_t first, size_t n_ops
     return status == 0 ? appended : 0;
 }
 
+/* The most the database's used pages may take now: the cap, and no more than the free
+ * pages plus what the filesystem has above the floor. INT64_MAX when unlimited. */
+static int64_t space_limit(const struct journal_writer *w, const struct journal_space *sp,
+                           bool *disk_bound)
+{
+    int64_t limit = w->opts.max_bytes > 0 ? w->opts.max_bytes : INT64_MAX;
+    *disk_bound = false;
+    struct statvfs fs;
+    if (w->opts.min_free_bytes > 0 && statvfs(w->dir, &fs) == 0) {
+        int64_t avail = (int64_t)fs.f_bavail * (int64_t)fs.f_frsize;
+        int64_t headroom = avail - w->opts.min_free_bytes;
+        int64_t disk_limit = sp->used_bytes + sp->free_page_bytes + (headroom > 0 ? headroom : 0);
+        if (headroom < 0)
+            disk_limit = sp->used_bytes + sp->free_page_bytes + headroom; /* must shrink */
+        if (disk_limit < limit) {
+            limit = disk_limit;
+            *disk_bound = true;
+        }
+    }
+    return limit;
+}
+
+/* Deletes up to n rows in one transaction: retained frames (oldest first), or the oldest
+ * pending frames with their drop counted. Returns the rows deleted, or -1. */
+static int64_t free_rows(struct journal_writer *w, bool pending, const char *counter)
+{
+    uint32_t deleted = 0;
+    int rc = journal_begin(w->journal);
+    if (rc == 0)
+        rc = pending ? journal_drop_oldest_pending(w->journal, SPACE_ROWS_PER_TRANSACTION, &deleted)
+                     : journal_trim_published(w->journal, INT64_MAX, SPACE_ROWS_PER_TRANSACTION,
+                                              &deleted);
+    if (rc == 0 && pending && deleted > 0)
+        rc = journal_add_counter(w->journal, counter, deleted);
+    if (rc == 0)
+        rc = journal_commit(w->journal);
+    if (rc != 0) {
+        log_warn("journal: freeing space failed: %s", journal_errmsg(w->journal));
+        journal_rollback(w->journal);
+        return -1;
+    }
+    return deleted;
+}
+
+/* Keeps the journal under its cap (see journal_writer.h). Runs on the writer thread. */
+static void enforce_space(struct journal_writer *w)
+{
+    if (w->opts.max_bytes <= 0 && w->opts.min_free_bytes <= 0)
+        return;
+    int64_t now = clock_mono_ms();
+    if (now < w->next_space_check_mono_ms && !w->full && w->burst_dropped == 0)
+        return;
+    w->next_space_check_mono_ms = now + SPACE_CHECK_PERIOD_MS;
+    struct journal_space sp;
+    bool disk_bound = false, over = false;
+    uint64_t trimmed = 0, dropped = 0;
+    for (int round = 0; round < 1000; round++) {
+        if (journal_space(w->journal, &sp) != 0)
+            return;
+        over = sp.used_bytes > space_limit(w, &sp, &disk_bound);
+        if (!over)
+            break;
+        int64_t n = free_rows(w, false, NULL);
+        if (n > 0) {
+            trimmed += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 || w->opts.full_policy != JOURNAL_DROP_OLDEST)
+            break;
+        n = free_rows(w, true, disk_bound ? "dropped_disk_floor" : "dropped_journal_full");
+        if (n <= 0)
+            break;
+        dropped += (uint64_t)n;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->stats.used_bytes = sp.used_bytes;
+    w->stats.trimmed_for_space += trimmed;
+    if (disk_bound)
+        w->stats.dropped_disk_floor += dropped;
+    else
+        w->stats.dropped_journal_full += dropped;
+    bool was_full = w->full;
+    w->full = over && w->opts.full_policy == JOURNAL_REJECT_NEW;
+    w->stats.full = w->full;
+    pthread_mutex_unlock(&w->lock);
+
+    const char *why = disk_bound ? "the free-disk floor" : "the size cap";
+    if (w->full && !was_full)
+        log_warn("journal: full at %s (%.1f MiB used): refusing new frames until publishing "
+                 "makes room (policy reject_new)",
+                 why, (double)sp.used_bytes / 1048576.0);
+    else if (!w->full && was_full)
+        log_info("journal: below its cap again, accepting frames");
+    if (dropped > 0) {
+        if (w->burst_dropped == 0)
+            log_warn("journal: full at %s (%.1f MiB used): dropping the oldest pending frames "
+                     "(policy drop_oldest); counted in sensorbroctl status",
+                     why, (double)sp.used_bytes / 1048576.0);
+        w->burst_dropped += dropped;
+        w->burst_last_mono_ms = now;
+    } else if (w->burst_dropped > 0 && now - w->burst_last_mono_ms > DROP_BURST_QUIET_MS) {
+        log_warn("journal: %" PRIu64 " pending frames dropped in the last burst", w->burst_dropped);
+        w->burst_dropped = 0;
+    }
+}
+
 static void trim_if_due(struct journal_writer *w)
 {
     int64_t now = clock_mono_ms();
@@ -329,9 +455,16 @@ static void *writer_main(void *arg)
         while (w->ops_count == 0 && w->marks_count == 0 && !w->stopping) {
             pthread_mutex_unlock(&w->lock);
             trim_if_due(w);
+            /* while refusing frames, nothing else may come to make room: space freed
+             * elsewhere on the disk has to be noticed here */
+            if (w->full)
+                enforce_space(w);
             pthread_mutex_lock(&w->lock);
+            int64_t wake = w->next_trim_mono_ms;
+            if (w->full && wake > clock_mono_ms() + 1000)
+                wake = clock_mono_ms() + 1000;
             if (w->ops_count == 0 && w->marks_count == 0 && !w->stopping)
-                cond_wait_until(&w->work, &w->lock, w->next_trim_mono_ms);
+                cond_wait_until(&w->work, &w->lock, wake);
         }
         if (w->ops_count == 0 && w->marks_count == 0 && w->stopping)
             break;
@@ -354,6 +487,8 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         int status = commit_batch(w, first, n_ops, marks, n_marks);
+        if (status == 0)
+            enforce_space(w);
 
         pthread_mutex_lock(&w->lock);
         size_t appended = release_batch(w, first, n_ops, n_marks, status, completions);
@@ -405,6 +540,15 @@ int journal_writer_start(struct journal_writer **out, const struct journal_write
         free(w);
         return -1;
     }
+    /* the directory holds the database, its WAL and its shm: their filesystem is the one
+     * whose free space counts */
+    const char *slash = strrchr(opts->path, '/');
+    if (slash == NULL)
+        snprintf(w->dir, sizeof(w->dir), ".");
+    else if (slash == opts->path)
+        snprintf(w->dir, sizeof(w->dir), "/");
+    else
+        snprintf(w->dir, sizeof(w->dir), "%.*s", (int)(slash - opts->path), opts->path);
     w->opts.path = NULL; /* the caller's string need not outlive start */
     pthread_mutex_init(&w->lock, NULL);
     pthread_condattr_t attr;

@@ -10,9 +10,16 @@
  * Threads: every function except journal_writer_stop may be called from any thread.
  * Callbacks (done, on_committed) run on the writer thread, after the commit: keep them
  * short and never call back into the writer from them except to submit more work.
- * Errors: submit functions return -1 when the queue is full or the writer is stopping; the
- * caller tells its sender to retry (CoAP 5.03). A failed commit reports status -1 to every
- * frame of the batch; nothing of it was stored.
+ * Errors: submit functions return -1 when the queue is full or the writer is stopping, and
+ * JOURNAL_WRITER_FULL when the journal is at its cap under reject_new; the caller tells its
+ * sender to retry (CoAP 5.03).
+ *
+ * Space: after each commit the writer compares the database's used pages with the cap
+ * (max_bytes, and what the filesystem can still give above min_free_bytes). Over it, the
+ * oldest retained frames are trimmed first; if that is not enough, drop_oldest deletes the
+ * oldest pending frames (counted by reason in the journal's counters table, logged once per
+ * burst) and reject_new refuses new frames until publishing makes room. A failed commit reports
+ * status -1 to every frame of the batch; nothing of it was stored.
  */
 #ifndef SENSORBRO_JOURNAL_WRITER_H
 #define SENSORBRO_JOURNAL_WRITER_H
@@ -22,6 +29,13 @@
 #include "frame.h"
 #include "journal.h"
 
+/* What happens when the journal reaches its size cap or the disk its free-space floor.
+ * Either way retained (already published) frames go first: pending frames always win. */
+enum journal_full_policy {
+    JOURNAL_DROP_OLDEST, /* delete the oldest pending frames, count them, keep accepting */
+    JOURNAL_REJECT_NEW,  /* refuse new frames (senders retry: CoAP 5.03, GWMP no ACK) */
+};
+
 struct journal_writer_options {
     const char *path;
     struct journal_options journal;
@@ -29,7 +43,14 @@ struct journal_writer_options {
     uint32_t batch_max_ms;   /* a batch waits at most this long for more frames (0: none) */
     uint32_t queue_frames;   /* frames waiting for commit before submits are refused */
     int64_t retention_ms;    /* published frames are trimmed after this long */
+    int64_t max_bytes;       /* size cap of the database's used pages; 0: none */
+    int64_t min_free_bytes;  /* keep this much free on the journal's filesystem */
+    enum journal_full_policy full_policy;
 };
+
+/* journal_writer_append/quarantine: refused because the journal is full and the policy
+ * is reject_new (the queue being full returns -1). */
+#define JOURNAL_WRITER_FULL (-2)
 
 /* status 0: committed (id is the frame's or quarantine row's id); -1: not stored. */
 typedef void (*journal_done_fn)(void *ctx, int status, int64_t id);
@@ -44,6 +65,12 @@ struct journal_writer_stats {
     uint64_t commit_failures;
     uint64_t marks_dropped; /* PUBACK marks lost to a full queue: those frames repeat */
     uint64_t trimmed;
+    uint64_t trimmed_for_space;    /* retained frames trimmed early to stay under the cap */
+    uint64_t dropped_journal_full; /* pending frames dropped at the size cap */
+    uint64_t dropped_disk_floor;   /* pending frames dropped at the free-disk floor */
+    uint64_t rejected_full;        /* submits refused by reject_new */
+    bool full;                     /* reject_new is refusing frames now */
+    int64_t used_bytes;            /* of the database, at the last check */
 };
 
 struct journal_writer;

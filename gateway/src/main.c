@@ -146,11 +146,16 @@ static int start(struct gateway *gw)
                     .synchronous = cfg->journal.synchronous == CONFIG_SYNC_FULL
                                        ? JOURNAL_SYNC_FULL
                                        : JOURNAL_SYNC_NORMAL,
-                    .busy_timeout_ms = 5000},
+                    .busy_timeout_ms = 5000,
+                    .check_integrity = true},
         .batch_max_rows = cfg->journal.batch_max_rows,
         .batch_max_ms = cfg->journal.batch_max_ms,
         .queue_frames = cfg->journal.queue_frames,
         .retention_ms = (int64_t)cfg->journal.retention_h * 3600 * 1000,
+        .max_bytes = (int64_t)cfg->journal.max_mb * 1048576,
+        .min_free_bytes = (int64_t)cfg->journal.min_free_mb * 1048576,
+        .full_policy = cfg->journal.full_policy == CONFIG_REJECT_NEW ? JOURNAL_REJECT_NEW
+                                                                     : JOURNAL_DROP_OLDEST,
     };
     if (journal_writer_start(&gw->writer, &wopts, on_committed, gw, err, sizeof(err)) != 0) {
         log_error("journal: %s", err);
@@ -218,9 +223,12 @@ static void log_stats(struct gateway *gw, enum log_level level)
             "stats: coap requests %" PRIu64 " (2.04 %" PRIu64 ", 4.00 %" PRIu64 ", 5.03 %" PRIu64
             ", kernel drops %" PRIu64 "), committed %" PRIu64 " in %" PRIu64
             " transactions, published %" PRIu64 ", refused %" PRIu64 ", in flight %" PRIu32
-            ", broker %s",
+            ", journal %.1f MiB%s, dropped full %" PRIu64 " disk %" PRIu64
+            ", rejected full %" PRIu64 ", broker %s",
             cs.requests, cs.accepted, cs.quarantined, cs.unavailable, cs.kernel_drops,
             ws.frames_committed, ws.transactions, ps.published, ps.refused, ps.in_flight,
+            (double)ws.used_bytes / 1048576.0, ws.full ? " (full)" : "", ws.dropped_journal_full,
+            ws.dropped_disk_floor, ws.rejected_full,
             ps.state == PUBLISHER_CONNECTED ? "connected" : "disconnected");
 }
 

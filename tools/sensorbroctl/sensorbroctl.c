@@ -23,6 +23,7 @@
 #include <MQTTClient.h>
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "broker_uri.h"
 #include "clock.h"
@@ -56,6 +57,11 @@ static void usage(FILE *out)
         "        List quarantined frames: id, time, device, source, reason, payload (hex).\n"
         "  watch [--count N] [--duration S] [--topic FILTER] [--raw]\n"
         "        Subscribe to the broker of the configuration and print each reading.\n"
+        "  journal check\n"
+        "        PRAGMA integrity_check of the journal: prints ok (exit 0) or the damage.\n"
+        "  journal recover [--output PATH]\n"
+        "        Copy every readable row of a damaged journal into a new one (default\n"
+        "        JOURNAL.recovered). The damaged file is only read, never changed.\n"
         "\n"
         "options:\n"
         "  -c, --config FILE   the daemon's configuration file (journal path, broker, ids)\n"
@@ -324,6 +330,8 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
         cJSON_AddNumberToObject(doc, "published_frames_retained", (double)st.published_frames);
         cJSON_AddNumberToObject(doc, "quarantined_frames", (double)st.quarantined_frames);
         cJSON_AddNumberToObject(doc, "frames_ever_journaled", (double)st.last_frame_id);
+        cJSON_AddNumberToObject(doc, "dropped_journal_full", (double)st.dropped_journal_full);
+        cJSON_AddNumberToObject(doc, "dropped_disk_floor", (double)st.dropped_disk_floor);
         char *text = cJSON_PrintUnformatted(doc);
         if (text == NULL) {
             cJSON_Delete(doc);
@@ -347,6 +355,8 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
     printf("published, retained    %" PRId64 "\n", st.published_frames);
     printf("quarantined            %" PRId64 "\n", st.quarantined_frames);
     printf("frames ever journaled  %" PRId64 "\n", st.last_frame_id);
+    printf("dropped: journal full  %" PRId64 "\n", st.dropped_journal_full);
+    printf("dropped: disk floor    %" PRId64 "\n", st.dropped_disk_floor);
     return EXIT_SUCCESS;
 }
 
@@ -446,6 +456,69 @@ static void print_reading(const char *topic, const char *payload, int len, bool 
     }
     putchar('\n');
     cJSON_Delete(doc);
+}
+
+/* ---- journal check / recover ---- */
+
+static int cmd_journal(struct ctl *ctl, int argc, char **argv)
+{
+    if (argc < 2 || (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "recover") != 0)) {
+        fprintf(stderr, "sensorbroctl journal: expected \"check\" or \"recover\"\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "check") == 0) {
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(ctl->journal_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+            fprintf(stderr, "sensorbroctl journal check: %s: %s\n", ctl->journal_path,
+                    db ? sqlite3_errmsg(db) : "out of memory");
+            sqlite3_close(db);
+            return EXIT_FAILURE;
+        }
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(20)", -1, &st, NULL);
+        bool ok = false;
+        int rows = 0;
+        while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+            const char *line = (const char *)sqlite3_column_text(st, 0);
+            ok = rows++ == 0 && line && strcmp(line, "ok") == 0;
+            printf("%s\n", line ? line : "(null)");
+        }
+        if (rows == 0)
+            printf("%s\n", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+    }
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    char output[CONFIG_PATH_SIZE + 16];
+    snprintf(output, sizeof(output), "%s.recovered", ctl->journal_path);
+    int opt;
+    optind = 2;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt != 'o')
+            return EXIT_USAGE;
+        snprintf(output, sizeof(output), "%s", optarg);
+    }
+    struct journal_salvage_report report;
+    char err[512];
+    if (journal_salvage(ctl->journal_path, output, &report, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sensorbroctl journal recover: %s\n", err);
+        return EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < report.n_tables; i++) {
+        const struct journal_salvage_table *t = &report.tables[i];
+        if (t->unreadable)
+            printf("%-12s unreadable\n", t->name);
+        else
+            printf("%-12s %" PRId64 " rows recovered%s\n", t->name, t->rows,
+                   t->damaged_ranges ? " (reading skipped damaged pages)" : "");
+    }
+    printf("written to %s; %s is unchanged.\n"
+           "To use it: stop sensorbro, move %s (and any -wal/-shm beside it) aside,\n"
+           "move %s into its place, and start sensorbro.\n",
+           output, ctl->journal_path, ctl->journal_path, output);
+    return EXIT_SUCCESS;
 }
 
 static int cmd_watch(struct ctl *ctl, int argc, char **argv)
@@ -607,7 +680,10 @@ int main(int argc, char **argv)
         return cmd_quarantine(&ctl, sub_argc, sub_argv);
     if (strcmp(command, "watch") == 0)
         return cmd_watch(&ctl, sub_argc, sub_argv);
-    fprintf(stderr, "sensorbroctl: unknown command \"%s\" (decode, status, quarantine, watch)\n",
+    if (strcmp(command, "journal") == 0)
+        return cmd_journal(&ctl, sub_argc, sub_argv);
+    fprintf(stderr,
+            "sensorbroctl: unknown command \"%s\" (decode, status, quarantine, watch, journal)\n",
             command);
     return EXIT_USAGE;
 }

@@ -254,7 +254,9 @@ static void handle_request(coap_resource_t *resource, coap_session_t *session,
         pthread_mutex_unlock(&ci->done_lock);
         coap_free_async(session, pp->async);
         free(pp);
-        respond_unavailable(ci, response, "journal queue full, retry later");
+        respond_unavailable(ci, response,
+                            rc == JOURNAL_WRITER_FULL ? "journal full, retry later"
+                                                      : "journal queue full, retry later");
         return;
     }
     /* No response code now: libcoap sends an empty ACK and the answer comes after commit. */
