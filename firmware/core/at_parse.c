@@ -36,14 +36,15 @@ static bool at_end(const struct cursor *c)
 }
 
 /* Consumes a decimal number within [min, max]. Built in 32 bits with an overflow check,
- * so no input can overflow it (nor pull 64-bit arithmetic into a Cortex-M0+ build). */
+ * so no input can overflow it (nor pull 64-bit arithmetic into a Cortex-M0+ build); the
+ * check divides only constants, so no digit costs a division call either. */
 static bool take_uint(struct cursor *c, uint32_t min, uint32_t max, uint32_t *out)
 {
     uint32_t value = 0;
     const char *start = c->p;
     while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
         uint32_t digit = (uint32_t)(*c->p++ - '0');
-        if (value > (UINT32_MAX - digit) / 10u)
+        if (value > UINT32_MAX / 10u || value * 10u > UINT32_MAX - digit)
             return false;
         value = value * 10u + digit;
     }
