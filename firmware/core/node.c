@@ -576,9 +576,9 @@ static void load_config(struct node *n, enum nvm_state state)
     size_t len = nvm_read_config(&n->nvm, record, sizeof(record));
     if (len == 0)
         return;
-    struct node_config defaults = n->config, stored;
+    struct node_config stored; /* made from the defaults in n->config */
     uint32_t ignored_time;
-    if (downlink_parse(record, len, &defaults, &stored, &ignored_time) == DOWNLINK_OK)
+    if (downlink_parse(record, len, &n->config, &stored, &ignored_time) == DOWNLINK_OK)
         n->config = stored;
     else
         n->nvm.damaged = true; /* a record that passed its CRC but not the bounds */
