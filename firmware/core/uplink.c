@@ -47,18 +47,19 @@ static bool encode_packed(pb_ostream_t *stream, uint32_t field_number, const str
     const struct store_series *s = &ref->store->series[ref->index];
     if (s->count == 0)
         return true;
-    if (!pb_encode_tag(stream, PB_WT_STRING, field_number))
-        return false;
-    if (s->sensor.cadence == SENSOR_ONCE_PER_UPLINK) {
-        pb_ostream_t sizing = PB_OSTREAM_SIZING;
-        if (!pb_encode_svarint(&sizing, s->last_value))
-            return false;
-        return pb_encode_varint(stream, sizing.bytes_written) &&
-               pb_encode_svarint(stream, s->last_value);
-    }
     size_t len = 0;
     const uint8_t *bytes = store_series_bytes(ref->store, ref->index, &len);
-    return pb_encode_string(stream, bytes, len);
+    uint8_t one[5]; /* a sint32 as a zigzag varint */
+    if (s->sensor.cadence == SENSOR_ONCE_PER_UPLINK) {
+        /* Its one value is kept as a number, not in the pool: the same bytes made here. */
+        pb_ostream_t value = pb_ostream_from_buffer(one, sizeof(one));
+        if (!pb_encode_svarint(&value, s->last_value))
+            return false;
+        bytes = one;
+        len = value.bytes_written;
+    }
+    return pb_encode_tag(stream, PB_WT_STRING, field_number) &&
+           pb_encode_string(stream, bytes, len);
 }
 
 /* The callback of a fixed series field and of Series.samples alike. */
