@@ -471,9 +471,10 @@ static void handle_send_result(struct node *n, uint32_t now_ms)
         send_failed(n, now_ms);
     }
     if (n->filling_sealed) {
-        if (n->slot_full)
-            drop_slot(n, "superseded");
-        move_filling_to_slot(n, now_ms);
+        /* The send is over: seal the waiting batch again, which now moves it to the slot
+         * (superseding the batch there, if it is still unsent). */
+        n->filling_sealed = false;
+        seal_filling(n, now_ms);
     }
 }
 
