@@ -115,7 +115,6 @@ static void scan_active_page(struct nvm *n)
 {
     uint32_t offset = PAGE_HEADER_BYTES;
     n->config_offset = 0;
-    n->seq_offset = 0;
     n->seq_limit = 0;
     for (;;) {
         struct record_info info;
@@ -134,7 +133,6 @@ static void scan_active_page(struct nvm *n)
         if (info.type == NVM_RECORD_CONFIG) {
             n->config_offset = offset;
         } else if (info.type == NVM_RECORD_SEQ && info.len == 4) {
-            n->seq_offset = offset;
             n->seq_limit = get_u32(payload);
         }
         /* Unknown types are skipped: a newer firmware may add some. */
@@ -196,7 +194,7 @@ static bool compact(struct nvm *n, uint8_t extra_type, const uint8_t *extra, siz
 
     if (!board_nvm_erase_page(target))
         return false;
-    uint32_t offset = PAGE_HEADER_BYTES, config_offset = 0, seq_offset = 0;
+    uint32_t offset = PAGE_HEADER_BYTES, config_offset = 0;
     if (config_len > 0) {
         config_offset = offset;
         if (!program_record(n, target, &offset, NVM_RECORD_CONFIG, config, config_len))
@@ -205,7 +203,6 @@ static bool compact(struct nvm *n, uint8_t extra_type, const uint8_t *extra, siz
     if (seq_limit != 0) {
         uint8_t v[4];
         put_u32(v, seq_limit);
-        seq_offset = offset;
         if (!program_record(n, target, &offset, NVM_RECORD_SEQ, v, sizeof(v)))
             return false;
     }
@@ -216,7 +213,6 @@ static bool compact(struct nvm *n, uint8_t extra_type, const uint8_t *extra, siz
     n->epoch++;
     n->write_offset = offset;
     n->config_offset = config_offset;
-    n->seq_offset = seq_offset;
     n->seq_limit = seq_limit;
     n->needs_compaction = offset + RECORD_HEADER_BYTES > n->page_size;
     return true;
@@ -280,8 +276,6 @@ static bool append(struct nvm *n, uint8_t type, const uint8_t *payload, size_t l
             if (type == NVM_RECORD_CONFIG)
                 n->config_offset = at;
             else
-                n->seq_offset = at;
-            if (type == NVM_RECORD_SEQ)
                 n->seq_limit = get_u32(payload);
             n->needs_compaction = offset + RECORD_HEADER_BYTES > n->page_size;
             return true;
