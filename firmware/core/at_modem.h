@@ -61,27 +61,30 @@ enum at_result {
 
 typedef void (*at_unsolicited_fn)(void *ctx, const struct at_line *line);
 
+/* One-byte fields first: a Cortex-M0+ byte load takes an immediate offset of at most 31. */
 struct at_modem {
     enum at_state state;
     enum at_command command;
-    uint32_t timeout_ms;
-    uint32_t deadline_ms;
     uint8_t attempts_left;
-    /* The payload of a send: the caller's buffer, which must stay unchanged until DONE. */
-    const uint8_t *payload;
-    size_t payload_len;
     uint8_t port;
 
-    /* The result, valid in DONE. */
+    /* The result, valid in DONE (with duty_wait_ms below). */
     enum at_result result;
     uint8_t error_code;
     bool have_dr;
     uint8_t dr;
-    uint32_t duty_wait_ms;
     bool acked;
 
+    bool discarding; /* the current line overflowed: drop it up to its end */
+
+    uint32_t timeout_ms;
+    uint32_t deadline_ms;
+    /* The payload of a send: the caller's buffer, which must stay unchanged until DONE. */
+    const uint8_t *payload;
+    size_t payload_len;
+    uint32_t duty_wait_ms;
+
     size_t line_len;
-    bool discarding;        /* the current line overflowed: drop it up to its end */
     uint32_t garbage_lines; /* lines that matched no grammar, or overflowed */
     uint32_t stray_results; /* final results with no command waiting */
     uint32_t timeouts;      /* attempts that timed out */

@@ -1,8 +1,11 @@
 /*
- * at_parse.c - the modem's response grammar (at_parse.h), one strict matcher per line kind.
+ * at_parse.c - the modem's response grammar (at_parse.h), as a table of line prefixes and
+ * what may follow each.
  *
- * A cursor walks the line; each matcher consumes exactly its grammar and the line must end
- * where the grammar ends. Numbers are range-checked as they are read, with overflow checks.
+ * A cursor walks the line; the matching entry consumes exactly its grammar and the line must
+ * end where the grammar ends. Numbers are range-checked as they are read, with overflow
+ * checks. A table rather than one matcher per kind: the calls with their string literals
+ * cost more flash on a Cortex-M0+ than the 8-byte entries do.
  */
 #include "at_parse.h"
 
@@ -33,14 +36,15 @@ static bool at_end(const struct cursor *c)
 }
 
 /* Consumes a decimal number within [min, max]. Built in 32 bits with an overflow check,
- * so no input can overflow it (nor pull 64-bit arithmetic into a Cortex-M0+ build). */
+ * so no input can overflow it (nor pull 64-bit arithmetic into a Cortex-M0+ build); the
+ * check divides only constants, so no digit costs a division call either. */
 static bool take_uint(struct cursor *c, uint32_t min, uint32_t max, uint32_t *out)
 {
     uint32_t value = 0;
     const char *start = c->p;
     while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
         uint32_t digit = (uint32_t)(*c->p++ - '0');
-        if (value > (UINT32_MAX - digit) / 10u)
+        if (value > UINT32_MAX / 10u || value * 10u > UINT32_MAX - digit)
             return false;
         value = value * 10u + digit;
     }
@@ -93,15 +97,40 @@ static enum at_line_kind parse_recv(struct cursor *c, struct at_line *out)
     return AT_LINE_RECV;
 }
 
-/* The lines that are a prefix and one number. */
+/* What may follow a line's prefix. */
+enum rest {
+    REST_NONE,   /* nothing: the line ends there */
+    REST_NUMBER, /* a decimal number in [min, max], then the end */
+    REST_ANY,    /* anything (printable) */
+    REST_RECV,   /* the rest of a +RECV (parse_recv) */
+};
+
+/* The grammar as a table, tried in order: the first prefix that matches decides the line,
+ * so a known prefix with a wrong rest is garbage and never falls through to a looser entry
+ * ("ERROR:" before "ERROR", "+JOIN:" after its two values, "+" after every "+" line). */
 static const struct {
     const char *prefix;
-    uint32_t min, max;
-    enum at_line_kind kind;
-} number_lines[] = {
-    {"ERROR:", 1, 255, AT_LINE_ERROR},
-    {"+DR:", 0, 15, AT_LINE_DR},
-    {"+DUTY:", 0, UINT32_MAX, AT_LINE_DUTY},
+    uint8_t kind; /* enum at_line_kind */
+    uint8_t rest; /* enum rest */
+    uint8_t min;
+    /* REST_NUMBER: the largest value, 0 for "any 32-bit value" (+DUTY). REST_NONE: the
+     * line's value (ERROR's code, JOIN's joined). One byte keeps an entry at 8 bytes. */
+    uint8_t max;
+} grammar[] = {
+    {"OK", AT_LINE_OK, REST_NONE, 0, 0},
+    {"ERROR:", AT_LINE_ERROR, REST_NUMBER, 1, 255},
+    /* A bare ERROR (code 0) is what most modems say; ours adds a code. */
+    {"ERROR", AT_LINE_ERROR, REST_NONE, 0, 0},
+    {"+DR:", AT_LINE_DR, REST_NUMBER, 0, 15},
+    {"+DUTY:", AT_LINE_DUTY, REST_NUMBER, 0, 0},
+    {"+ACK", AT_LINE_ACK, REST_NONE, 0, 0},
+    {"+JOIN:OK", AT_LINE_JOIN, REST_NONE, 0, 1},
+    {"+JOIN:FAIL", AT_LINE_JOIN, REST_NONE, 0, 0},
+    {"+JOIN:", AT_LINE_GARBAGE, REST_ANY, 0, 0},
+    {"+RECV=", AT_LINE_RECV, REST_RECV, 0, 0},
+    /* Other information (+VER:..., +EVT:...) and echoed commands: nothing for the node. */
+    {"+", AT_LINE_INFO, REST_ANY, 0, 0},
+    {"AT", AT_LINE_INFO, REST_ANY, 0, 0},
 };
 
 static enum at_line_kind classify(struct cursor *c, struct at_line *out)
@@ -110,43 +139,33 @@ static enum at_line_kind classify(struct cursor *c, struct at_line *out)
         return AT_LINE_EMPTY;
     if (!is_printable(c->p, c->end))
         return AT_LINE_GARBAGE;
-    if (take(c, "OK"))
-        return at_end(c) ? AT_LINE_OK : AT_LINE_GARBAGE;
-    for (size_t i = 0; i < sizeof(number_lines) / sizeof(number_lines[0]); i++) {
-        uint32_t v;
-        if (!take(c, number_lines[i].prefix))
+    for (size_t i = 0; i < sizeof(grammar) / sizeof(grammar[0]); i++) {
+        if (!take(c, grammar[i].prefix))
             continue;
-        if (!take_uint(c, number_lines[i].min, number_lines[i].max, &v) || !at_end(c))
+        enum at_line_kind kind = grammar[i].kind;
+        uint32_t value = grammar[i].max;
+        switch (grammar[i].rest) {
+        case REST_RECV:
+            return parse_recv(c, out);
+        case REST_ANY:
+            return kind;
+        case REST_NUMBER:
+            if (!take_uint(c, grammar[i].min, value != 0 ? value : UINT32_MAX, &value))
+                return AT_LINE_GARBAGE;
+            break;
+        }
+        if (!at_end(c))
             return AT_LINE_GARBAGE;
-        if (number_lines[i].kind == AT_LINE_ERROR)
-            out->u.error_code = (uint8_t)v;
-        else if (number_lines[i].kind == AT_LINE_DR)
-            out->u.dr = (uint8_t)v;
-        else
-            out->u.wait_ms = v;
-        return number_lines[i].kind;
+        if (kind == AT_LINE_DUTY)
+            out->u.wait_ms = value;
+        else if (kind == AT_LINE_ERROR)
+            out->u.error_code = (uint8_t)value; /* 0 for the bare ERROR (max 0) */
+        else if (kind == AT_LINE_DR)
+            out->u.dr = (uint8_t)value;
+        else if (kind == AT_LINE_JOIN)
+            out->u.joined = value != 0;
+        return kind;
     }
-    /* A bare ERROR (code 0) is what most modems say; ours adds a code. */
-    if (take(c, "ERROR"))
-        return at_end(c) ? AT_LINE_ERROR : AT_LINE_GARBAGE;
-    if (take(c, "+ACK"))
-        return at_end(c) ? AT_LINE_ACK : AT_LINE_GARBAGE;
-    if (take(c, "+JOIN:")) {
-        if (take(c, "OK") && at_end(c)) {
-            out->u.joined = true;
-            return AT_LINE_JOIN;
-        }
-        if (take(c, "FAIL") && at_end(c)) {
-            out->u.joined = false;
-            return AT_LINE_JOIN;
-        }
-        return AT_LINE_GARBAGE;
-    }
-    if (take(c, "+RECV="))
-        return parse_recv(c, out);
-    /* Other information (+VER:..., +EVT:...) and echoed commands: nothing for the node. */
-    if (*c->p == '+' || take(c, "AT"))
-        return AT_LINE_INFO;
     return AT_LINE_GARBAGE;
 }
 

@@ -29,31 +29,22 @@ bool batch_is_empty(const struct batch *b)
 
 /* Appends a set to the store: a failed reading repeats the previous value of its series
  * (delta 0) or, before the series' first value, leaves the series to start later; series
- * end together either way. Returns false (store unchanged is the caller's job: it rolls
- * back) when a value does not fit. */
+ * end together either way. A NULL set is the smallest possible next set: every series
+ * repeats its last value, as if every reading had failed. Returns false (store unchanged is
+ * the caller's job: it rolls back) when a value does not fit. */
 static bool append_set(struct sample_store *store, const struct sample_set *set, bool *fault)
 {
     for (size_t i = 0; i < store->series_count; i++) {
         const struct store_series *s = &store->series[i];
-        int32_t value = set->value[i];
-        if (!set->ok[i]) {
+        int32_t value = s->last_value;
+        if (set != NULL && set->ok[i]) {
+            value = set->value[i];
+        } else {
             *fault = true;
             if (s->count == 0)
                 continue;
-            value = s->last_value;
         }
         if (store_append(store, i, value) != STORE_OK)
-            return false;
-    }
-    return true;
-}
-
-/* Appends the smallest possible next set: every series repeats its last value. */
-static bool append_smallest_set(struct sample_store *store)
-{
-    for (size_t i = 0; i < store->series_count; i++) {
-        const struct store_series *s = &store->series[i];
-        if (s->count > 0 && store_append(store, i, s->last_value) != STORE_OK)
             return false;
     }
     return true;
@@ -81,13 +72,14 @@ enum batch_verdict batch_offer(struct batch *b, const struct sample_set *set,
 
     if (b->sets >= limits->samples_per_uplink || b->alert) /* rule 2 */
         return BATCH_FULL;
-    struct uplink_header late = header; /* rule 3 */
-    late.age_s = b->interval_s + BATCH_AGE_SLACK_S;
-    if (uplink_encoded_size(&late, &b->store) > limits->payload_limit)
+    uint32_t age_s = header.age_s; /* rule 3: measured as if sent late */
+    header.age_s = b->interval_s + BATCH_AGE_SLACK_S;
+    if (uplink_encoded_size(&header, &b->store) > limits->payload_limit)
         return BATCH_FULL;
+    header.age_s = age_s;
     struct store_mark taken;
     store_mark(&b->store, &taken);
-    bool room = append_smallest_set(&b->store) &&
+    bool room = append_set(&b->store, NULL, &fault) &&
                 uplink_encoded_size(&header, &b->store) <= limits->payload_limit;
     store_rollback(&b->store, &taken);
     return room ? BATCH_OPEN : BATCH_FULL; /* rule 2, the smallest next set */

@@ -51,7 +51,7 @@ enum downlink_status downlink_parse(const uint8_t *buf, size_t len,
                                     const struct node_config *current, struct node_config *next,
                                     uint32_t *clock_sync_s)
 {
-    sensorbro_v1_Downlink msg = sensorbro_v1_Downlink_init_zero;
+    sensorbro_v1_Downlink msg; /* pb_decode sets every field to its default first */
     pb_istream_t in = pb_istream_from_buffer(buf, len);
     if (len > DOWNLINK_MAX_BYTES || !pb_decode(&in, sensorbro_v1_Downlink_fields, &msg))
         return DOWNLINK_MALFORMED;

@@ -32,14 +32,14 @@ bool hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t out_capaci
 {
     if (hex_len % 2 != 0 || hex_len / 2 > out_capacity)
         return false;
-    /* Check every digit before writing, so that a failed in-place decode leaves the
-     * input as it was. */
-    for (size_t i = 0; i < hex_len; i++) {
-        if (hex_value(hex[i]) < 0)
+    /* One pass: a bad digit ends the decode with out holding the bytes before it, which
+     * no caller uses (a failed +RECV line is dropped whole). */
+    for (size_t i = 0; i < hex_len / 2; i++) {
+        int high = hex_value(hex[2 * i]), low = hex_value(hex[2 * i + 1]);
+        if (high < 0 || low < 0)
             return false;
+        out[i] = (uint8_t)(high << 4 | low);
     }
-    for (size_t i = 0; i < hex_len / 2; i++)
-        out[i] = (uint8_t)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
     *out_len = hex_len / 2;
     return true;
 }

@@ -103,14 +103,16 @@ static uint32_t status_flags(const struct node *n, bool sensor_fault)
 static struct uplink_header header_for(const struct node *n, const struct batch *b, uint32_t seq,
                                        uint32_t now_ms, bool sensor_fault)
 {
+    /* When the newest set was taken; an empty batch counts as taken now (age 0). */
+    uint32_t last_ms = b->sets > 0 ? b->last_sample_ms : now_ms;
     struct uplink_header h = {
         .seq = seq,
         .interval_s = b->interval_s,
         /* Whole seconds, rounded down: sent within a second of its newest sample, an uplink
          * leaves age_s out and saves two bytes. */
-        .age_s = b->sets > 0 ? (now_ms - b->last_sample_ms) / 1000u : 0,
+        .age_s = (now_ms - last_ms) / 1000u,
         .status = status_flags(n, b->sensor_fault || sensor_fault),
-        .time_s = n->clock_synced ? unix_at(n, b->sets > 0 ? b->last_sample_ms : now_ms) : 0,
+        .time_s = n->clock_synced ? unix_at(n, last_ms) : 0,
         .config_version = n->config_echo_left > 0 ? n->config.config_version : 0,
         .alert = b->alert,
     };
@@ -471,9 +473,10 @@ static void handle_send_result(struct node *n, uint32_t now_ms)
         send_failed(n, now_ms);
     }
     if (n->filling_sealed) {
-        if (n->slot_full)
-            drop_slot(n, "superseded");
-        move_filling_to_slot(n, now_ms);
+        /* The send is over: seal the waiting batch again, which now moves it to the slot
+         * (superseding the batch there, if it is still unsent). */
+        n->filling_sealed = false;
+        seal_filling(n, now_ms);
     }
 }
 
@@ -576,9 +579,9 @@ static void load_config(struct node *n, enum nvm_state state)
     size_t len = nvm_read_config(&n->nvm, record, sizeof(record));
     if (len == 0)
         return;
-    struct node_config defaults = n->config, stored;
+    struct node_config stored; /* made from the defaults in n->config */
     uint32_t ignored_time;
-    if (downlink_parse(record, len, &defaults, &stored, &ignored_time) == DOWNLINK_OK)
+    if (downlink_parse(record, len, &n->config, &stored, &ignored_time) == DOWNLINK_OK)
         n->config = stored;
     else
         n->nvm.damaged = true; /* a record that passed its CRC but not the bounds */

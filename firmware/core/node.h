@@ -76,28 +76,40 @@ struct node_counters {
     uint32_t nvm_errors;
 };
 
-/* Small fields first: a Cortex-M0+ load reaches only the first 124 bytes of a struct with
- * an immediate offset, so the big buffers go last. */
+/* Laid out for the Cortex-M0+'s immediate offsets: a byte load reaches offsets 0-31 of a
+ * struct, a word load 0-124, an add 0-255; a field beyond costs an extra instruction at
+ * every access. So the one-byte fields come first, then the words, then the structs the
+ * core uses most (counters, config, nvm, modem: each within 255 bytes to take its address
+ * in one add), and the big buffers last. */
 struct node {
     /* Link. */
     enum node_link link;
     enum node_link after_backoff;
-    uint32_t link_until_ms; /* BACKOFF and JOIN_WAIT deadline */
-    uint32_t backoff_ms;
     bool joined;
     uint8_t dr;
     uint8_t send_failures;
     bool send_confirmed;
-    uint32_t send_not_before_ms;
-    size_t tx_len;
-    uint32_t tx_status;         /* its status flags and config_version, to know what */
-    uint32_t tx_config_version; /* the network has been told once it is sent */
 
     /* Sampling. */
     uint8_t filling;     /* index of the batch being filled; the other is the send slot */
     bool slot_full;      /* the send slot holds a sealed batch */
     bool filling_sealed; /* the filling batch is sealed and waits for the slot */
     bool low_battery;
+
+    /* Header state. */
+    uint8_t config_echo_left;
+    bool clock_synced;
+    uint8_t threshold_state[CONFIG_MAX_THRESHOLDS]; /* bit 0 above, bit 1 below */
+
+    /* Link. */
+    uint32_t link_until_ms; /* BACKOFF and JOIN_WAIT deadline */
+    uint32_t backoff_ms;
+    uint32_t send_not_before_ms;
+    size_t tx_len;
+    uint32_t tx_status;         /* its status flags and config_version, to know what */
+    uint32_t tx_config_version; /* the network has been told once it is sent */
+
+    /* Sampling. */
     uint32_t next_sample_ms;
     const struct sensor_desc *sensors;
     size_t sensor_count;
@@ -105,15 +117,12 @@ struct node {
     /* Header state. */
     uint32_t seq_next;
     uint32_t sticky_status; /* REBOOTED, NVM_RESET: until an uplink carried them */
-    uint8_t config_echo_left;
-    bool clock_synced;
-    uint32_t clock_unix_s; /* unix time at clock_ms */
+    uint32_t clock_unix_s;  /* unix time at clock_ms */
     uint32_t clock_ms;
 
     struct node_counters counters;
-    uint8_t threshold_state[CONFIG_MAX_THRESHOLDS]; /* bit 0 above, bit 1 below */
-    struct nvm nvm;
     struct node_config config;
+    struct nvm nvm;
     struct at_modem modem;
     struct batch batches[2];
     uint8_t tx[UPLINK_MAX_PAYLOAD_BYTES]; /* the uplink in flight, as encoded */

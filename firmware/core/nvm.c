@@ -84,33 +84,29 @@ struct record_info {
 
 enum scan_result { SCAN_RECORD, SCAN_END, SCAN_DAMAGED };
 
-/* Reads and checks the record at offset in the active page; its payload lands in payload
- * (NVM_MAX_RECORD_BYTES) when given. */
+/* Reads and checks the record at offset in the active page; its payload lands in payload,
+ * which holds NVM_MAX_RECORD_BYTES (the CRC needs it read in full anyway). */
 static enum scan_result check_record(struct nvm *n, uint32_t offset, struct record_info *info,
                                      uint8_t *payload)
 {
-    uint8_t record[RECORD_HEADER_BYTES + NVM_MAX_RECORD_BYTES];
+    uint8_t h[RECORD_HEADER_BYTES];
     if (offset + RECORD_HEADER_BYTES > n->page_size)
         return SCAN_END;
     uint32_t base = page_base(n, n->active_page) + offset;
-    if (!board_nvm_read(base, record, RECORD_HEADER_BYTES))
+    if (!board_nvm_read(base, h, RECORD_HEADER_BYTES))
         return SCAN_DAMAGED;
-    if (all_erased(record, RECORD_HEADER_BYTES))
+    if (all_erased(h, RECORD_HEADER_BYTES))
         return SCAN_END;
-    uint16_t len = (uint16_t)(record[2] | record[3] << 8);
-    if (record[0] != RECORD_MAGIC || len > NVM_MAX_RECORD_BYTES ||
+    uint16_t len = (uint16_t)(h[2] | h[3] << 8);
+    if (h[0] != RECORD_MAGIC || len > NVM_MAX_RECORD_BYTES ||
         offset + round_up(RECORD_HEADER_BYTES + len) > n->page_size ||
-        !board_nvm_read(base + RECORD_HEADER_BYTES, &record[RECORD_HEADER_BYTES], len))
+        !board_nvm_read(base + RECORD_HEADER_BYTES, payload, len))
         return SCAN_DAMAGED;
     /* The CRC covers type, length and payload. */
-    uint32_t crc =
-        crc32_update(crc32_update(CRC32_INIT, &record[1], 3), &record[RECORD_HEADER_BYTES], len);
-    if (crc != get_u32(&record[4]))
+    if (crc32_update(crc32_update(CRC32_INIT, &h[1], 3), payload, len) != get_u32(&h[4]))
         return SCAN_DAMAGED;
-    info->type = record[1];
+    info->type = h[1];
     info->len = len;
-    if (payload != NULL)
-        memcpy(payload, &record[RECORD_HEADER_BYTES], len);
     return SCAN_RECORD;
 }
 
@@ -119,7 +115,6 @@ static void scan_active_page(struct nvm *n)
 {
     uint32_t offset = PAGE_HEADER_BYTES;
     n->config_offset = 0;
-    n->seq_offset = 0;
     n->seq_limit = 0;
     for (;;) {
         struct record_info info;
@@ -138,7 +133,6 @@ static void scan_active_page(struct nvm *n)
         if (info.type == NVM_RECORD_CONFIG) {
             n->config_offset = offset;
         } else if (info.type == NVM_RECORD_SEQ && info.len == 4) {
-            n->seq_offset = offset;
             n->seq_limit = get_u32(payload);
         }
         /* Unknown types are skipped: a newer firmware may add some. */
@@ -187,13 +181,12 @@ static bool program_page_header(struct nvm *n, uint32_t page, uint32_t epoch)
 static bool compact(struct nvm *n, uint8_t extra_type, const uint8_t *extra, size_t extra_len)
 {
     uint32_t target = (n->active_page + 1) % n->page_count;
-    uint8_t config[NVM_MAX_RECORD_BYTES];
-    size_t config_len = 0;
-    if (extra_type == NVM_RECORD_CONFIG) {
-        memcpy(config, extra, extra_len);
-        config_len = extra_len;
-    } else if (n->config_offset != 0) {
-        config_len = nvm_read_config(n, config, sizeof(config));
+    uint8_t stored[NVM_MAX_RECORD_BYTES];
+    const uint8_t *config = extra;
+    size_t config_len = extra_len;
+    if (extra_type != NVM_RECORD_CONFIG) {
+        config = stored;
+        config_len = nvm_read_config(n, stored, sizeof(stored));
     }
     uint32_t seq_limit = n->seq_limit;
     if (extra_type == NVM_RECORD_SEQ)
@@ -201,7 +194,7 @@ static bool compact(struct nvm *n, uint8_t extra_type, const uint8_t *extra, siz
 
     if (!board_nvm_erase_page(target))
         return false;
-    uint32_t offset = PAGE_HEADER_BYTES, config_offset = 0, seq_offset = 0;
+    uint32_t offset = PAGE_HEADER_BYTES, config_offset = 0;
     if (config_len > 0) {
         config_offset = offset;
         if (!program_record(n, target, &offset, NVM_RECORD_CONFIG, config, config_len))
@@ -210,7 +203,6 @@ static bool compact(struct nvm *n, uint8_t extra_type, const uint8_t *extra, siz
     if (seq_limit != 0) {
         uint8_t v[4];
         put_u32(v, seq_limit);
-        seq_offset = offset;
         if (!program_record(n, target, &offset, NVM_RECORD_SEQ, v, sizeof(v)))
             return false;
     }
@@ -221,21 +213,9 @@ static bool compact(struct nvm *n, uint8_t extra_type, const uint8_t *extra, siz
     n->epoch++;
     n->write_offset = offset;
     n->config_offset = config_offset;
-    n->seq_offset = seq_offset;
     n->seq_limit = seq_limit;
     n->needs_compaction = offset + RECORD_HEADER_BYTES > n->page_size;
     return true;
-}
-
-static bool format(struct nvm *n)
-{
-    /* Compaction from "page count - 1" with nothing to copy lands on page 0, epoch 1. */
-    n->active_page = n->page_count - 1;
-    n->epoch = 0;
-    n->config_offset = 0;
-    n->seq_offset = 0;
-    n->seq_limit = 0;
-    return compact(n, 0, NULL, 0);
 }
 
 bool nvm_open(struct nvm *n, enum nvm_state *state)
@@ -268,10 +248,11 @@ bool nvm_open(struct nvm *n, enum nvm_state *state)
     }
     n->damaged = !all_blank;
     *state = all_blank ? NVM_STATE_BLANK : NVM_STATE_CORRUPT;
-    bool damaged = n->damaged;
-    bool ok = format(n);
-    n->damaged = damaged;
-    return ok;
+    /* Format: compaction from the last page with nothing to copy (the memset above cleared
+     * epoch, offsets and seq_limit) lands on page 0, epoch 1. */
+    n->active_page = n->page_count - 1;
+    n->epoch = 0;
+    return compact(n, 0, NULL, 0);
 }
 
 size_t nvm_read_config(struct nvm *n, uint8_t *buf, size_t capacity)
@@ -295,8 +276,6 @@ static bool append(struct nvm *n, uint8_t type, const uint8_t *payload, size_t l
             if (type == NVM_RECORD_CONFIG)
                 n->config_offset = at;
             else
-                n->seq_offset = at;
-            if (type == NVM_RECORD_SEQ)
                 n->seq_limit = get_u32(payload);
             n->needs_compaction = offset + RECORD_HEADER_BYTES > n->page_size;
             return true;

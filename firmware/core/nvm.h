@@ -51,9 +51,9 @@ struct nvm {
     bool needs_compaction; /* the active page has no room or ends in a damaged record */
     bool damaged;          /* no valid page though the area was written: all was lost */
     uint32_t torn_records; /* records found cut short (power loss while writing) */
-    /* Where the newest record of each type is (offset in the active page, 0 for none). */
+    /* The newest configuration record: its offset in the active page, 0 for none. It is
+     * read back when needed; the newest SEQ record's value is kept instead. */
     uint32_t config_offset;
-    uint32_t seq_offset;
     uint32_t seq_limit;
 };
 

@@ -47,18 +47,19 @@ static bool encode_packed(pb_ostream_t *stream, uint32_t field_number, const str
     const struct store_series *s = &ref->store->series[ref->index];
     if (s->count == 0)
         return true;
-    if (!pb_encode_tag(stream, PB_WT_STRING, field_number))
-        return false;
-    if (s->sensor.cadence == SENSOR_ONCE_PER_UPLINK) {
-        pb_ostream_t sizing = PB_OSTREAM_SIZING;
-        if (!pb_encode_svarint(&sizing, s->last_value))
-            return false;
-        return pb_encode_varint(stream, sizing.bytes_written) &&
-               pb_encode_svarint(stream, s->last_value);
-    }
     size_t len = 0;
     const uint8_t *bytes = store_series_bytes(ref->store, ref->index, &len);
-    return pb_encode_string(stream, bytes, len);
+    uint8_t one[5]; /* a sint32 as a zigzag varint */
+    if (s->sensor.cadence == SENSOR_ONCE_PER_UPLINK) {
+        /* Its one value is kept as a number, not in the pool: the same bytes made here. */
+        pb_ostream_t value = pb_ostream_from_buffer(one, sizeof(one));
+        if (!pb_encode_svarint(&value, s->last_value))
+            return false;
+        bytes = one;
+        len = value.bytes_written;
+    }
+    return pb_encode_tag(stream, PB_WT_STRING, field_number) &&
+           pb_encode_string(stream, bytes, len);
 }
 
 /* The callback of a fixed series field and of Series.samples alike. */
@@ -88,51 +89,49 @@ static bool encode_extra_series(pb_ostream_t *stream, const pb_field_iter_t *fie
     return true;
 }
 
-/* Fills msg from header and store; refs must outlive msg. */
-static void build_message(sensorbro_v1_Uplink *msg, struct series_ref refs[STORE_MAX_SERIES],
-                          const struct uplink_header *header, const struct sample_store *store)
+/* Encodes header and store as an Uplink into out: a buffer stream to send, or a sizing
+ * stream to measure. One function for both, so what is measured is what is sent. */
+static bool encode_to(pb_ostream_t *out, const struct uplink_header *header,
+                      const struct sample_store *store)
 {
-    *msg = (sensorbro_v1_Uplink)sensorbro_v1_Uplink_init_zero;
-    msg->seq = header->seq;
-    msg->interval_s = header->interval_s;
-    msg->age_s = header->age_s;
-    msg->status = header->status;
-    msg->time = header->time_s;
-    msg->config_version = header->config_version;
-    msg->alert = header->alert;
+    sensorbro_v1_Uplink msg = sensorbro_v1_Uplink_init_zero;
+    struct series_ref refs[STORE_MAX_SERIES];
+    msg.seq = header->seq;
+    msg.interval_s = header->interval_s;
+    msg.age_s = header->age_s;
+    msg.status = header->status;
+    msg.time = header->time_s;
+    msg.config_version = header->config_version;
+    msg.alert = header->alert;
     for (uint8_t i = 0; i < store->series_count; i++) {
         const struct sensor_desc *d = &store->series[i].sensor;
         if (!sensor_is_fixed_field(d->quantity, d->channel))
             continue;
         refs[i] = (struct series_ref){.store = store, .index = i};
         pb_callback_t *cb =
-            (pb_callback_t *)((char *)msg + fixed_field_offset[d->quantity - QUANTITY_FIRST_FIXED]);
+            (pb_callback_t *)((char *)&msg +
+                              fixed_field_offset[d->quantity - QUANTITY_FIRST_FIXED]);
         cb->funcs.encode = encode_series;
         cb->arg = &refs[i];
     }
-    msg->extra.funcs.encode = encode_extra_series;
-    msg->extra.arg = (void *)store; /* nanopb's arg is not const; the callback only reads */
+    msg.extra.funcs.encode = encode_extra_series;
+    msg.extra.arg = (void *)store; /* nanopb's arg is not const; the callback only reads */
+    return pb_encode(out, sensorbro_v1_Uplink_fields, &msg);
 }
 
 size_t uplink_encode(const struct uplink_header *header, const struct sample_store *store,
                      uint8_t *buf, size_t capacity)
 {
-    sensorbro_v1_Uplink msg;
-    struct series_ref refs[STORE_MAX_SERIES];
-    build_message(&msg, refs, header, store);
     pb_ostream_t out = pb_ostream_from_buffer(buf, capacity);
-    if (!pb_encode(&out, sensorbro_v1_Uplink_fields, &msg))
+    if (!encode_to(&out, header, store))
         return 0;
     return out.bytes_written;
 }
 
 size_t uplink_encoded_size(const struct uplink_header *header, const struct sample_store *store)
 {
-    sensorbro_v1_Uplink msg;
-    struct series_ref refs[STORE_MAX_SERIES];
-    build_message(&msg, refs, header, store);
-    size_t size = 0;
-    if (!pb_get_encoded_size(&size, sensorbro_v1_Uplink_fields, &msg))
+    pb_ostream_t sizing = PB_OSTREAM_SIZING;
+    if (!encode_to(&sizing, header, store))
         return SIZE_MAX; /* only on a callback failure, which the sizing stream cannot cause */
-    return size;
+    return sizing.bytes_written;
 }
