@@ -120,7 +120,8 @@ struct journal {
 
 static int fail(struct journal *j, const char *what)
 {
-    snprintf(j->errmsg, sizeof(j->errmsg), "%s: %s", what, sqlite3_errmsg(j->db));
+    /* what may be a long statement: its start names it well enough */
+    snprintf(j->errmsg, sizeof(j->errmsg), "%.120s: %.120s", what, sqlite3_errmsg(j->db));
     return -1;
 }
 
