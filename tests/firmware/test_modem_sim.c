@@ -26,7 +26,7 @@
 
 #include "airtime.h"
 #include "gwmp.h"
-#include "lorawan.h"
+#include "session.h"
 #include "modem.h"
 
 static void from_hex(const char *hex, uint8_t *out, size_t *len)
@@ -51,7 +51,7 @@ static void session(struct lorawan_session *s, uint32_t dev_addr)
 
 static void expect_frame(const uint8_t *frame, size_t len, const char *hex)
 {
-    uint8_t want[LORAWAN_MAX_PHY_BYTES];
+    uint8_t want[LORAWAN_PHY_MAX_BYTES];
     size_t want_len;
     from_hex(hex, want, &want_len);
     assert_int_equal(len, want_len);
@@ -64,9 +64,9 @@ static void test_published_uplink_vector(void **state)
     struct lorawan_session s;
     session(&s, 0x49BE7DF1);
     s.fcnt_up = 2;
-    uint8_t out[LORAWAN_MAX_PHY_BYTES];
+    uint8_t out[LORAWAN_PHY_MAX_BYTES];
     size_t len =
-        lorawan_build_uplink(&s, false, 0, 1, (const uint8_t *)"test", 4, out, sizeof(out));
+        session_build_uplink(&s, false, 0, 1, (const uint8_t *)"test", 4, out, sizeof(out));
     expect_frame(out, len, "40F17DBE4900020001954378762B11FF0D");
 }
 
@@ -75,20 +75,20 @@ static void test_openssl_uplink_vectors(void **state)
     (void)state;
     struct lorawan_session s;
     session(&s, 0x26011BDA);
-    uint8_t payload[40], out[LORAWAN_MAX_PHY_BYTES];
+    uint8_t payload[40], out[LORAWAN_PHY_MAX_BYTES];
     for (int i = 0; i < 40; i++)
         payload[i] = (uint8_t)i;
     s.fcnt_up = 3; /* three key-stream blocks, confirmed */
-    size_t len = lorawan_build_uplink(&s, true, 0, 7, payload, 40, out, sizeof(out));
+    size_t len = session_build_uplink(&s, true, 0, 7, payload, 40, out, sizeof(out));
     expect_frame(out, len,
                  "80DA1B012600030007E32CD7ACBB88DE66C6810EBD1BBA3693027CA2AAD0309F4462D96C3BD3D2"
                  "04B17DD16D95E597FED0074BB1BC");
     s.fcnt_up = 70000; /* 32-bit counter in the crypto, its low 16 bits on air */
-    len = lorawan_build_uplink(&s, true, 0, 7, payload, 40, out, sizeof(out));
+    len = session_build_uplink(&s, true, 0, 7, payload, 40, out, sizeof(out));
     expect_frame(out, len,
                  "80DA1B01260070110774C2979EB3F44E4F2D59F49EDA6128EBACDEF07BB878984F15B55087A59A"
                  "8962F7EA3A479408918B44BA00B0");
-    assert_int_equal(lorawan_build_uplink(&s, false, 0, 1, payload, 40, out, 52), 0);
+    assert_int_equal(session_build_uplink(&s, false, 0, 1, payload, 40, out, 52), 0);
 }
 
 static void test_downlinks_opened_and_checked(void **state)
@@ -96,11 +96,11 @@ static void test_downlinks_opened_and_checked(void **state)
     (void)state;
     struct lorawan_session s;
     session(&s, 0x26011BDA);
-    uint8_t phy[LORAWAN_MAX_PHY_BYTES];
+    uint8_t phy[LORAWAN_PHY_MAX_BYTES];
     size_t len;
-    struct lorawan_downlink dl;
+    struct session_downlink dl;
     from_hex("60DA1B01260005000105E76D4A75B39BBD", phy, &len);
-    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_OK);
+    assert_int_equal(session_open_downlink(&s, phy, len, &dl), SESSION_RX_OK);
     assert_false(dl.confirmed);
     assert_true(dl.has_port);
     assert_int_equal(dl.fport, 1);
@@ -109,27 +109,27 @@ static void test_downlinks_opened_and_checked(void **state)
     assert_int_equal(dl.len, 4);
     assert_memory_equal(dl.payload, plain, 4);
     /* The same frame again is a replay. */
-    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_REPLAY);
+    assert_int_equal(session_open_downlink(&s, phy, len, &dl), SESSION_RX_REPLAY);
     /* A flipped bit anywhere fails the MIC. */
     for (size_t i = 5; i < len; i++) {
         phy[i] ^= 0x01;
-        assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_BAD_MIC);
+        assert_int_equal(session_open_downlink(&s, phy, len, &dl), SESSION_RX_BAD_MIC);
         phy[i] ^= 0x01;
     }
     from_hex("A0DA1B012620060001133DAD2E842F", phy, &len);
-    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_OK);
+    assert_int_equal(session_open_downlink(&s, phy, len, &dl), SESSION_RX_OK);
     assert_true(dl.confirmed);
     assert_true(dl.ack);
     /* Not ours, not a downlink, too short. */
     phy[1] ^= 0xFF;
-    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_NOT_FOR_US);
-    phy[0] = LORAWAN_MHDR_UNCONFIRMED_UP;
-    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_NOT_FOR_US);
-    assert_int_equal(lorawan_open_downlink(&s, phy, 11, &dl), LORAWAN_RX_MALFORMED);
-    phy[0] = LORAWAN_MHDR_UNCONFIRMED_DOWN;
+    assert_int_equal(session_open_downlink(&s, phy, len, &dl), SESSION_RX_NOT_FOR_US);
+    phy[0] = 0x40;
+    assert_int_equal(session_open_downlink(&s, phy, len, &dl), SESSION_RX_NOT_FOR_US);
+    assert_int_equal(session_open_downlink(&s, phy, 11, &dl), SESSION_RX_MALFORMED);
+    phy[0] = 0x60;
     phy[1] ^= 0xFF;
     phy[5] = 0x0F; /* 15 bytes of FOpts in a 15-byte frame */
-    assert_int_equal(lorawan_open_downlink(&s, phy, len, &dl), LORAWAN_RX_MALFORMED);
+    assert_int_equal(session_open_downlink(&s, phy, len, &dl), SESSION_RX_MALFORMED);
 }
 
 static void test_time_on_air(void **state)

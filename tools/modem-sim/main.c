@@ -168,7 +168,7 @@ static void udp_readable(void)
     } else if (type == GWMP_PULL_ACK) {
         sim.pull_acks++;
     } else if (type == GWMP_PULL_RESP) {
-        uint8_t phy[LORAWAN_MAX_PHY_BYTES];
+        uint8_t phy[LORAWAN_PHY_MAX_BYTES];
         size_t phy_len = 0;
         const char *result = "NONE";
         if (!gwmp_parse_pull_resp(buf, (size_t)n, phy, sizeof(phy), &phy_len)) {

@@ -103,7 +103,7 @@ static void start_send(struct modem *m, const char *args, bool confirmed, double
         return;
     }
     uint8_t fctrl = m->ack_downlink ? LORAWAN_FCTRL_ACK : 0;
-    m->frame_len = lorawan_build_uplink(&m->session, confirmed, fctrl, (uint8_t)port, payload, len,
+    m->frame_len = session_build_uplink(&m->session, confirmed, fctrl, (uint8_t)port, payload, len,
                                         m->frame, sizeof(m->frame));
     if (m->frame_len == 0) {
         error(m, 2);
@@ -226,11 +226,11 @@ const char *modem_downlink(struct modem *m, const uint8_t *phy, size_t len, doub
         fprintf(stderr, "modem-sim: downlink with no receive window open: dropped\n");
         return "TOO_LATE";
     }
-    struct lorawan_downlink dl;
-    enum lorawan_rx_status st = lorawan_open_downlink(&m->session, phy, len, &dl);
-    if (st != LORAWAN_RX_OK) {
+    struct session_downlink dl;
+    enum session_rx_status st = session_open_downlink(&m->session, phy, len, &dl);
+    if (st != SESSION_RX_OK) {
         /* The radio heard it but the MAC refuses it, as a real modem would, silently. */
-        fprintf(stderr, "modem-sim: downlink refused: %s\n", lorawan_rx_status_name(st));
+        fprintf(stderr, "modem-sim: downlink refused: %s\n", session_rx_status_name(st));
         return "NONE";
     }
     m->downlinks++;
@@ -239,7 +239,7 @@ const char *modem_downlink(struct modem *m, const uint8_t *phy, size_t len, doub
     if (dl.confirmed)
         m->ack_downlink = true;
     if (dl.has_port && dl.fport != 0) {
-        char line[32 + 2 * LORAWAN_MAX_PHY_BYTES];
+        char line[32 + 2 * LORAWAN_PHY_MAX_BYTES];
         int n = snprintf(line, sizeof(line), "+RECV=%u,%d,%d:", dl.fport, m->downlink_rssi_dbm,
                          m->downlink_snr_db);
         for (size_t i = 0; i < dl.len; i++)

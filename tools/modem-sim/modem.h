@@ -32,7 +32,7 @@
 
 #include "airtime.h"
 #include "gwmp.h"
-#include "lorawan.h"
+#include "session.h"
 
 #define MODEM_VERSION "sensorbro-modem-sim 1.0"
 #define RX2_DELAY_MS  2000.0
@@ -65,7 +65,7 @@ struct modem {
     bool ack_downlink; /* a confirmed downlink awaits our ACK in the next uplink */
     double tx_end_ms;
     double rx_end_ms;
-    uint8_t frame[LORAWAN_MAX_PHY_BYTES];
+    uint8_t frame[LORAWAN_PHY_MAX_BYTES];
     size_t frame_len;
     double toa_ms;
     unsigned channel;
