@@ -21,8 +21,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
 #include <cjson/cJSON.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "airtime.h"
 #include "gwmp.h"
@@ -250,7 +257,7 @@ static void test_at_commands(void **state)
     (void)state;
     struct modem m;
     memset(&m, 0, sizeof(m));
-    struct modem_io io = {reply, forward, NULL};
+    struct modem_io io = {.reply = reply, .forward = forward};
     modem_init(&m, &io);
     session(&m.session, 0x26011BDA);
     forwarded = 0;
@@ -309,6 +316,271 @@ static void test_at_commands(void **state)
     assert_string_equal(replies, "+RECV=1,0,0:0807103C|OK|");
 }
 
+/* --- OTAA against a scripted network side over real UDP ---------------------------------- */
+
+/* The test's two ends: the modem's forwarder socket and the network server's, connected to
+ * each other on loopback. */
+static struct {
+    int modem_fd, network_fd;
+    uint8_t app_key[16];
+    uint32_t last_dev_nonce;
+    bool have_dev_nonce;
+    unsigned join_requests;
+    bool answer;        /* answer the next Join-Request */
+    bool wrong_key;     /* ... with an accept under another AppKey */
+    uint32_t app_nonce; /* of the next accept */
+} net;
+
+static void udp_pair(void)
+{
+    int fds[2];
+    struct sockaddr_in addr[2];
+    for (int i = 0; i < 2; i++) {
+        fds[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fds[i] >= 0);
+        memset(&addr[i], 0, sizeof(addr[i]));
+        addr[i].sin_family = AF_INET;
+        addr[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(bind(fds[i], (struct sockaddr *)&addr[i], sizeof(addr[i])), 0);
+        socklen_t len = sizeof(addr[i]);
+        assert_int_equal(getsockname(fds[i], (struct sockaddr *)&addr[i], &len), 0);
+    }
+    assert_int_equal(connect(fds[0], (struct sockaddr *)&addr[1], sizeof(addr[1])), 0);
+    assert_int_equal(connect(fds[1], (struct sockaddr *)&addr[0], sizeof(addr[0])), 0);
+    net.modem_fd = fds[0];
+    net.network_fd = fds[1];
+}
+
+/* One datagram from fd within a bounded wait; 0 when none came. */
+static size_t udp_recv(int fd, uint8_t *buf, size_t size)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 2000) != 1)
+        return 0;
+    ssize_t n = recv(fd, buf, size, 0);
+    assert_true(n > 0);
+    return (size_t)n;
+}
+
+/* modem_io.forward: the packet forwarder's PUSH_DATA, on the wire. */
+static void forward_udp(void *ctx, const struct gwmp_rxpk *rx)
+{
+    (void)ctx;
+    uint8_t eui[8] = {0xAA, 0x55, 0x5A, 0, 0, 0, 0, 1}, buf[2048];
+    size_t len = gwmp_build_push_data(0x1234, eui, rx, buf, sizeof(buf));
+    assert_true(len > 0);
+    assert_int_equal(send(net.modem_fd, buf, len, 0), (ssize_t)len);
+    forwarded++;
+}
+
+/* The network server: takes one PUSH_DATA, checks the Join-Request in it (MIC, DevNonce
+ * never seen before from this device) and answers it as a PULL_RESP for RX1. */
+static void network_serve(void)
+{
+    uint8_t buf[2048];
+    size_t n = udp_recv(net.network_fd, buf, sizeof(buf) - 1);
+    assert_true(n > 12);
+    buf[n] = '\0';
+    assert_int_equal(buf[3], GWMP_PUSH_DATA);
+    cJSON *root = cJSON_Parse((const char *)&buf[12]);
+    cJSON *pk = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "rxpk"), 0);
+    const char *b64 = cJSON_GetObjectItem(pk, "data")->valuestring;
+    double tmst = cJSON_GetObjectItem(pk, "tmst")->valuedouble;
+    uint8_t phy[64];
+    int phy_len = EVP_DecodeBlock(phy, (const unsigned char *)b64, (int)strlen(b64));
+    assert_int_equal(phy_len, 24); /* 23 bytes and one of base64 padding */
+    cJSON_Delete(root);
+
+    struct lorawan_join_request req;
+    assert_int_equal(lorawan_parse_join_request(phy, 23, &req), LORAWAN_OK);
+    assert_int_equal(lorawan_check_join_request_mic(phy, 23, net.app_key), LORAWAN_OK);
+    assert_true(req.dev_eui == 0x0004A30B001C0530ull);
+    assert_true(req.join_eui == 0x70B3D57ED0000001ull);
+    if (net.have_dev_nonce)
+        assert_true(req.dev_nonce > net.last_dev_nonce);
+    net.last_dev_nonce = req.dev_nonce;
+    net.have_dev_nonce = true;
+    net.join_requests++;
+    if (!net.answer)
+        return;
+
+    uint8_t key[16];
+    memcpy(key, net.app_key, 16);
+    if (net.wrong_key)
+        key[0] ^= 0x01;
+    struct lorawan_join_accept acc = {
+        .app_nonce = net.app_nonce, .net_id = 0x000013, .dev_addr = 0x26012345, .rx_delay_s = 1};
+    uint8_t ja[33];
+    size_t ja_len = lorawan_build_join_accept(&acc, key, ja, sizeof(ja));
+    assert_int_equal(ja_len, 17);
+    char b64_ja[64];
+    EVP_EncodeBlock((unsigned char *)b64_ja, ja, (int)ja_len);
+    char resp[512];
+    int len = snprintf(resp, sizeof(resp),
+                       "\x02\x56\x78\x03{\"txpk\":{\"imme\":false,\"tmst\":%.0f,\"freq\":868.1,"
+                       "\"powe\":14,\"modu\":\"LORA\",\"datr\":\"SF12BW125\",\"codr\":\"4/5\","
+                       "\"ipol\":true,\"size\":%zu,\"data\":\"%s\"}}",
+                       tmst + LORAWAN_JOIN_ACCEPT_DELAY1_MS * 1000.0, ja_len, b64_ja);
+    assert_int_equal(send(net.network_fd, resp, (size_t)len, 0), len);
+}
+
+/* The modem's side of a PULL_RESP: read it from the socket, hand it to the radio. */
+static const char *modem_take_pull_resp(struct modem *m, double now_ms)
+{
+    uint8_t buf[2048], phy[LORAWAN_PHY_MAX_BYTES];
+    size_t n = udp_recv(net.modem_fd, buf, sizeof(buf));
+    if (n == 0)
+        return NULL;
+    size_t phy_len;
+    assert_int_equal(buf[3], GWMP_PULL_RESP);
+    assert_true(gwmp_parse_pull_resp(buf, n, phy, sizeof(phy), &phy_len));
+    return modem_downlink(m, phy, phy_len, now_ms);
+}
+
+static void otaa_modem(struct modem *m)
+{
+    memset(m, 0, sizeof(*m));
+    struct modem_io io = {.reply = reply, .forward = forward_udp};
+    modem_init(m, &io);
+    m->dr = 5; /* SF7: short frames keep the duty cycle out of the way */
+    m->otaa.enabled = true;
+    m->otaa.dev_eui = 0x0004A30B001C0530ull;
+    m->otaa.join_eui = 0x70B3D57ED0000001ull;
+    size_t n;
+    from_hex("2B7E151628AED2A6ABF7158809CF4F3C", m->otaa.app_key, &n);
+    memcpy(net.app_key, m->otaa.app_key, 16);
+    m->otaa.next_dev_nonce = 0x1000;
+}
+
+/* Runs one join: AT+JOIN, the Join-Request on air, the network's answer (if any) taken at
+ * now+toa+5 s, then the windows closed. Returns the lines the modem wrote after OK. */
+static void join_once(struct modem *m, double *t, const char *expect)
+{
+    at(m, "AT+JOIN", *t, "OK|");
+    assert_true(m->joining);
+    double tx_end = modem_poll(m, *t);
+    assert_true(tx_end > *t);
+    unsigned before = forwarded;
+    replies[0] = '\0';
+    modem_poll(m, tx_end); /* PUSH_DATA out */
+    assert_int_equal(forwarded, before + 1);
+    at(m, "AT+NJS?", tx_end, "+NJS:0|OK|");
+    network_serve();
+    replies[0] = '\0';
+    const char *result = modem_take_pull_resp(m, tx_end + JOIN_RX1_DELAY_MS);
+    if (result != NULL)
+        assert_string_equal(result, "NONE");
+    modem_poll(m, tx_end + JOIN_RX2_DELAY_MS + RX_WINDOW_MS);
+    assert_string_equal(replies, expect);
+    assert_false(m->joining);
+    *t = tx_end + JOIN_RX2_DELAY_MS + RX_WINDOW_MS + 200000; /* past the duty-cycle wait */
+}
+
+static void test_otaa_join(void **state)
+{
+    (void)state;
+    memset(&net, 0, sizeof(net));
+    udp_pair();
+    struct modem m;
+    otaa_modem(&m);
+    forwarded = 0;
+    double t = 0;
+    at(&m, "AT+SEND=1:00", t, "ERROR:3|");
+
+    /* No answer: +JOIN:FAIL once RX2 closed. */
+    join_once(&m, &t, "+JOIN:FAIL|");
+    assert_false(m.joined);
+    at(&m, "AT+NJS?", t, "+NJS:0|OK|");
+    /* An accept under another AppKey is not taken. */
+    net.answer = true;
+    net.wrong_key = true;
+    join_once(&m, &t, "+JOIN:FAIL|");
+    assert_false(m.joined);
+    /* A valid one is. */
+    net.wrong_key = false;
+    net.app_nonce = 0x00A1B2;
+    join_once(&m, &t, "+JOIN:OK|");
+    assert_true(m.joined);
+    assert_int_equal(net.join_requests, 3);
+    assert_int_equal(net.last_dev_nonce, 0x1002);
+    at(&m, "AT+NJS?", t, "+NJS:1|OK|");
+    at(&m, "AT+DEVADDR?", t, "+DEVADDR:26012345|OK|");
+    uint8_t nwk[16], app[16];
+    assert_true(lorawan_derive_session_keys(net.app_key, 0x00A1B2, 0x000013, 0x1002, nwk, app));
+    assert_memory_equal(m.session.nwk_s_key, nwk, 16);
+    assert_memory_equal(m.session.app_s_key, app, 16);
+    assert_int_equal(m.session.fcnt_up, 0);
+
+    /* The session works: the next uplink's MIC checks with the network's NwkSKey. */
+    at(&m, "AT+SEND=1:CAFE", t, "");
+    double tx_end = modem_poll(&m, t);
+    modem_poll(&m, tx_end);
+    uint8_t buf[2048];
+    size_t n = udp_recv(net.network_fd, buf, sizeof(buf) - 1);
+    assert_true(n > 12);
+    buf[n] = '\0';
+    cJSON *root = cJSON_Parse((const char *)&buf[12]);
+    const char *b64 =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "rxpk"), 0), "data")
+            ->valuestring;
+    uint8_t phy[64];
+    int len = EVP_DecodeBlock(phy, (const unsigned char *)b64, (int)strlen(b64));
+    cJSON_Delete(root);
+    assert_int_equal(len, 15); /* MHDR..FCnt, FPort, 2 bytes, MIC: no base64 padding */
+    struct lorawan_data_frame f;
+    assert_int_equal(lorawan_parse_data(phy, 15, &f), LORAWAN_OK);
+    assert_int_equal(f.dev_addr, 0x26012345);
+    assert_int_equal(lorawan_check_data_mic(&f, nwk, LORAWAN_UP, 0), LORAWAN_OK);
+    uint8_t payload[2];
+    memcpy(payload, f.frm_payload, 2);
+    assert_true(lorawan_crypt_frm_payload(app, LORAWAN_UP, f.dev_addr, 0, payload, 2));
+    assert_int_equal(payload[0], 0xCA);
+    assert_int_equal(payload[1], 0xFE);
+    modem_poll(&m, tx_end + RX2_DELAY_MS + RX_WINDOW_MS);
+
+    /* A new join ends the session at once and takes the next DevNonce. */
+    t = tx_end + 1e6;
+    net.answer = false;
+    join_once(&m, &t, "+JOIN:FAIL|");
+    assert_false(m.joined);
+    assert_int_equal(net.last_dev_nonce, 0x1003);
+    close(net.modem_fd);
+    close(net.network_fd);
+}
+
+/* Every DevNonce spent, or the store refusing one: the join fails without going on air. */
+static bool refuse_nonce(void *ctx, uint16_t dev_nonce)
+{
+    (void)ctx;
+    (void)dev_nonce;
+    return false;
+}
+
+static void test_otaa_dev_nonces_exhausted(void **state)
+{
+    (void)state;
+    struct modem m;
+    otaa_modem(&m);
+    m.io.forward = forward;
+    m.otaa.next_dev_nonce = 0xFFFF; /* the last one: used, then none is left */
+    forwarded = 0;
+    at(&m, "AT+JOIN", 0, "OK|");
+    double tx_end = modem_poll(&m, 0);
+    modem_poll(&m, tx_end);
+    assert_int_equal(forwarded, 1);
+    replies[0] = '\0';
+    modem_poll(&m, tx_end + JOIN_RX2_DELAY_MS + RX_WINDOW_MS);
+    assert_string_equal(replies, "+JOIN:FAIL|");
+    double t = tx_end + 1e6;
+    at(&m, "AT+JOIN", t, "OK|+JOIN:FAIL|");
+    assert_int_equal(forwarded, 1);
+    m.otaa.dev_nonces_spent = false;
+    m.io.dev_nonce_used = refuse_nonce;
+    at(&m, "AT+JOIN", t, "OK|+JOIN:FAIL|");
+    assert_int_equal(forwarded, 1);
+    assert_false(m.joining);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +591,8 @@ int main(void)
         cmocka_unit_test(test_duty_cycle),
         cmocka_unit_test(test_gwmp),
         cmocka_unit_test(test_at_commands),
+        cmocka_unit_test(test_otaa_join),
+        cmocka_unit_test(test_otaa_dev_nonces_exhausted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
