@@ -1,6 +1,8 @@
 /*
  * test_modem_sim.c - the modem simulator's pieces (tools/modem-sim): known-answer tests of
- * its LoRaWAN 1.0.x crypto, Semtech's time-on-air formula against published values, the
+ * its LoRaWAN 1.0.x device session (frames and crypto from sensorbro_lorawan, whose own
+ * tests are tests/unit/test_lorawan.c), an OTAA join against a scripted network server over
+ * loopback UDP, Semtech's time-on-air formula against published values, the
  * duty cycle, the GWMP datagrams, and the AT command set with its errors.
  *
  * Known answers come from outside this project's C code:
