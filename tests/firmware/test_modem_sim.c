@@ -469,9 +469,8 @@ static void join_once(struct modem *m, double *t, const char *expect)
     at(m, "AT+NJS?", tx_end, "+NJS:0|OK|");
     network_serve();
     replies[0] = '\0';
-    const char *result = modem_take_pull_resp(m, tx_end + JOIN_RX1_DELAY_MS);
-    if (result != NULL)
-        assert_string_equal(result, "NONE");
+    if (net.answer) /* else there is nothing to wait for */
+        assert_string_equal(modem_take_pull_resp(m, tx_end + JOIN_RX1_DELAY_MS), "NONE");
     modem_poll(m, tx_end + JOIN_RX2_DELAY_MS + RX_WINDOW_MS);
     assert_string_equal(replies, expect);
     assert_false(m->joining);
