@@ -86,6 +86,7 @@ struct node {
     enum node_link link;
     enum node_link after_backoff;
     bool joined;
+    bool join_failed; /* +JOIN:FAIL came before the OK of AT+JOIN was handled */
     uint8_t dr;
     uint8_t send_failures;
     bool send_confirmed;
