@@ -8,6 +8,12 @@
  *               ids come from AUTOINCREMENT: strictly increasing, never reused, so they are
  *               the pending queue's order and safe to name an in-flight publish by.
  *   quarantine  frames that did not decode, with the reason; kept for inspection/replay.
+ *   devices, dev_nonces, downlinks
+ *               the LoRaWAN device registry (schema 3): read and written only through
+ *               registry.h, which has its own connection.
+ *
+ * The database holds device keys: a writable open creates it (and SQLite its -wal and -shm
+ * files, which take the main file's mode) with mode 0600, and tightens an older file.
  *
  * The database runs in WAL mode, so one writer and any number of readers (the publisher,
  * sensorbroctl) work at once. PRAGMA synchronous is FULL by default: a committed row
@@ -27,7 +33,7 @@
 
 #include "frame.h"
 
-#define JOURNAL_SCHEMA_VERSION 2
+#define JOURNAL_SCHEMA_VERSION 3
 #define JOURNAL_REASON_SIZE    160
 
 enum journal_sync { JOURNAL_SYNC_FULL, JOURNAL_SYNC_NORMAL };
