@@ -42,10 +42,11 @@ enum lorawan_mtype {
     LORAWAN_PROPRIETARY = 7,
 };
 
-/* FCtrl bits (uplink and downlink differ only in bit 4). */
+/* FCtrl bits (uplink and downlink differ in bits 6 and 4). */
 #define LORAWAN_FCTRL_ADR         0x80
 #define LORAWAN_FCTRL_ADR_ACK_REQ 0x40 /* uplink */
 #define LORAWAN_FCTRL_ACK         0x20
+#define LORAWAN_FCTRL_CLASS_B     0x10 /* uplink, 1.0.2 and later */
 #define LORAWAN_FCTRL_FPENDING    0x10 /* downlink */
 #define LORAWAN_FCTRL_FOPTS_LEN   0x0f
 
@@ -80,7 +81,12 @@ struct lorawan_data_frame {
     uint8_t mic[LORAWAN_MIC_SIZE];
 };
 
-/* Parses a data frame. LORAWAN_OK, LORAWAN_MALFORMED or LORAWAN_UNSUPPORTED. */
+/* Parses a data frame. LORAWAN_OK, LORAWAN_MALFORMED or LORAWAN_UNSUPPORTED.
+ * MALFORMED: shorter than MHDR+FHDR+MIC (12 bytes) or longer than LORAWAN_PHY_MAX_BYTES,
+ * FOpts past the MIC, a Join-Request/Join-Accept (not a data frame), or FOpts together with
+ * FPort 0 (MAC commands in both places, which 1.0.x 4.3.1.6 forbids).
+ * UNSUPPORTED: MHDR major other than R1, rejoin (1.1), proprietary. *out is written only
+ * on LORAWAN_OK. */
 enum lorawan_status lorawan_parse_data(const uint8_t *phy, size_t len,
                                        struct lorawan_data_frame *out);
 
@@ -106,13 +112,17 @@ bool lorawan_crypt_frm_payload(const uint8_t key[LORAWAN_KEY_SIZE], enum lorawan
  * smallest value above last_fcnt whose low 16 bits are fcnt16 (so a rollover past 65535 is
  * followed). has_last false: the device has sent nothing yet, fcnt16 is taken as is.
  * Whether the result is acceptable (a replay, a gap larger than MAX_FCNT_GAP) is the
- * caller's decision. */
+ * caller's decision: a repeated fcnt16 gives last_fcnt + 65536, an older one less than that
+ * but still a gap above MAX_FCNT_GAP (16384), and past 0xFFFFFFFF the value wraps to one at
+ * or below last_fcnt. */
 uint32_t lorawan_rebuild_fcnt(bool has_last, uint32_t last_fcnt, uint16_t fcnt16);
 
 /* Builds a data frame: MHDR, FHDR, optional FPort and FRMPayload (encrypted here with
- * app_s_key, or nwk_s_key for FPort 0), MIC. fopts may be NULL with fopts_len 0.
+ * app_s_key, or nwk_s_key for FPort 0), MIC. fopts may be NULL with fopts_len 0; FCtrl's
+ * FOptsLen bits are taken from fopts_len, whatever fctrl holds there. mtype must be 2..5;
+ * its direction picks the MIC's and the cipher's dir.
  * Returns the PHYPayload length, or 0 when out_size is too small, the lengths are out of
- * range, or the crypto failed. */
+ * range (FOpts > 15, payload without FPort, FOpts with FPort 0), or the crypto failed. */
 size_t lorawan_build_data(enum lorawan_mtype mtype, uint32_t dev_addr, uint8_t fctrl, uint32_t fcnt,
                           const uint8_t *fopts, size_t fopts_len, bool has_fport, uint8_t fport,
                           const uint8_t *payload, size_t payload_len,
@@ -130,7 +140,9 @@ struct lorawan_join_request {
 };
 
 /* Parses a Join-Request and checks its MIC (AES-CMAC(AppKey, MHDR..DevNonce)). The EUIs
- * are needed to find the AppKey, so parsing and checking are two calls. */
+ * are needed to find the AppKey, so parsing and checking are two calls. Both refuse anything
+ * but exactly 23 bytes of MType 0 (MALFORMED), and a major other than R1, rejoin or
+ * proprietary (UNSUPPORTED); the check also parses, so it is safe on untrusted bytes. */
 enum lorawan_status lorawan_parse_join_request(const uint8_t *phy, size_t len,
                                                struct lorawan_join_request *out);
 enum lorawan_status lorawan_check_join_request_mic(const uint8_t *phy, size_t len,
@@ -146,7 +158,7 @@ struct lorawan_join_accept {
     uint32_t net_id;    /* 24 bits */
     uint32_t dev_addr;
     uint8_t dl_settings; /* RX1DRoffset << 4 | RX2DataRate */
-    uint8_t rx_delay_s;  /* 0 means 1 s */
+    uint8_t rx_delay_s;  /* 0 means 1 s; 0..15 (the RxDelay byte's upper bits are RFU) */
     bool has_cf_list;
     uint8_t cf_list[16];
 };
@@ -158,7 +170,8 @@ size_t lorawan_build_join_accept(const struct lorawan_join_accept *accept,
                                  const uint8_t app_key[LORAWAN_KEY_SIZE], uint8_t *out,
                                  size_t out_size);
 
-/* Opens a Join-Accept (the device's side): decrypts, checks the MIC, parses. */
+/* Opens a Join-Accept (the device's side): decrypts, checks the MIC, parses. Only 17 or
+ * 33 bytes of MType 1 are taken (MALFORMED otherwise); *out is written only on OK. */
 enum lorawan_status lorawan_open_join_accept(const uint8_t *phy, size_t len,
                                              const uint8_t app_key[LORAWAN_KEY_SIZE],
                                              struct lorawan_join_accept *out);
