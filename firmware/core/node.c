@@ -382,6 +382,10 @@ static void on_modem_line(void *ctx, const struct at_line *line)
                 link_up(n);
             else
                 backoff(n, LINK_JOIN, board_time_ms());
+        } else if (n->link == LINK_JOIN && !n->joined) {
+            /* The modem may put +JOIN:FAIL right behind the OK, before handle_result() saw
+             * the OK; remembered so that the node backs off now, not after JOIN_WAIT_MS. */
+            n->join_failed = true;
         }
     }
 }
@@ -509,7 +513,7 @@ static void handle_result(struct node *n, uint32_t now_ms)
         }
         break;
     case LINK_JOIN:
-        if (!ok) {
+        if (!ok || n->join_failed) {
             backoff(n, LINK_JOIN, now_ms);
         } else if (n->joined) {
             link_up(n); /* +JOIN:OK came before the OK */
@@ -546,6 +550,7 @@ static void link_step(struct node *n, uint32_t now_ms)
         at_modem_start(&n->modem, now_ms, AT_CMD_DR_QUERY, PROBE_TIMEOUT_MS, PROBE_ATTEMPTS);
         break;
     case LINK_JOIN:
+        n->join_failed = false;
         at_modem_start(&n->modem, now_ms, AT_CMD_JOIN, JOIN_TIMEOUT_MS, 2);
         break;
     case LINK_JOIN_WAIT:

@@ -85,6 +85,7 @@ struct node {
     uint32_t link_until_ms; /* BACKOFF and JOIN_WAIT deadline */
     uint32_t backoff_ms;
     bool joined;
+    bool join_failed; /* +JOIN:FAIL came before the OK of AT+JOIN was handled */
     uint8_t dr;
     uint8_t send_failures;
     bool send_confirmed;

@@ -45,6 +45,10 @@ static struct {
     unsigned send_reply_count;
     char downlink_line[1024]; /* delivered before the OK of the next send */
     bool silent;              /* answer nothing at all */
+    unsigned join_fails;      /* answer this many AT+JOIN with OK and +JOIN:FAIL at once */
+    bool join_deferred;       /* answer AT+JOIN with OK only; the test sends +JOIN later */
+    uint32_t join_at_ms[8];   /* when each AT+JOIN came */
+    unsigned joins;
 } modem;
 
 static void responder(const char *line)
@@ -58,7 +62,17 @@ static void responder(const char *line)
         snprintf(text, sizeof(text), "+DR:%u\r\nOK\r\n", modem.dr);
         fake_modem_reply(text);
     } else if (strcmp(line, "AT+JOIN") == 0) {
-        fake_modem_reply("OK\r\n+JOIN:OK\r\n");
+        if (modem.joins < 8)
+            modem.join_at_ms[modem.joins] = board_time_ms();
+        modem.joins++;
+        if (modem.join_deferred) {
+            fake_modem_reply("OK\r\n");
+        } else if (modem.join_fails > 0) {
+            modem.join_fails--;
+            fake_modem_reply("OK\r\n+JOIN:FAIL\r\n");
+        } else {
+            fake_modem_reply("OK\r\n+JOIN:OK\r\n");
+        }
     } else if (strncmp(line, "AT+SEND=1:", 10) == 0 || strncmp(line, "AT+CSEND=1:", 11) == 0) {
         if (modem.send_reply_count > 0) {
             const char *r = modem.send_replies[0];
@@ -427,6 +441,42 @@ static void test_threshold_alert_goes_at_once_confirmed(void **state)
     assert_int_equal(modem.uplinks, before + 1);
 }
 
+/* +JOIN:FAIL (an OTAA join with no valid Join-Accept) is a failed join: the node backs off,
+ * doubling, and joins again; whether the FAIL comes with the OK or seconds after it. */
+static void test_join_fail_backs_off(void **state)
+{
+    (void)state;
+    modem.join_fails = 2;
+    run_until(30000);
+    assert_int_equal(modem.joins, 3);
+    assert_true(node.joined);
+    assert_int_equal(node.link, LINK_READY);
+    /* Backoff 2 s, then 4 s (plus the few ms the commands take), not the 30 s wait for a
+     * join result that never comes. */
+    uint32_t gap1 = modem.join_at_ms[1] - modem.join_at_ms[0];
+    uint32_t gap2 = modem.join_at_ms[2] - modem.join_at_ms[1];
+    assert_in_range(gap1, 2000, 2999);
+    assert_in_range(gap2, 4000, 4999);
+}
+
+static void test_join_fail_later_backs_off(void **state)
+{
+    (void)state;
+    modem.join_deferred = true;
+    run_until(8000); /* an OTAA join takes about 6.5 s */
+    assert_int_equal(modem.joins, 1);
+    assert_int_equal(node.link, LINK_JOIN_WAIT);
+    fake_modem_reply("+JOIN:FAIL\r\n");
+    modem.join_deferred = false;
+    run_until(8500);
+    assert_false(node.joined);
+    assert_int_equal(node.link, LINK_BACKOFF);
+    assert_int_equal(modem.joins, 1);
+    run_until(8000 + 3000);
+    assert_int_equal(modem.joins, 2);
+    assert_true(node.joined);
+}
+
 static void test_failing_sensor_flagged(void **state)
 {
     (void)state;
@@ -449,6 +499,8 @@ int main(void)
         cmocka_unit_test_setup(test_failed_sends_drop_then_recover, setup),
         cmocka_unit_test_setup(test_threshold_alert_goes_at_once_confirmed, setup),
         cmocka_unit_test_setup(test_failing_sensor_flagged, setup),
+        cmocka_unit_test_setup(test_join_fail_backs_off, setup),
+        cmocka_unit_test_setup(test_join_fail_later_backs_off, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,15 +5,20 @@
  *   sensorbro-modem-sim --serial pty:LINK|unix:PATH|tcp:HOST:PORT --forward HOST:PORT
  *                       --keys FILE [--dr N] [--speed F] [--gateway-eui HEX16]
  *                       [--rssi DBM] [--snr DB] [--fcnt-up N] [--keepalive-s S]
+ *                       [--dev-eui HEX16 --join-eui HEX16 [--devnonce-file FILE]]
  *
  * The keys file holds the ABP identity, one "name = value" a line ('#' comments):
  *   devaddr = 26011BDA
  *   nwkskey = <32 hex digits>
  *   appskey = <32 hex digits>
+ * or, with --dev-eui and --join-eui (OTAA), only the root key:
+ *   appkey = <32 hex digits>
  * Keys are read from a file only (never the command line, where ps shows them), and never
- * printed. Uplinks go to the --forward address as GWMP PUSH_DATA; a PULL_DATA keepalive
- * every --keepalive-s seconds keeps the downlink path open, and PULL_RESP frames become
- * +RECV lines. SIGINT or SIGTERM ends it (status 0).
+ * printed. With OTAA, AT+JOIN sends a Join-Request; its DevNonce counts up from the number
+ * after the one stored in --devnonce-file (rewritten before every Join-Request), or from a
+ * random start without that file. Uplinks go to the --forward address as GWMP PUSH_DATA; a
+ * PULL_DATA keepalive every --keepalive-s seconds keeps the downlink path open, and PULL_RESP
+ * frames become +RECV lines. SIGINT or SIGTERM ends it (status 0).
  *
  * Simulated time runs --speed times real time for everything radio (time on air, duty
  * cycle, receive windows), matching the host port's clock; UDP retries and keepalives use
@@ -168,7 +173,7 @@ static void udp_readable(void)
     } else if (type == GWMP_PULL_ACK) {
         sim.pull_acks++;
     } else if (type == GWMP_PULL_RESP) {
-        uint8_t phy[LORAWAN_MAX_PHY_BYTES];
+        uint8_t phy[LORAWAN_PHY_MAX_BYTES];
         size_t phy_len = 0;
         const char *result = "NONE";
         if (!gwmp_parse_pull_resp(buf, (size_t)n, phy, sizeof(phy), &phy_len)) {
@@ -222,6 +227,18 @@ static bool parse_hex_exact(const char *hex, uint8_t *out, size_t len)
     return true;
 }
 
+/* An EUI in its written order, 16 hex digits. */
+static bool parse_eui(const char *hex, uint64_t *out)
+{
+    uint8_t b[8];
+    if (!parse_hex_exact(hex, b, sizeof(b)))
+        return false;
+    *out = 0;
+    for (size_t i = 0; i < sizeof(b); i++)
+        *out = *out << 8 | b[i];
+    return true;
+}
+
 static char *trim(char *s)
 {
     while (*s == ' ' || *s == '\t')
@@ -232,8 +249,11 @@ static char *trim(char *s)
     return s;
 }
 
-static bool load_keys(const char *path, struct lorawan_session *s)
+/* The keys file: ABP (devaddr, nwkskey, appskey) or, for OTAA, appkey alone. */
+static bool load_keys(const char *path, struct modem *m)
 {
+    struct lorawan_session *s = &m->session;
+    bool otaa = m->otaa.enabled;
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         fprintf(stderr, "modem-sim: %s: %s\n", path, strerror(errno));
@@ -258,7 +278,10 @@ static bool load_keys(const char *path, struct lorawan_session *s)
         }
         *eq = '\0';
         char *name = trim(text), *value = trim(eq + 1);
-        if (strcmp(name, "devaddr") == 0 && parse_hex_exact(value, addr, 4)) {
+        if (otaa) {
+            ok = strcmp(name, "appkey") == 0 && parse_hex_exact(value, m->otaa.app_key, 16);
+            have |= ok ? 7u : 0u;
+        } else if (strcmp(name, "devaddr") == 0 && parse_hex_exact(value, addr, 4)) {
             s->dev_addr = (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 |
                           (uint32_t)addr[2] << 8 | addr[3];
             have |= 1;
@@ -274,16 +297,88 @@ static bool load_keys(const char *path, struct lorawan_session *s)
     OPENSSL_cleanse(line, sizeof(line));
     if (!ok) {
         fprintf(stderr,
-                "modem-sim: %s:%u: expected devaddr = 8 hex digits, or nwkskey/appskey "
-                "= 32 hex digits\n",
+                otaa ? "modem-sim: %s:%u: expected appkey = 32 hex digits (OTAA)\n"
+                     : "modem-sim: %s:%u: expected devaddr = 8 hex digits, or nwkskey/appskey "
+                       "= 32 hex digits\n",
                 path, lineno);
         return false;
     }
     if (have != 7) {
-        fprintf(stderr, "modem-sim: %s: needs devaddr, nwkskey and appskey\n", path);
+        fprintf(stderr,
+                otaa ? "modem-sim: %s: needs appkey (OTAA)\n"
+                     : "modem-sim: %s: needs devaddr, nwkskey and appskey\n",
+                path);
         return false;
     }
     return true;
+}
+
+static bool parse_number(const char *text, double min, double max, double *out);
+
+/* A whole number 0..65535 that makes up all of text. */
+static bool parse_number_prefix(const char *text, double *out)
+{
+    return parse_number(text, 0, 65535, out) && *out == floor(*out);
+}
+
+/* --- DevNonce persistence ------------------------------------------------------------- */
+
+static const char *devnonce_path;
+
+/* The DevNonce to start from: one after the stored one, or random without a file. */
+static bool first_dev_nonce(uint16_t *out)
+{
+    if (devnonce_path == NULL) {
+        uint8_t b[2];
+        if (RAND_bytes(b, sizeof(b)) != 1)
+            return false;
+        /* The lower half, so that thousands of joins fit before 65535 ends them. */
+        *out = (uint16_t)((b[0] & 0x7F) << 8 | b[1]);
+        return true;
+    }
+    FILE *f = fopen(devnonce_path, "r");
+    if (f == NULL && errno == ENOENT) {
+        *out = 0; /* a new device */
+        return true;
+    }
+    char text[16] = "";
+    bool ok = f != NULL && fgets(text, sizeof(text), f) != NULL;
+    if (f != NULL)
+        fclose(f);
+    double last = 0;
+    if (!ok || !parse_number_prefix(trim(text), &last)) {
+        fprintf(stderr, "modem-sim: %s: expected the last DevNonce, 0..65535\n", devnonce_path);
+        return false;
+    }
+    if (last >= 65535) {
+        fprintf(stderr, "modem-sim: %s: every DevNonce is spent\n", devnonce_path);
+        return false;
+    }
+    *out = (uint16_t)((unsigned)last + 1u);
+    return true;
+}
+
+/* modem_io: stores a DevNonce before it goes on air (write, fsync, rename), so that a
+ * restart never sends it again. */
+static bool dev_nonce_used(void *ctx, uint16_t dev_nonce)
+{
+    (void)ctx;
+    if (devnonce_path == NULL)
+        return true;
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", devnonce_path) >= (int)sizeof(tmp))
+        return false;
+    FILE *f = fopen(tmp, "w");
+    bool ok =
+        f != NULL && fprintf(f, "%u\n", dev_nonce) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (f != NULL && fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp, devnonce_path) != 0)
+        ok = false;
+    if (!ok)
+        fprintf(stderr, "modem-sim: %s: cannot store the DevNonce: %s\n", devnonce_path,
+                strerror(errno));
+    return ok;
 }
 
 static int open_udp(const char *host_port)
@@ -318,7 +413,8 @@ static void usage(FILE *to)
     fprintf(to, "usage: sensorbro-modem-sim --serial pty:LINK|unix:PATH|tcp:HOST:PORT "
                 "--forward HOST:PORT --keys FILE\n"
                 "       [--dr N] [--speed F] [--gateway-eui HEX16] [--rssi DBM] [--snr DB]\n"
-                "       [--fcnt-up N] [--keepalive-s S]\n");
+                "       [--fcnt-up N] [--keepalive-s S]\n"
+                "       [--dev-eui HEX16 --join-eui HEX16 [--devnonce-file FILE]]  (OTAA)\n");
 }
 
 static bool parse_number(const char *text, double min, double max, double *out)
@@ -336,15 +432,26 @@ int main(int argc, char **argv)
 {
     const char *serial_spec = NULL, *forward_to = NULL, *keys = NULL;
     double dr = 0, rssi = -70, snr = 7.5, fcnt = 0, keepalive_s = 10;
+    uint64_t dev_eui = 0, join_eui = 0;
+    bool have_dev_eui = false, have_join_eui = false;
     sim.speed = 1.0;
     parse_hex_exact("AA555A0000000001", sim.eui, 8);
     static const struct option longopts[] = {
-        {"serial", required_argument, NULL, 's'},  {"forward", required_argument, NULL, 'f'},
-        {"keys", required_argument, NULL, 'k'},    {"dr", required_argument, NULL, 'd'},
-        {"speed", required_argument, NULL, 'x'},   {"gateway-eui", required_argument, NULL, 'g'},
-        {"rssi", required_argument, NULL, 'r'},    {"snr", required_argument, NULL, 'n'},
-        {"fcnt-up", required_argument, NULL, 'c'}, {"keepalive-s", required_argument, NULL, 'K'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"serial", required_argument, NULL, 's'},
+        {"forward", required_argument, NULL, 'f'},
+        {"keys", required_argument, NULL, 'k'},
+        {"dr", required_argument, NULL, 'd'},
+        {"speed", required_argument, NULL, 'x'},
+        {"gateway-eui", required_argument, NULL, 'g'},
+        {"rssi", required_argument, NULL, 'r'},
+        {"snr", required_argument, NULL, 'n'},
+        {"fcnt-up", required_argument, NULL, 'c'},
+        {"keepalive-s", required_argument, NULL, 'K'},
+        {"dev-eui", required_argument, NULL, 'D'},
+        {"join-eui", required_argument, NULL, 'J'},
+        {"devnonce-file", required_argument, NULL, 'N'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -380,6 +487,17 @@ int main(int argc, char **argv)
         case 'K':
             ok = parse_number(optarg, 0.1, 3600, &keepalive_s);
             break;
+        case 'D':
+            ok = parse_eui(optarg, &dev_eui);
+            have_dev_eui = ok;
+            break;
+        case 'J':
+            ok = parse_eui(optarg, &join_eui);
+            have_join_eui = ok;
+            break;
+        case 'N':
+            devnonce_path = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -392,14 +510,20 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (serial_spec == NULL || forward_to == NULL || keys == NULL || optind != argc) {
+    if (serial_spec == NULL || forward_to == NULL || keys == NULL || optind != argc ||
+        have_dev_eui != have_join_eui || (devnonce_path != NULL && !have_dev_eui)) {
         usage(stderr);
         return 1;
     }
 
-    struct modem_io io = {.reply = reply, .forward = forward};
+    struct modem_io io = {.reply = reply, .forward = forward, .dev_nonce_used = dev_nonce_used};
     modem_init(&sim.modem, &io);
-    if (!load_keys(keys, &sim.modem.session))
+    sim.modem.otaa.enabled = have_dev_eui;
+    sim.modem.otaa.dev_eui = dev_eui;
+    sim.modem.otaa.join_eui = join_eui;
+    if (!load_keys(keys, &sim.modem))
+        return 1;
+    if (sim.modem.otaa.enabled && !first_dev_nonce(&sim.modem.otaa.next_dev_nonce))
         return 1;
     sim.modem.session.fcnt_up = (uint32_t)fcnt;
     sim.modem.dr = (unsigned)dr;
@@ -422,8 +546,15 @@ int main(int argc, char **argv)
         return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &sim.start);
-    fprintf(stderr, "modem-sim: devaddr %08X, dr %u, forwarding to %s, speed %g\n",
-            (unsigned)sim.modem.session.dev_addr, sim.modem.dr, forward_to, sim.speed);
+    if (sim.modem.otaa.enabled)
+        fprintf(stderr,
+                "modem-sim: OTAA deveui %016llX joineui %016llX first dev_nonce %u, dr %u, "
+                "forwarding to %s, speed %g\n",
+                (unsigned long long)dev_eui, (unsigned long long)join_eui,
+                sim.modem.otaa.next_dev_nonce, sim.modem.dr, forward_to, sim.speed);
+    else
+        fprintf(stderr, "modem-sim: devaddr %08X, dr %u, forwarding to %s, speed %g\n",
+                (unsigned)sim.modem.session.dev_addr, sim.modem.dr, forward_to, sim.speed);
 
     while (!stop_requested) {
         timers();
@@ -446,10 +577,14 @@ int main(int argc, char **argv)
         if (fds[1].revents & (POLLIN | POLLERR))
             udp_readable();
     }
-    fprintf(stderr, "modem-sim: uplinks=%u downlinks=%u push_acked=%u push_lost=%u pull_acks=%u\n",
-            sim.modem.uplinks, sim.modem.downlinks, sim.push_acked, sim.push_lost, sim.pull_acks);
+    fprintf(stderr,
+            "modem-sim: uplinks=%u downlinks=%u joins=%u push_acked=%u push_lost=%u "
+            "pull_acks=%u\n",
+            sim.modem.uplinks, sim.modem.downlinks, sim.modem.joins_accepted, sim.push_acked,
+            sim.push_lost, sim.pull_acks);
     serial_close(&sim.serial);
     close(sim.udp_fd);
     OPENSSL_cleanse(&sim.modem.session, sizeof(sim.modem.session));
+    OPENSSL_cleanse(&sim.modem.otaa, sizeof(sim.modem.otaa));
     return 0;
 }

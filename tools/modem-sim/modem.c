@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #define SEND_MAX_HEX 512 /* 242 bytes is the most any data rate takes */
 
 static const double eu868_channels_mhz[] = {868.1, 868.3, 868.5};
@@ -68,6 +70,19 @@ static bool parse_hex(const char *hex, uint8_t *out, size_t out_size, size_t *ou
     return true;
 }
 
+/* Puts the frame in m->frame on air now at the current data rate. */
+static void transmit(struct modem *m, double now_ms)
+{
+    const struct eu868_dr *dr = eu868_dr(m->dr);
+    m->toa_ms = airtime_ms(m->frame_len, dr->sf, dr->bandwidth_khz);
+    m->tx_end_ms = now_ms + m->toa_ms;
+    duty_cycle_record(&m->duty, m->tx_end_ms, m->toa_ms);
+    /* A pseudo-random channel per frame, as a device hops over the three default ones. */
+    m->channel_seed = m->channel_seed * 1103515245u + 12345u;
+    m->channel = (m->channel_seed >> 16) % 3u;
+    m->radio = RADIO_TX;
+}
+
 static void start_send(struct modem *m, const char *args, bool confirmed, double now_ms)
 {
     /* <port>:<hex> */
@@ -103,7 +118,7 @@ static void start_send(struct modem *m, const char *args, bool confirmed, double
         return;
     }
     uint8_t fctrl = m->ack_downlink ? LORAWAN_FCTRL_ACK : 0;
-    m->frame_len = lorawan_build_uplink(&m->session, confirmed, fctrl, (uint8_t)port, payload, len,
+    m->frame_len = session_build_uplink(&m->session, confirmed, fctrl, (uint8_t)port, payload, len,
                                         m->frame, sizeof(m->frame));
     if (m->frame_len == 0) {
         error(m, 2);
@@ -111,18 +126,47 @@ static void start_send(struct modem *m, const char *args, bool confirmed, double
     }
     m->ack_downlink = false;
     m->session.fcnt_up++;
-    m->toa_ms = airtime_ms(m->frame_len, dr->sf, dr->bandwidth_khz);
-    m->tx_end_ms = now_ms + m->toa_ms;
-    duty_cycle_record(&m->duty, m->tx_end_ms, m->toa_ms);
-    /* A pseudo-random channel per uplink, as a device hops over the three default ones. */
-    m->channel_seed = m->channel_seed * 1103515245u + 12345u;
-    m->channel = (m->channel_seed >> 16) % 3u;
+    transmit(m, now_ms);
     m->confirmed = confirmed;
     m->acked = false;
-    m->radio = RADIO_TX;
     m->uplinks++;
     fprintf(stderr, "modem-sim: uplink fcnt=%u port=%lu len=%zu dr=%u toa_ms=%.1f%s\n",
             m->session.fcnt_up - 1, port, len, m->dr, m->toa_ms, confirmed ? " confirmed" : "");
+}
+
+/* OTAA: a Join-Request with the next DevNonce; the answer comes from modem_downlink() or,
+ * when none came, from finish_send() as +JOIN:FAIL. */
+static void start_join(struct modem *m, double now_ms)
+{
+    double wait_ms = duty_cycle_wait_ms(&m->duty, now_ms);
+    if (wait_ms > 0) {
+        reply_number(m, "+DUTY:", (unsigned long)(wait_ms + 0.999));
+        error(m, 6);
+        return;
+    }
+    reply(m, "OK");
+    m->joined = false; /* a new join ends the old session whatever its outcome */
+    struct modem_otaa *o = &m->otaa;
+    if (o->dev_nonces_spent ||
+        (m->io.dev_nonce_used != NULL && !m->io.dev_nonce_used(m->io.ctx, o->next_dev_nonce))) {
+        fprintf(stderr, "modem-sim: no DevNonce left to join with\n");
+        reply(m, "+JOIN:FAIL");
+        return;
+    }
+    struct lorawan_join_request req = {
+        .join_eui = o->join_eui, .dev_eui = o->dev_eui, .dev_nonce = o->next_dev_nonce};
+    m->frame_len = lorawan_build_join_request(&req, o->app_key, m->frame, sizeof(m->frame));
+    if (m->frame_len == 0) {
+        reply(m, "+JOIN:FAIL");
+        return;
+    }
+    o->dev_nonce = o->next_dev_nonce++;
+    o->dev_nonces_spent = o->dev_nonce == UINT16_MAX;
+    m->joining = true;
+    m->confirmed = false;
+    transmit(m, now_ms);
+    fprintf(stderr, "modem-sim: join-request dev_nonce=%u dr=%u toa_ms=%.1f\n", o->dev_nonce, m->dr,
+            m->toa_ms);
 }
 
 void modem_handle_line(struct modem *m, const char *line, double now_ms)
@@ -155,6 +199,8 @@ void modem_handle_line(struct modem *m, const char *line, double now_ms)
                (strcmp(line, "AT+JOIN") == 0 || strncmp(line, "AT+SEND=", 8) == 0 ||
                 strncmp(line, "AT+CSEND=", 9) == 0)) {
         error(m, 4);
+    } else if (strcmp(line, "AT+JOIN") == 0 && m->otaa.enabled) {
+        start_join(m, now_ms);
     } else if (strcmp(line, "AT+JOIN") == 0) {
         /* ABP: the session keys are configured, so joining only switches the MAC on. */
         reply(m, "OK");
@@ -194,6 +240,12 @@ static void forward_frame(struct modem *m)
 static void finish_send(struct modem *m)
 {
     m->radio = RADIO_IDLE;
+    if (m->joining) {
+        m->joining = false;
+        fprintf(stderr, "modem-sim: no join-accept in RX1 or RX2\n");
+        reply(m, "+JOIN:FAIL");
+        return;
+    }
     if (m->confirmed && !m->acked) {
         error(m, 7);
         return;
@@ -208,7 +260,8 @@ double modem_poll(struct modem *m, double now_ms)
     if (m->radio == RADIO_TX && now_ms >= m->tx_end_ms) {
         forward_frame(m);
         m->radio = RADIO_RX;
-        m->rx_end_ms = m->tx_end_ms + RX2_DELAY_MS + RX_WINDOW_MS;
+        m->rx_end_ms =
+            m->tx_end_ms + (m->joining ? JOIN_RX2_DELAY_MS : RX2_DELAY_MS) + RX_WINDOW_MS;
     }
     if (m->radio == RADIO_RX && now_ms >= m->rx_end_ms)
         finish_send(m);
@@ -219,6 +272,34 @@ double modem_poll(struct modem *m, double now_ms)
     return -1.0;
 }
 
+/* A frame heard in a join's receive windows: the session starts only with a valid accept;
+ * anything else is ignored and the modem keeps listening until RX2 closes. */
+static const char *join_downlink(struct modem *m, const uint8_t *phy, size_t len)
+{
+    struct lorawan_join_accept acc;
+    enum lorawan_status st = lorawan_open_join_accept(phy, len, m->otaa.app_key, &acc);
+    struct lorawan_session s = {.dev_addr = acc.dev_addr};
+    if (st == LORAWAN_OK &&
+        !lorawan_derive_session_keys(m->otaa.app_key, acc.app_nonce, acc.net_id, m->otaa.dev_nonce,
+                                     s.nwk_s_key, s.app_s_key))
+        st = LORAWAN_CRYPTO_FAILED;
+    if (st != LORAWAN_OK) {
+        fprintf(stderr, "modem-sim: join-accept refused: %s\n", lorawan_status_name(st));
+        return "NONE";
+    }
+    m->session = s;
+    OPENSSL_cleanse(&s, sizeof(s));
+    m->joining = false;
+    m->joined = true;
+    m->ack_downlink = false;
+    m->joins_accepted++;
+    m->radio = RADIO_IDLE;
+    fprintf(stderr, "modem-sim: joined devaddr=%08X net_id=%06X\n", (unsigned)acc.dev_addr,
+            (unsigned)acc.net_id);
+    reply(m, "+JOIN:OK");
+    return "NONE";
+}
+
 const char *modem_downlink(struct modem *m, const uint8_t *phy, size_t len, double now_ms)
 {
     modem_poll(m, now_ms); /* the radio's state as of now */
@@ -226,11 +307,13 @@ const char *modem_downlink(struct modem *m, const uint8_t *phy, size_t len, doub
         fprintf(stderr, "modem-sim: downlink with no receive window open: dropped\n");
         return "TOO_LATE";
     }
-    struct lorawan_downlink dl;
-    enum lorawan_rx_status st = lorawan_open_downlink(&m->session, phy, len, &dl);
-    if (st != LORAWAN_RX_OK) {
+    if (m->joining)
+        return join_downlink(m, phy, len);
+    struct session_downlink dl;
+    enum session_rx_status st = session_open_downlink(&m->session, phy, len, &dl);
+    if (st != SESSION_RX_OK) {
         /* The radio heard it but the MAC refuses it, as a real modem would, silently. */
-        fprintf(stderr, "modem-sim: downlink refused: %s\n", lorawan_rx_status_name(st));
+        fprintf(stderr, "modem-sim: downlink refused: %s\n", session_rx_status_name(st));
         return "NONE";
     }
     m->downlinks++;
@@ -239,7 +322,7 @@ const char *modem_downlink(struct modem *m, const uint8_t *phy, size_t len, doub
     if (dl.confirmed)
         m->ack_downlink = true;
     if (dl.has_port && dl.fport != 0) {
-        char line[32 + 2 * LORAWAN_MAX_PHY_BYTES];
+        char line[32 + 2 * LORAWAN_PHY_MAX_BYTES];
         int n = snprintf(line, sizeof(line), "+RECV=%u,%d,%d:", dl.fport, m->downlink_rssi_dbm,
                          m->downlink_snr_db);
         for (size_t i = 0; i < dl.len; i++)

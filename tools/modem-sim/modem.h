@@ -6,8 +6,10 @@
  *   AT                      OK
  *   AT+VER?                 +VER:<text>, OK
  *   AT+DEVADDR?             +DEVADDR:<8 hex>, OK
- *   AT+JOIN                 OK, then +JOIN:OK (ABP: the session exists already)
- *   AT+NJS?                 +NJS:<0|1>, OK
+ *   AT+JOIN                 OK, then +JOIN:OK (ABP: the session exists already). OTAA: OK,
+ *                           then a Join-Request goes on air and +JOIN:OK follows a valid
+ *                           Join-Accept in RX1 (5 s) or RX2 (6 s), +JOIN:FAIL when none came
+ *   AT+NJS?                 +NJS:<0|1>, OK (0 also while an OTAA join is under way)
  *   AT+DR?                  +DR:<n>, OK
  *   AT+DR=<n>               OK | ERROR:2
  *   AT+SEND=<port>:<hex>    unconfirmed uplink; OK once the receive windows closed, after
@@ -21,7 +23,15 @@
  * Time is simulated milliseconds (main.c scales real time by --speed). A send's timeline:
  * the frame is on air for its time on air, then forwarded (PUSH_DATA); RX1 opens 1 s and
  * RX2 2 s after the end of transmission; a downlink arriving from the network in that span
- * is taken, otherwise the windows close RX2_DELAY_MS + RX_WINDOW_MS after the end.
+ * is taken, otherwise the windows close RX2_DELAY_MS + RX_WINDOW_MS after the end. A
+ * Join-Request's windows are JOIN_RX1_DELAY_MS and JOIN_RX2_DELAY_MS after its end. A
+ * PULL_RESP's timestamp is not checked: a frame the network sends while the windows are
+ * pending or open is taken as sent in them.
+ *
+ * OTAA: each AT+JOIN uses the next DevNonce (otaa.next_dev_nonce, from a random or persisted
+ * start), counting up without wrapping, so none is reused and a 1.0.4 network server, which
+ * wants them increasing, takes every one; a new join drops the old session. The AppKey
+ * lives in struct modem_otaa only and is never printed.
  */
 #ifndef MODEM_SIM_MODEM_H
 #define MODEM_SIM_MODEM_H
@@ -32,11 +42,13 @@
 
 #include "airtime.h"
 #include "gwmp.h"
-#include "lorawan.h"
+#include "session.h"
 
-#define MODEM_VERSION "sensorbro-modem-sim 1.0"
-#define RX2_DELAY_MS  2000.0
-#define RX_WINDOW_MS  500.0
+#define MODEM_VERSION     "sensorbro-modem-sim 1.0"
+#define RX2_DELAY_MS      2000.0
+#define RX_WINDOW_MS      500.0
+#define JOIN_RX1_DELAY_MS ((double)LORAWAN_JOIN_ACCEPT_DELAY1_MS)
+#define JOIN_RX2_DELAY_MS (JOIN_RX1_DELAY_MS + 1000.0)
 
 enum radio_state { RADIO_IDLE, RADIO_TX, RADIO_RX };
 
@@ -44,11 +56,26 @@ enum radio_state { RADIO_IDLE, RADIO_TX, RADIO_RX };
 struct modem_io {
     void (*reply)(void *ctx, const char *line);             /* one line to the node */
     void (*forward)(void *ctx, const struct gwmp_rxpk *rx); /* one frame to the network */
+    /* Optional: the DevNonce about to go on air, to persist it; false stops the join. */
+    bool (*dev_nonce_used)(void *ctx, uint16_t dev_nonce);
     void *ctx;
+};
+
+/* Over-the-air activation; enabled false: ABP with the configured session. */
+struct modem_otaa {
+    bool enabled;
+    uint64_t dev_eui;
+    uint64_t join_eui;
+    uint8_t app_key[LORAWAN_KEY_SIZE];
+    uint16_t next_dev_nonce;
+    bool dev_nonces_spent; /* 65535 was used: DevNonce counts up and never wraps (1.0.4) */
+    uint16_t dev_nonce;    /* of the join under way */
 };
 
 struct modem {
     struct lorawan_session session;
+    struct modem_otaa otaa;
+    bool joining; /* the radio carries a Join-Request and listens for its accept */
     unsigned dr;
     bool joined;
     int uplink_rssi_dbm; /* radio quality reported for our uplinks */
@@ -65,7 +92,7 @@ struct modem {
     bool ack_downlink; /* a confirmed downlink awaits our ACK in the next uplink */
     double tx_end_ms;
     double rx_end_ms;
-    uint8_t frame[LORAWAN_MAX_PHY_BYTES];
+    uint8_t frame[LORAWAN_PHY_MAX_BYTES];
     size_t frame_len;
     double toa_ms;
     unsigned channel;
@@ -73,6 +100,7 @@ struct modem {
     struct modem_io io;
     uint32_t uplinks;
     uint32_t downlinks;
+    uint32_t joins_accepted;
 };
 
 void modem_init(struct modem *m, const struct modem_io *io);
