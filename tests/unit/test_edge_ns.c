@@ -280,7 +280,8 @@ static void open_downlink(const uint8_t *phy, size_t len, uint32_t dev_addr, con
     assert_int_equal(lorawan_parse_data(phy, len, frame), LORAWAN_OK);
     assert_int_equal(frame->dev_addr, dev_addr);
     assert_int_equal(lorawan_check_data_mic(frame, nwk, LORAWAN_DOWN, frame->fcnt16), LORAWAN_OK);
-    memcpy(payload, frame->frm_payload, frame->frm_payload_len);
+    if (frame->frm_payload_len > 0)
+        memcpy(payload, frame->frm_payload, frame->frm_payload_len);
     *payload_len = frame->frm_payload_len;
     assert_true(lorawan_crypt_frm_payload(app, LORAWAN_DOWN, dev_addr, frame->fcnt16, payload,
                                           *payload_len));
