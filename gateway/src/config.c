@@ -39,6 +39,18 @@ static const char *const profile_choices[] = {"json", NULL};
 static const char *const full_policy_choices[] = {"drop_oldest", "reject_new", NULL};
 static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
 
+/* A LoRaWAN NetID: 24 bits as 1..6 hex digits. */
+static int check_net_id(const char *value, char *why, size_t why_size)
+{
+    size_t len = strlen(value);
+    if (len == 0 || len > 6 || strspn(value, "0123456789abcdefABCDEF") != len) {
+        snprintf(why, why_size, "expected a NetID of 1 to 6 hex digits, e.g. 000000, got \"%s\"",
+                 value);
+        return -1;
+    }
+    return 0;
+}
+
 /* Topic ids go into MQTT topics: no wildcards, no level separators, no spaces. */
 static int check_topic_word(const char *value, char *why, size_t why_size)
 {
@@ -123,6 +135,11 @@ static const struct key keys[] = {
     UINT(coap, port, 1, 65535, "5683"),
     UINT(coap, max_payload_bytes, 1, 1024, "512"),
     UINT(coap, receive_buffer_kb, 64, 65536, "4096"),
+    BOOL(semtech_udp, enabled, "true"),
+    STR(semtech_udp, bind, "0.0.0.0", NULL),
+    UINT(semtech_udp, port, 1, 65535, "1700"),
+    UINT(semtech_udp, dedup_window_ms, 0, 2000, "200"),
+    STR(semtech_udp, net_id, "000000", check_net_id),
     STR(journal, path, "sensorbro.db", NULL),
     CHOICE(journal, synchronous, sync_choices, "full"),
     UINT(journal, batch_max_rows, 1, 100000, "256"),

@@ -38,6 +38,13 @@ struct config {
         uint32_t receive_buffer_kb;
     } coap;
     struct {
+        bool enabled;
+        char bind[64];
+        uint32_t port;
+        uint32_t dedup_window_ms;
+        char net_id[8]; /* 6 hex digits */
+    } semtech_udp;
+    struct {
         char path[CONFIG_PATH_SIZE];
         uint32_t synchronous; /* enum config_sync */
         uint32_t batch_max_rows;

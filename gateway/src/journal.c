@@ -8,10 +8,13 @@
  */
 #include "journal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -51,7 +54,43 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {
     "ALTER TABLE quarantine ADD COLUMN freq_hz INTEGER;"
     "ALTER TABLE quarantine ADD COLUMN datr TEXT;"
     "ALTER TABLE quarantine ADD COLUMN gateways TEXT;",
-    /* 2 -> 3: counters that must outlive the process (frames dropped, by reason) */
+    /* 2 -> 3: the LoRaWAN device registry of the edge network server (registry.h). Keys are
+     * 16-byte blobs; the database file is 0600 because of them. session_frame_id and
+     * session_quarantine_id are the ids the frames and quarantine tables had reached when
+     * the device's current session began (ABP: added; OTAA: joined): only rows above them
+     * count when the last FCnt is recovered from the journal. */
+    "CREATE TABLE devices ("
+    "  dev_eui TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  labels TEXT NOT NULL DEFAULT '{}',"
+    "  activation TEXT NOT NULL CHECK (activation IN ('abp', 'otaa')),"
+    "  dev_addr INTEGER,"
+    "  nwk_s_key BLOB,"
+    "  app_s_key BLOB,"
+    "  join_eui TEXT,"
+    "  app_key BLOB,"
+    "  fcnt_up INTEGER,"
+    "  fcnt_down INTEGER NOT NULL DEFAULT 0,"
+    "  app_nonce INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  session_frame_id INTEGER NOT NULL DEFAULT 0,"
+    "  session_quarantine_id INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX devices_dev_addr ON devices(dev_addr) WHERE dev_addr IS NOT NULL;"
+    "CREATE TABLE dev_nonces ("
+    "  dev_eui TEXT NOT NULL REFERENCES devices(dev_eui) ON DELETE CASCADE,"
+    "  nonce INTEGER NOT NULL,"
+    "  PRIMARY KEY (dev_eui, nonce)) WITHOUT ROWID;"
+    "CREATE TABLE downlinks ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  dev_eui TEXT NOT NULL REFERENCES devices(dev_eui) ON DELETE CASCADE,"
+    "  fport INTEGER NOT NULL,"
+    "  payload BLOB NOT NULL,"
+    "  confirmed INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  sent_ms INTEGER);"
+    "CREATE INDEX downlinks_queued ON downlinks(dev_eui, id) WHERE sent_ms IS NULL;"
+    "CREATE INDEX frames_device_fcnt ON frames(device, fcnt) WHERE fcnt IS NOT NULL;",
+    /* 3 -> 4: counters that must outlive the process (frames dropped, by reason) */
     "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
@@ -247,6 +286,38 @@ static int configure(struct journal *j, const struct journal_options *options)
     return 0;
 }
 
+/* The journal holds device keys (schema 3), so its files are the owner's only. SQLite
+ * creates the -wal and -shm files with the mode of the main file, so creating that one 0600
+ * (and tightening an older, wider one and its companions) covers all three. */
+static int restrict_mode(const char *path, char *err, size_t err_size)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0 && fchmod(fd, 0600) != 0) {
+        snprintf(err, err_size, "%s: cannot make it private (chmod 600): %s", path,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    static const char *const companions[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < sizeof(companions) / sizeof(companions[0]); i++) {
+        char other[4096];
+        if ((size_t)snprintf(other, sizeof(other), "%s%s", path, companions[i]) >= sizeof(other))
+            continue;
+        if (chmod(other, 0600) != 0 && errno != ENOENT) {
+            snprintf(err, err_size, "%s: cannot make it private (chmod 600): %s", other,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int journal_open(struct journal **out, const char *path, const struct journal_options *options,
                  char *err, size_t err_size)
 {
@@ -257,6 +328,10 @@ int journal_open(struct journal **out, const char *path, const struct journal_op
         return -1;
     }
     j->read_only = options->read_only;
+    if (!options->read_only && restrict_mode(path, err, err_size) != 0) {
+        journal_close(j);
+        return -1;
+    }
     int flags =
         options->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX; /* one thread per connection, by contract */

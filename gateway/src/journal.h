@@ -11,6 +11,12 @@
  *   counters    named totals that must survive restarts: pending frames dropped because the
  *               journal reached its size cap (dropped_journal_full) or the disk its free
  *               space floor (dropped_disk_floor).
+ *   devices, dev_nonces, downlinks
+ *               the LoRaWAN device registry (schema 3): read and written only through
+ *               registry.h, which has its own connection.
+ *
+ * The database holds device keys: a writable open creates it (and SQLite its -wal and -shm
+ * files, which take the main file's mode) with mode 0600, and tightens an older file.
  *
  * The database runs in WAL mode, so one writer and any number of readers (the publisher,
  * sensorbroctl) work at once. PRAGMA synchronous is FULL by default: a committed row
@@ -30,7 +36,7 @@
 
 #include "frame.h"
 
-#define JOURNAL_SCHEMA_VERSION 3
+#define JOURNAL_SCHEMA_VERSION 4
 #define JOURNAL_REASON_SIZE    160
 
 enum journal_sync { JOURNAL_SYNC_FULL, JOURNAL_SYNC_NORMAL };

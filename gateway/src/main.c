@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "ingest/coap.h"
+#include "ingest/semtech_udp.h"
 #include "journal_writer.h"
 #include "log.h"
 #include "publish.h"
@@ -38,6 +39,7 @@ struct gateway {
     struct journal_writer *writer;
     _Atomic(struct publisher *) publisher;
     struct coap_ingest *coap;
+    struct semtech_udp *semtech;
     uint64_t kernel_drops_logged; /* main thread only */
 };
 
@@ -46,7 +48,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: sensorbro [-c FILE] [--set SECTION.KEY=VALUE]... [--print-config]\n"
             "\n"
-            "Receives sensor uplinks (CoAP), keeps each in an SQLite journal before\n"
+            "Receives sensor uplinks (CoAP, LoRaWAN through a Semtech UDP packet\n"
+            "forwarder), keeps each in an SQLite journal before\n"
             "acknowledging it, and publishes it as JSON over MQTT.\n"
             "\n"
             "  -c, --config FILE     INI configuration file (default: none, built-in defaults)\n"
@@ -179,9 +182,29 @@ static int start(struct gateway *gw)
             return -1;
         }
     }
-    log_info("sensorbro %s started: gateway %s, journal %s, broker %s:%" PRIu32 "%s, CoAP %s",
+    if (cfg->semtech_udp.enabled) {
+        struct semtech_udp_options sopts = {
+            .bind = cfg->semtech_udp.bind,
+            .port = (uint16_t)cfg->semtech_udp.port,
+            .dedup_window_ms = cfg->semtech_udp.dedup_window_ms,
+            .net_id = (uint32_t)strtoul(cfg->semtech_udp.net_id, NULL, 16),
+            .journal_path = cfg->journal.path,
+            .writer = gw->writer};
+        if (semtech_udp_start(&gw->semtech, &sopts, err, sizeof(err)) != 0) {
+            log_error("%s", err);
+            return -1;
+        }
+    }
+    log_info("sensorbro %s started: gateway %s, journal %s, broker %s:%" PRIu32
+             "%s, CoAP %s, Semtech UDP %s",
              SENSORBRO_VERSION, cfg->gateway.id, cfg->journal.path, cfg->mqtt.host, cfg->mqtt.port,
-             cfg->mqtt.tls ? " (TLS)" : "", cfg->coap.enabled ? "on" : "off");
+             cfg->mqtt.tls ? " (TLS)" : "", cfg->coap.enabled ? "on" : "off",
+             cfg->semtech_udp.enabled ? "on" : "off");
+    if (cfg->semtech_udp.enabled)
+        log_info("semtech-udp: listening on udp %s port %" PRIu32
+                 " (packet forwarders), dedup window %" PRIu32 " ms, NetID %s",
+                 cfg->semtech_udp.bind, cfg->semtech_udp.port, cfg->semtech_udp.dedup_window_ms,
+                 cfg->semtech_udp.net_id);
     if (cfg->coap.enabled)
         log_info("coap: listening on udp %s port %" PRIu32 ", POST /up/<device-eui>",
                  cfg->coap.bind, cfg->coap.port);
@@ -192,6 +215,8 @@ static void stop(struct gateway *gw)
 {
     coap_ingest_stop(gw->coap);
     gw->coap = NULL;
+    semtech_udp_stop(gw->semtech);
+    gw->semtech = NULL;
     log_debug("stop: ingest stopped, every accepted frame answered");
     struct publisher *publisher = atomic_exchange(&gw->publisher, NULL);
     publisher_stop(publisher);
@@ -199,6 +224,49 @@ static void stop(struct gateway *gw)
     journal_writer_stop(gw->writer);
     gw->writer = NULL;
     log_debug("stop: journal closed");
+}
+
+/* The Semtech UDP adapter's and the edge network server's counters: every drop reason with
+ * a count above zero, so a quiet line stays short; then one line per forwarder. */
+static void log_semtech_stats(struct semtech_udp *su, enum log_level level)
+{
+    static struct semtech_udp_stats s;
+    semtech_udp_get_stats(su, &s);
+    char drops[768] = "";
+    size_t used = 0;
+    for (int i = 0; i < SEMTECH_UDP_DROP_COUNT && used < sizeof(drops); i++) {
+        if (s.dropped[i])
+            used += (size_t)snprintf(drops + used, sizeof(drops) - used, " %s=%" PRIu64,
+                                     semtech_udp_drop_name((enum semtech_udp_drop)i), s.dropped[i]);
+    }
+    for (int i = 0; i < EDGE_NS_DROP_COUNT && used < sizeof(drops); i++) {
+        if (s.ns.dropped[i])
+            used += (size_t)snprintf(drops + used, sizeof(drops) - used, " %s=%" PRIu64,
+                                     edge_ns_drop_name((enum edge_ns_drop)i), s.ns.dropped[i]);
+    }
+    log_msg(level,
+            "stats: semtech-udp datagrams %" PRIu64 " (push %" PRIu64 ", pull %" PRIu64
+            ", tx_ack %" PRIu64 ", tx errors %" PRIu64 "), rxpk %" PRIu64 ", duplicates %" PRIu64
+            ", frames %" PRIu64 ", uplinks %" PRIu64 " (journaled %" PRIu64 ", quarantined %" PRIu64
+            ", not journaled %" PRIu64 ", retransmissions %" PRIu64 "), joins %" PRIu64
+            ", downlinks %" PRIu64 ", push acks %" PRIu64 ", dropped:%s",
+            s.datagrams, s.push_data, s.pull_data, s.tx_acks, s.tx_errors, s.rxpk, s.duplicates,
+            s.ns.frames, s.ns.uplinks, s.journaled, s.quarantined, s.ns.not_journaled,
+            s.ns.retransmissions, s.ns.joins, s.pull_resps, s.push_acks,
+            drops[0] ? drops : " none");
+    static struct semtech_udp_forwarder fwd[SEMTECH_UDP_MAX_FORWARDERS];
+    size_t n = semtech_udp_get_forwarders(su, fwd, SEMTECH_UDP_MAX_FORWARDERS);
+    for (size_t i = 0; i < n; i++) {
+        const struct semtech_udp_forwarder *f = &fwd[i];
+        log_msg(level,
+                "stats: forwarder %s at %s (downlink %s): push %" PRIu64 ", pull %" PRIu64
+                ", tx errors %" PRIu64 "%s rxnb %" PRIu32 " rxok %" PRIu32 " rxfw %" PRIu32
+                " ackr %.1f%% dwnb %" PRIu32 " txnb %" PRIu32,
+                f->eui, f->address[0] ? f->address : "-", f->downlink[0] ? f->downlink : "-",
+                f->push_data, f->pull_data, f->tx_errors,
+                f->has_stat ? "; last stat:" : "; no stat;", f->rxnb, f->rxok, f->rxfw, f->ackr,
+                f->dwnb, f->txnb);
+    }
 }
 
 /* Logs the counters: every STATS_PERIOD_S at debug level, and once at stop at info level. */
@@ -230,6 +298,8 @@ static void log_stats(struct gateway *gw, enum log_level level)
             (double)ws.used_bytes / 1048576.0, ws.full ? " (full)" : "", ws.dropped_journal_full,
             ws.dropped_disk_floor, ws.rejected_full,
             ps.state == PUBLISHER_CONNECTED ? "connected" : "disconnected");
+    if (gw->semtech)
+        log_semtech_stats(gw->semtech, level);
 }
 
 int main(int argc, char **argv)

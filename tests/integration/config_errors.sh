@@ -48,7 +48,15 @@ expect_config_error "over-long line" "sensorbro: $cfg:2: line longer than 198 ch
 
 printf '[broker]\nport = 1\n' >"$cfg"
 expect_config_error "unknown section" \
-    "sensorbro: $cfg:2: [broker]: unknown section (known: gateway, coap, journal, mqtt, render, log)" -c "$cfg"
+    "sensorbro: $cfg:2: [broker]: unknown section (known: gateway, coap, semtech_udp, journal, mqtt, render, log)" -c "$cfg"
+
+printf '[semtech_udp]\nport = 1700\nnet_id = 0x13\n' >"$cfg"
+expect_config_error "bad NetID" \
+    "sensorbro: $cfg:3: semtech_udp.net_id: expected a NetID of 1 to 6 hex digits, e.g. 000000, got \"0x13\"" -c "$cfg"
+
+printf '[semtech_udp]\ndedup_window_ms = 5000\n' >"$cfg"
+expect_config_error "dedup window too long" \
+    "sensorbro: $cfg:2: semtech_udp.dedup_window_ms: expected a whole number from 0 to 2000, got \"5000\"" -c "$cfg"
 
 printf 'port = 1\n' >"$cfg"
 expect_config_error "outside a section" "sensorbro: $cfg:1: port: key outside any [section]" -c "$cfg"

@@ -5,6 +5,7 @@
  *   status      journal depth, oldest pending frame, quarantine count
  *   quarantine  list quarantined frames with the reason each was refused
  *   watch       subscribe to the broker and print readings as they arrive
+ *   device      the LoRaWAN device registry: add, list, show, remove, queue a downlink
  *
  * It links the daemon's own modules (config, journal, decode, render), so what it shows is
  * what the daemon does. It reads the journal through a read-only connection, which is safe
@@ -29,6 +30,7 @@
 #include "clock.h"
 #include "config.h"
 #include "decode.h"
+#include "device.h"
 #include "journal.h"
 #include "quantity.h"
 #include "render.h"
@@ -62,6 +64,17 @@ static void usage(FILE *out)
         "  journal recover [--output PATH]\n"
         "        Copy every readable row of a damaged journal into a new one (default\n"
         "        JOURNAL.recovered). The damaged file is only read, never changed.\n"
+        "  device add --dev-eui EUI (ABP: --dev-addr HEX8 --nwk-s-key K --app-s-key K |\n"
+        "             OTAA: --join-eui EUI --app-key K) [--keys-file FILE|-]\n"
+        "             [--name NAME] [--label KEY=VALUE]...\n"
+        "        Register a LoRaWAN device of the edge network server. Keys are 32 hex\n"
+        "        digits; --keys-file (or - for stdin) with lines nwkskey/appskey/appkey = K\n"
+        "        keeps them out of ps and the shell's history (safer than the options).\n"
+        "  device list [--json] | device show EUI | device remove EUI\n"
+        "        List devices, show one (keys masked), remove one with its queue.\n"
+        "  device downlink EUI HEX [--port N] [--confirmed]\n"
+        "        Queue a downlink (at most 51 bytes, FPort 1..223, default 2); it goes out\n"
+        "        in RX1 of the device's next uplink.\n"
         "\n"
         "options:\n"
         "  -c, --config FILE   the daemon's configuration file (journal path, broker, ids)\n"
@@ -682,8 +695,11 @@ int main(int argc, char **argv)
         return cmd_watch(&ctl, sub_argc, sub_argv);
     if (strcmp(command, "journal") == 0)
         return cmd_journal(&ctl, sub_argc, sub_argv);
+    if (strcmp(command, "device") == 0)
+        return cmd_device(ctl.journal_path, sub_argc, sub_argv);
     fprintf(stderr,
-            "sensorbroctl: unknown command \"%s\" (decode, status, quarantine, watch, journal)\n",
+            "sensorbroctl: unknown command \"%s\" (decode, status, quarantine, watch, journal, "
+            "device)\n",
             command);
     return EXIT_USAGE;
 }

@@ -1,0 +1,103 @@
+/*
+ * ingest/semtech_udp.h - Semtech UDP packet-forwarder ingest (GWMP, protocol version 2;
+ * version 1 accepted), with Sensorbro as the edge LoRaWAN network server of its own
+ * devices (lorawan/edge_ns.h).
+ *
+ *   PUSH_DATA  every rxpk is parsed as untrusted input and its PHYPayload collected for
+ *              dedup_window_ms: copies of the same bytes from several forwarders are one
+ *              frame (best RSSI/SNR first, every gateway listed). The frame is judged by
+ *              edge_ns; an accepted FPort 1 uplink is journaled (transport "semtech-udp",
+ *              device = DevEUI, source = the best forwarder's address), or quarantined
+ *              when it does not decode. PUSH_ACK goes back to every PUSH_DATA involved
+ *              only after all its frames are committed or dropped (counted); it is not sent
+ *              when the journal refused a frame, so that a forwarder that retries can.
+ *   PULL_DATA  PULL_ACK; the forwarder's address is remembered with its gateway EUI as its
+ *              downlink path.
+ *   PULL_RESP  Join-Accepts (RX1, tmst + 5 s) and data downlinks (RX1, tmst + 1 s): same
+ *              frequency and data rate as the uplink, ipol true, to the forwarder that heard
+ *              the uplink best.
+ *   TX_ACK     logged and counted when its error is not NONE.
+ *   stat       kept per forwarder (semtech_udp_get_forwarders).
+ *
+ * Threads: start/stop from the main thread; the adapter's own thread owns the socket, the
+ * collection of copies and edge_ns. The journal writer's completion callback only queues
+ * the result and writes an eventfd, as in ingest/coap.c. get_stats and get_forwarders may
+ * be called from any thread.
+ */
+#ifndef SENSORBRO_INGEST_SEMTECH_UDP_H
+#define SENSORBRO_INGEST_SEMTECH_UDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "journal_writer.h"
+#include "lorawan/edge_ns.h"
+
+#define SEMTECH_UDP_MAX_FORWARDERS 64
+
+struct semtech_udp_options {
+    const char *bind; /* numeric IPv4 or IPv6 address */
+    uint16_t port;
+    uint32_t dedup_window_ms;
+    uint32_t net_id;
+    const char *journal_path; /* the registry lives in the journal database */
+    struct journal_writer *writer;
+};
+
+enum semtech_udp_drop {
+    SEMTECH_UDP_DROP_SHORT,            /* shorter than its header */
+    SEMTECH_UDP_DROP_VERSION,          /* protocol version other than 1 or 2 */
+    SEMTECH_UDP_DROP_TYPE,             /* not PUSH_DATA, PULL_DATA or TX_ACK */
+    SEMTECH_UDP_DROP_JSON,             /* not a JSON object */
+    SEMTECH_UDP_DROP_RXPK_INVALID,     /* a field missing, of the wrong type, out of range */
+    SEMTECH_UDP_DROP_RXPK_OVERSIZE,    /* data longer than any LoRaWAN PHYPayload */
+    SEMTECH_UDP_DROP_CRC,              /* stat not 1: CRC bad or absent */
+    SEMTECH_UDP_DROP_NOT_LORA,         /* FSK */
+    SEMTECH_UDP_DROP_BUSY,             /* too many frames in collection at once */
+    SEMTECH_UDP_DROP_LATE_DUPLICATE,   /* a copy of a frame already judged */
+    SEMTECH_UDP_DROP_NO_DOWNLINK_PATH, /* a downlink for a forwarder never PULLed */
+    SEMTECH_UDP_DROP_JOURNAL,          /* the journal refused or failed to commit a frame */
+    SEMTECH_UDP_DROP_COUNT
+};
+
+const char *semtech_udp_drop_name(enum semtech_udp_drop reason);
+
+struct semtech_udp_stats {
+    uint64_t datagrams;
+    uint64_t push_data, push_acks, pull_data, tx_acks, tx_errors, stats_received;
+    uint64_t rxpk;        /* rxpk objects read */
+    uint64_t duplicates;  /* copies merged into a frame within the window */
+    uint64_t journaled;   /* frames committed to the pending queue */
+    uint64_t quarantined; /* frames committed to quarantine (did not decode) */
+    uint64_t pull_resps;  /* downlinks sent */
+    uint64_t dropped[SEMTECH_UDP_DROP_COUNT];
+    struct edge_ns_stats ns;
+};
+
+struct semtech_udp_forwarder {
+    char eui[FRAME_DEVICE_ID_SIZE];
+    char address[FRAME_SOURCE_SIZE];  /* of its last PUSH_DATA */
+    char downlink[FRAME_SOURCE_SIZE]; /* of its last PULL_DATA, "" before the first */
+    int64_t last_seen_ms;
+    uint64_t push_data, pull_data, tx_errors;
+    bool has_stat; /* its last stat object: */
+    uint32_t rxnb, rxok, rxfw, dwnb, txnb;
+    double ackr;
+};
+
+struct semtech_udp;
+
+int semtech_udp_start(struct semtech_udp **out, const struct semtech_udp_options *opts, char *err,
+                      size_t err_size);
+/* Stops reading datagrams, judges what is being collected, waits until every frame handed
+ * to the writer is committed and acknowledged, writes the frame counters and frees the
+ * adapter. The journal writer must still be running. */
+void semtech_udp_stop(struct semtech_udp *su);
+void semtech_udp_get_stats(struct semtech_udp *su, struct semtech_udp_stats *stats);
+/* Copies up to max forwarders into out; returns how many. */
+size_t semtech_udp_get_forwarders(struct semtech_udp *su, struct semtech_udp_forwarder *out,
+                                  size_t max);
+
+#endif
