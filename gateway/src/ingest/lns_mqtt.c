@@ -637,10 +637,10 @@ static int commit_record(struct lns_mqtt *lm, const char *quarantine_reason)
 }
 
 /* "mqtt:<topic>", cut to fit, anything but printable ASCII shown as '?'. */
-static void format_source(const char *topic, size_t topic_len, char out[FRAME_SOURCE_SIZE])
+static void format_source(const char *topic, size_t topic_len, char *out, size_t out_size)
 {
-    size_t n = snprintf(out, FRAME_SOURCE_SIZE, "mqtt:");
-    for (size_t i = 0; i < topic_len && n + 1 < FRAME_SOURCE_SIZE; i++) {
+    size_t n = (size_t)snprintf(out, out_size, "mqtt:");
+    for (size_t i = 0; i < topic_len && n + 1 < out_size; i++) {
         unsigned char c = (unsigned char)topic[i];
         out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
     }
@@ -672,7 +672,7 @@ static void handle_event(struct lns_mqtt *lm, const char *topic, size_t topic_le
 
     memset(rec, 0, offsetof(struct frame_record, payload));
     snprintf(rec->transport, sizeof(rec->transport), "lns-mqtt");
-    format_source(topic, topic_len, rec->source);
+    format_source(topic, topic_len, rec->source, sizeof(rec->source));
     rec->received_ms = clock_wall_ms();
     rec->radio = ev->radio;
     snprintf(rec->device, sizeof(rec->device), "%s",
@@ -704,8 +704,8 @@ static void handle_event(struct lns_mqtt *lm, const char *topic, size_t topic_le
         }
     } else {
         atomic_fetch_add(&lm->bad, 1);
-        char shown_topic[FRAME_SOURCE_SIZE];
-        format_source(topic, topic_len, shown_topic);
+        char shown_topic[TOPIC_SIZE];
+        format_source(topic, topic_len, shown_topic, sizeof(shown_topic));
         log_bad_event(lm, shown_topic + 5, reason);
         if (ev->data_len > 0) {
             /* the event was bad after its data decoded: keep the data */
