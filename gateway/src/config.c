@@ -104,6 +104,56 @@ static int check_data_topic(const char *value, char *why, size_t why_size)
     return 0;
 }
 
+/* A subscription filter: wildcards allowed, but the $share prefix is built from
+ * lns_mqtt.shared_group, and nothing may be empty. */
+static int check_topic_filter(const char *value, char *why, size_t why_size)
+{
+    if (value[0] == '\0' || strpbrk(value, " \t") != NULL || value[0] == '$') {
+        snprintf(why, why_size,
+                 "expected a topic filter such as application/+/device/+/event/up "
+                 "(no spaces; set lns_mqtt.shared_group instead of $share/...)");
+        return -1;
+    }
+    for (const char *p = value; *p; p++) {
+        /* '+' and '#' must fill a whole level; '#' only as the last one */
+        bool level_start = p == value || p[-1] == '/';
+        bool level_end = p[1] == '\0' || p[1] == '/';
+        if ((*p == '+' || *p == '#') && !(level_start && level_end)) {
+            snprintf(why, why_size, "expected '+' and '#' to fill a whole topic level");
+            return -1;
+        }
+        if (*p == '#' && p[1] != '\0') {
+            snprintf(why, why_size, "expected '#' only as the last topic level");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_share_group(const char *value, char *why, size_t why_size)
+{
+    return value[0] == '\0' ? 0 : check_topic_word(value, why, why_size);
+}
+
+static int check_downlink_topic(const char *value, char *why, size_t why_size)
+{
+    if (strchr(value, '+') || strchr(value, '#') || value[0] == '\0') {
+        snprintf(why, why_size, "expected a non-empty topic without the wildcards '+' or '#'");
+        return -1;
+    }
+    for (const char *p = value; (p = strchr(p, '{')) != NULL; p++) {
+        if (strncmp(p, "{application}", 13) != 0 && strncmp(p, "{device}", 8) != 0) {
+            snprintf(why, why_size, "expected only the placeholders {application} and {device}");
+            return -1;
+        }
+    }
+    if (strstr(value, "{device}") == NULL) {
+        snprintf(why, why_size, "expected a topic containing {device}");
+        return -1;
+    }
+    return 0;
+}
+
 #define STR(sec, field, def, check)                                                                \
     {                                                                                              \
 #sec, #field, KEY_STRING, offsetof(struct config, sec.field),                              \
@@ -166,6 +216,22 @@ static const struct key keys[] = {
     UINT(mqtt, max_inflight, 1, 65535, "32"),
     UINT(mqtt, reconnect_min_ms, 10, 3600000, "1000"),
     UINT(mqtt, reconnect_max_ms, 10, 3600000, "60000"),
+    BOOL(lns_mqtt, enabled, "false"),
+    STR(lns_mqtt, host, "localhost", check_host),
+    UINT(lns_mqtt, port, 1, 65535, "1883"),
+    CHOICE(lns_mqtt, protocol, protocol_choices, "5"),
+    STR(lns_mqtt, client_id, "", NULL),
+    STR(lns_mqtt, username, "", NULL),
+    SECRET(lns_mqtt, password),
+    BOOL(lns_mqtt, tls, "false"),
+    STR(lns_mqtt, ca_file, "", NULL),
+    STR(lns_mqtt, topic, "application/+/device/+/event/up", check_topic_filter),
+    STR(lns_mqtt, shared_group, "", check_share_group),
+    STR(lns_mqtt, downlink_topic, "application/{application}/device/{device}/command/down",
+        check_downlink_topic),
+    UINT(lns_mqtt, session_expiry_s, 0, 4294967295u, "86400"),
+    UINT(lns_mqtt, keepalive_s, 5, 3600, "30"),
+    UINT(lns_mqtt, dedup_window, 1, 1000000, "4096"),
     CHOICE(render, profile, profile_choices, "json"),
     CHOICE(log, level, level_choices, "info"),
 };
@@ -455,6 +521,24 @@ int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE])
     }
     if (cfg->mqtt.password[0] != '\0' && cfg->mqtt.username[0] == '\0') {
         snprintf(err, CONFIG_ERROR_SIZE, "mqtt.password is set but mqtt.username is empty");
+        return -1;
+    }
+    if (cfg->lns_mqtt.client_id[0] == '\0')
+        snprintf(cfg->lns_mqtt.client_id, sizeof(cfg->lns_mqtt.client_id), "sensorbro-lns-%.100s",
+                 cfg->gateway.id);
+    if (strcmp(cfg->lns_mqtt.client_id, cfg->mqtt.client_id) == 0 &&
+        strcmp(cfg->lns_mqtt.host, cfg->mqtt.host) == 0 && cfg->lns_mqtt.port == cfg->mqtt.port) {
+        /* the broker would throw one connection out whenever the other connects */
+        snprintf(err, CONFIG_ERROR_SIZE,
+                 "lns_mqtt.client_id and mqtt.client_id are the same on the same broker");
+        return -1;
+    }
+    if (!cfg->lns_mqtt.tls && cfg->lns_mqtt.ca_file[0]) {
+        snprintf(err, CONFIG_ERROR_SIZE, "lns_mqtt.ca_file is set but lns_mqtt.tls is false");
+        return -1;
+    }
+    if (cfg->lns_mqtt.password[0] != '\0' && cfg->lns_mqtt.username[0] == '\0') {
+        snprintf(err, CONFIG_ERROR_SIZE, "lns_mqtt.password is set but lns_mqtt.username is empty");
         return -1;
     }
     return 0;

@@ -75,6 +75,23 @@ struct config {
         uint32_t reconnect_max_ms;
     } mqtt;
     struct {
+        bool enabled;
+        char host[256];
+        uint32_t port;
+        uint32_t protocol; /* enum config_mqtt_protocol */
+        char client_id[128];
+        char username[128];
+        char password[256];
+        bool tls;
+        char ca_file[CONFIG_PATH_SIZE];
+        char topic[256];          /* subscription filter, wildcards allowed */
+        char shared_group[64];    /* "": plain subscription; else $share/<group>/<topic> */
+        char downlink_topic[256]; /* {application} and {device} are replaced */
+        uint32_t session_expiry_s;
+        uint32_t keepalive_s;
+        uint32_t dedup_window; /* deduplicationIds remembered */
+    } lns_mqtt;
+    struct {
         uint32_t profile; /* enum config_profile */
     } render;
     struct {

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "ingest/coap.h"
 #include "ingest/semtech_udp.h"
+#include "ingest/lns_mqtt.h"
 #include "journal_writer.h"
 #include "log.h"
 #include "publish.h"
@@ -40,6 +41,7 @@ struct gateway {
     _Atomic(struct publisher *) publisher;
     struct coap_ingest *coap;
     struct semtech_udp *semtech;
+    struct lns_mqtt *lns;
     uint64_t kernel_drops_logged; /* main thread only */
 };
 
@@ -49,7 +51,8 @@ static void usage(FILE *out)
             "usage: sensorbro [-c FILE] [--set SECTION.KEY=VALUE]... [--print-config]\n"
             "\n"
             "Receives sensor uplinks (CoAP, LoRaWAN through a Semtech UDP packet\n"
-            "forwarder), keeps each in an SQLite journal before\n"
+            "forwarder, a LoRaWAN network server's MQTT feed), keeps each in an SQLite\n"
+            "journal before\n"
             "acknowledging it, and publishes it as JSON over MQTT.\n"
             "\n"
             "  -c, --config FILE     INI configuration file (default: none, built-in defaults)\n"
@@ -195,11 +198,15 @@ static int start(struct gateway *gw)
             return -1;
         }
     }
+    if (cfg->lns_mqtt.enabled && lns_mqtt_start(&gw->lns, cfg, gw->writer, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
     log_info("sensorbro %s started: gateway %s, journal %s, broker %s:%" PRIu32
-             "%s, CoAP %s, Semtech UDP %s",
+             "%s, CoAP %s, Semtech UDP %s, LNS feed %s",
              SENSORBRO_VERSION, cfg->gateway.id, cfg->journal.path, cfg->mqtt.host, cfg->mqtt.port,
              cfg->mqtt.tls ? " (TLS)" : "", cfg->coap.enabled ? "on" : "off",
-             cfg->semtech_udp.enabled ? "on" : "off");
+             cfg->semtech_udp.enabled ? "on" : "off", cfg->lns_mqtt.enabled ? "on" : "off");
     if (cfg->semtech_udp.enabled)
         log_info("semtech-udp: listening on udp %s port %" PRIu32
                  " (packet forwarders), dedup window %" PRIu32 " ms, NetID %s",
@@ -217,6 +224,8 @@ static void stop(struct gateway *gw)
     gw->coap = NULL;
     semtech_udp_stop(gw->semtech);
     gw->semtech = NULL;
+    lns_mqtt_stop(gw->lns);
+    gw->lns = NULL;
     log_debug("stop: ingest stopped, every accepted frame answered");
     struct publisher *publisher = atomic_exchange(&gw->publisher, NULL);
     publisher_stop(publisher);
@@ -300,6 +309,20 @@ static void log_stats(struct gateway *gw, enum log_level level)
             ps.state == PUBLISHER_CONNECTED ? "connected" : "disconnected");
     if (gw->semtech)
         log_semtech_stats(gw->semtech, level);
+    if (gw->lns) {
+        struct lns_mqtt_stats ls;
+        lns_mqtt_get_stats(gw->lns, &ls);
+        log_msg(level,
+                "stats: lns-mqtt events %" PRIu64 " (journaled %" PRIu64 ", duplicates %" PRIu64
+                ", without data %" PRIu64 ", bad %" PRIu64 ", quarantined %" PRIu64
+                ", not stored %" PRIu64 "), downlinks %" PRIu64 " (failed %" PRIu64
+                "), connection losses %" PRIu64 ", %s",
+                ls.received, ls.accepted, ls.duplicates, ls.empty, ls.bad, ls.quarantined,
+                ls.not_stored, ls.downlinks, ls.downlink_failures, ls.connection_losses,
+                ls.subscribed  ? "subscribed"
+                : ls.connected ? "connected"
+                               : "disconnected");
+    }
 }
 
 int main(int argc, char **argv)

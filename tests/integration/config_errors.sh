@@ -48,7 +48,7 @@ expect_config_error "over-long line" "sensorbro: $cfg:2: line longer than 198 ch
 
 printf '[broker]\nport = 1\n' >"$cfg"
 expect_config_error "unknown section" \
-    "sensorbro: $cfg:2: [broker]: unknown section (known: gateway, coap, semtech_udp, journal, mqtt, render, log)" -c "$cfg"
+    "sensorbro: $cfg:2: [broker]: unknown section (known: gateway, coap, semtech_udp, journal, mqtt, lns_mqtt, render, log)" -c "$cfg"
 
 printf '[semtech_udp]\nport = 1700\nnet_id = 0x13\n' >"$cfg"
 expect_config_error "bad NetID" \
@@ -57,6 +57,22 @@ expect_config_error "bad NetID" \
 printf '[semtech_udp]\ndedup_window_ms = 5000\n' >"$cfg"
 expect_config_error "dedup window too long" \
     "sensorbro: $cfg:2: semtech_udp.dedup_window_ms: expected a whole number from 0 to 2000, got \"5000\"" -c "$cfg"
+
+printf '[lns_mqtt]\nenabled = true\nshared_group = a/b\n' >"$cfg"
+expect_config_error "shared group with a level separator" \
+    "sensorbro: $cfg:3: lns_mqtt.shared_group: expected letters, digits, '-', '_' or '.' only, found '/'" -c "$cfg"
+
+printf '[lns_mqtt]\ntopic = $share/g/application/#\n' >"$cfg"
+expect_config_error "\$share written into the topic" \
+    "sensorbro: $cfg:2: lns_mqtt.topic: expected a topic filter such as application/+/device/+/event/up (no spaces; set lns_mqtt.shared_group instead of \$share/...)" -c "$cfg"
+
+printf '[lns_mqtt]\ntopic = application/a+/device/+/event/up\n' >"$cfg"
+expect_config_error "wildcard inside a level" \
+    "sensorbro: $cfg:2: lns_mqtt.topic: expected '+' and '#' to fill a whole topic level" -c "$cfg"
+
+printf '[lns_mqtt]\ndownlink_topic = application/{app}/device/{device}/command/down\n' >"$cfg"
+expect_config_error "unknown placeholder" \
+    "sensorbro: $cfg:2: lns_mqtt.downlink_topic: expected only the placeholders {application} and {device}" -c "$cfg"
 
 printf 'port = 1\n' >"$cfg"
 expect_config_error "outside a section" "sensorbro: $cfg:1: port: key outside any [section]" -c "$cfg"
@@ -83,6 +99,9 @@ grep -qx "id = $host_id" "$TEST_TMP/defaults.ini" || fail "default gateway id is
 "$SENSORBRO_BIN" --set mqtt.username=gw --set mqtt.password=s3cret --print-config >"$TEST_TMP/p.ini"
 grep -qx "password = \*\*\*\*\*\*\*\*" "$TEST_TMP/p.ini" || fail "password not masked"
 ! grep -q s3cret "$TEST_TMP/p.ini" || fail "password printed"
+"$SENSORBRO_BIN" --set lns_mqtt.username=ns --set lns_mqtt.password=n3tserver --print-config >"$TEST_TMP/p.ini"
+[ "$(grep -cx "password = \*\*\*\*\*\*\*\*" "$TEST_TMP/p.ini")" -eq 1 ] || fail "lns_mqtt.password not masked"
+! grep -q n3tserver "$TEST_TMP/p.ini" || fail "lns_mqtt.password printed"
 # The printed configuration is itself a valid configuration file.
 "$SENSORBRO_BIN" -c "$TEST_TMP/defaults.ini" --print-config >"$TEST_TMP/again.ini"
 cmp -s "$TEST_TMP/defaults.ini" "$TEST_TMP/again.ini" || fail "--print-config output does not load back"

@@ -1,0 +1,153 @@
+/*
+ * ingest/lns_mqtt.h - the LoRaWAN network server feed: ChirpStack v4 uplink events over MQTT.
+ *
+ * A site that already runs a network server (ChirpStack v4, as inside OS2iot) lets it do the
+ * LoRaWAN MAC and decryption and hands sensorbro the decrypted FRMPayload through its MQTT
+ * integration. This adapter is a Paho MQTTAsync client of its own (MQTT 5 by default, 3.1.1
+ * as an option) to that broker. It subscribes at QoS 1 to lns_mqtt.topic (default
+ * application/+/device/+/event/up), or to $share/<shared_group>/<topic> so that several
+ * sensorbro instances split one feed with no coordination of their own: the broker gives
+ * each event to one member of the group.
+ *
+ * Every event is untrusted JSON (cJSON, every field's type and size checked, see
+ * lns_mqtt_parse_uplink). A good one becomes a frame_record with transport "lns-mqtt",
+ * device = devEui in lower case, source "mqtt:<topic>", received_ms = now, and the radio
+ * metadata of the event, and goes through journal_writer_append: the same journal, decode
+ * and publish path as CoAP. A payload that does not decode as an Uplink is quarantined with
+ * the decoder's reason, as CoAP does.
+ *
+ * Durability: acknowledged only after the commit. Events are QoS 1 on a persistent session
+ * (MQTT 5: clean start off, session expiry lns_mqtt.session_expiry_s; 3.1.1: clean session
+ * off). The message callback returns only after the event's journal transaction committed,
+ * and Paho 1.3.12 (Debian 12) calls it from inside its handling of the PUBLISH packet and
+ * sends the PUBACK after it returns, when its own message queue is empty, which it stays
+ * because the callback never returns 0 (a 0 would queue the message, and a queued message
+ * is acknowledged before it is delivered). Measured: with journal.batch_max_ms=1000 and the
+ * daemon killed with SIGKILL 0.3 s after an event arrived, Mosquitto had no PUBACK, sent the
+ * event again (DUP) on the next connect, and it was journaled once. A persistent session
+ * also keeps what arrives while sensorbro is down, up to the broker's own limits.
+ * The price: Paho has one receive thread for all clients of the process, and it waits
+ * during the commit (batch_max_ms + one fsync), PUBACKs for the publisher included.
+ *
+ * Duplicates. An event whose deduplicationId was seen among the last lns_mqtt.dedup_window
+ * events is dropped and counted. The set lives in memory: after a restart a redelivered
+ * event is journaled again and published again with the same message id (at least once, as
+ * for every transport). Across instances of a shared subscription nothing is shared.
+ *
+ * Bad events (not JSON, a required field missing or of the wrong type, bad base64, a devEui
+ * that is not 16 hex digits, data over LNS_MQTT_MAX_DATA_BYTES) are counted, logged at most
+ * once a minute, and quarantined with the reason when they carry something to keep:
+ * the decoded data if there is any, otherwise the raw event (its first
+ * FRAME_MAX_PAYLOAD_BYTES). A quarantined event without a usable devEui is filed under
+ * device 0000000000000000.
+ *
+ * Downlinks: lns_mqtt_send_downlink publishes ChirpStack v4's
+ * {"devEui":..,"confirmed":..,"fPort":..,"data":<base64>} to lns_mqtt.downlink_topic, with
+ * the device's applicationId remembered from its uplinks (or given by the caller).
+ *
+ * Threads: start/stop from the main thread. The adapter owns one thread (connects,
+ * subscribes, reconnects with jittered backoff); Paho's threads run the callbacks. The
+ * message callback blocks Paho's receive thread until the journal writer's completion
+ * callback (writer thread) says the event is committed; Paho holds its global mutex
+ * meanwhile, so Paho calls from other threads (the publisher's) wait for that commit too.
+ * Nothing the journal writer runs may call into Paho, or this would deadlock.
+ * lns_mqtt_send_downlink and lns_mqtt_get_stats may be called from any thread, except from
+ * a downlink's done callback (it runs under Paho's mutex; the adapter's thread may be
+ * waiting for that mutex while holding the client lock that a send takes).
+ */
+#ifndef SENSORBRO_INGEST_LNS_MQTT_H
+#define SENSORBRO_INGEST_LNS_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "frame.h"
+#include "journal_writer.h"
+
+/* LoRaWAN's FRMPayload is at most 242 bytes (EU868 DR4+); a larger `data` is refused. */
+#define LNS_MQTT_MAX_DATA_BYTES 242
+/* Events larger than this are refused before they are parsed. */
+#define LNS_MQTT_MAX_EVENT_BYTES  (64 * 1024)
+#define LNS_MQTT_REASON_SIZE      128
+#define LNS_MQTT_DEDUP_ID_SIZE    65 /* ChirpStack writes a UUID: 36 characters */
+#define LNS_MQTT_APP_ID_SIZE      65 /* ChirpStack writes a UUID: 36 characters */
+#define LNS_MQTT_DEVICE_NAME_SIZE 65 /* longer names are cut (on a UTF-8 boundary) */
+/* The all-zero EUI files quarantined events whose devEui could not be read. */
+#define LNS_MQTT_UNKNOWN_DEVICE "0000000000000000"
+
+/* What one ChirpStack v4 uplink event says, after every check. */
+struct lns_uplink_event {
+    char dedup_id[LNS_MQTT_DEDUP_ID_SIZE];       /* deduplicationId */
+    int64_t time_ms;                             /* `time` (radio reception), unix ms; -1 unknown */
+    char device[FRAME_DEVICE_ID_SIZE];           /* deviceInfo.devEui, lower case; "" unknown */
+    char device_name[LNS_MQTT_DEVICE_NAME_SIZE]; /* deviceInfo.deviceName, may be "" */
+    char application_id[LNS_MQTT_APP_ID_SIZE];   /* deviceInfo.applicationId, may be "" */
+    struct frame_radio radio;                    /* fCnt, fPort, rxInfo, txInfo */
+    size_t data_len;                             /* 0: the event carries no data */
+    uint8_t data[LNS_MQTT_MAX_DATA_BYTES];       /* `data`, base64-decoded */
+};
+
+/* Parses one event. Returns 0 for a good event with data, 1 for a good event without data
+ * (no FRMPayload: nothing to journal), -1 for a bad one with the reason in reason. On -1
+ * the fields that were read before the error (device, dedup_id, data) stay filled in.
+ * Required: deduplicationId (string, 1-64 printable characters), deviceInfo.devEui (16 hex
+ * digits), fCnt (integer 0..2^32-1), and with data: fPort (1..255) and data (base64,
+ * padded, at most LNS_MQTT_MAX_DATA_BYTES decoded). Optional, ignored when of the wrong type
+ * or out of range: time, deviceInfo.deviceName, deviceInfo.applicationId, rxInfo[] entries
+ * (gatewayId 16 hex digits, rssi -200..50 dBm, snr -50..50 dB; the best by RSSI then SNR
+ * first, at most FRAME_MAX_GATEWAYS), txInfo.frequency and txInfo.modulation.lora
+ * (spreadingFactor 5..12, bandwidth in Hz -> datr "SF12BW125"). No allocation survives the
+ * call; thread-safe. */
+int lns_mqtt_parse_uplink(const char *json, size_t len, struct lns_uplink_event *ev,
+                          char reason[LNS_MQTT_REASON_SIZE]);
+
+/* Writes the ChirpStack v4 downlink command for one device into out. Returns the length, or
+ * -1 when out is too small or an argument is out of range (reason written). */
+int lns_mqtt_format_downlink(const char *dev_eui, uint8_t fport, const uint8_t *payload,
+                             size_t payload_len, bool confirmed, char *out, size_t out_size,
+                             char reason[LNS_MQTT_REASON_SIZE]);
+
+struct lns_mqtt_stats {
+    bool connected;
+    bool subscribed;
+    uint64_t received;    /* every message that arrived */
+    uint64_t accepted;    /* journaled to the pending queue */
+    uint64_t duplicates;  /* dropped: deduplicationId seen recently */
+    uint64_t empty;       /* good events without data: nothing to journal */
+    uint64_t bad;         /* refused events (see above) */
+    uint64_t quarantined; /* journaled to quarantine: bad events and undecodable payloads */
+    uint64_t not_stored;  /* the journal refused or failed: lost after Paho's PUBACK */
+    uint64_t downlinks;   /* downlink commands acknowledged by the broker */
+    uint64_t downlink_failures;
+    uint64_t connects;
+    uint64_t connection_losses;
+};
+
+struct lns_mqtt;
+
+/* Starts the adapter's thread, which connects to cfg->lns_mqtt's broker and subscribes.
+ * cfg must outlive the adapter. Returns -1 with a message in err. */
+int lns_mqtt_start(struct lns_mqtt **out, const struct config *cfg, struct journal_writer *writer,
+                   char *err, size_t err_size);
+/* Disconnects (an event being committed finishes first) and frees the adapter. The journal
+ * writer must still be running. NULL is accepted. */
+void lns_mqtt_stop(struct lns_mqtt *lm);
+void lns_mqtt_get_stats(struct lns_mqtt *lm, struct lns_mqtt_stats *stats);
+
+/* status 0: the broker acknowledged the downlink command (PUBACK, under MQTT 5 with a
+ * success reason code); -1: not delivered (refused, connection lost, stopping). */
+typedef void (*lns_mqtt_downlink_done_fn)(void *ctx, int status);
+
+/* Publishes a downlink for dev_eui (16 hex digits, either case) at QoS 1. application_id
+ * NULL or "": the one remembered from the device's last uplink. fport 1..223, payload at
+ * most LNS_MQTT_MAX_DATA_BYTES. done (may be NULL) runs later on a Paho thread, exactly once
+ * when 0 is returned; keep it short. Returns 0 when handed to Paho, or -1 with err (not
+ * connected, unknown application, bad argument) and done is not called. */
+int lns_mqtt_send_downlink(struct lns_mqtt *lm, const char *dev_eui, const char *application_id,
+                           uint8_t fport, const uint8_t *payload, size_t payload_len,
+                           bool confirmed, lns_mqtt_downlink_done_fn done, void *ctx, char *err,
+                           size_t err_size);
+
+#endif

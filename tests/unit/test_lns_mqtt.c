@@ -1,0 +1,346 @@
+/*
+ * test_lns_mqtt.c - the ChirpStack v4 event parser and the downlink command, against
+ * hand-written events and hostile ones. cJSON (an independent parser) reads back the
+ * downlink JSON.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "ingest/lns_mqtt.h"
+
+/* "CAcQPCID6CAK" is the Uplink {seq: 7, interval_s: 60, temperature: [2100, 5]} as
+ * protoc --encode writes it. */
+#define GOOD_EVENT                                                                                 \
+    "{\"deduplicationId\":\"3e3a8b7c-1234-4f00-9a1b-0123456789ab\","                               \
+    "\"time\":\"2026-11-23T09:17:03.123456Z\","                                                    \
+    "\"deviceInfo\":{\"tenantId\":\"t\",\"applicationId\":\"a1b2c3d4-0000-1111-2222-"              \
+    "333344445555\","                                                                              \
+    "\"deviceName\":\"room-12\",\"devEui\":\"70B3D57ED0001234\",\"tags\":{}},"                     \
+    "\"devAddr\":\"01020304\",\"dr\":5,\"fCnt\":42,\"fPort\":2,\"confirmed\":false,"               \
+    "\"data\":\"CAcQPCID6CAK\","                                                                   \
+    "\"rxInfo\":[{\"gatewayId\":\"0016c001ff10a235\",\"rssi\":-97,\"snr\":7.5},"                   \
+    "{\"gatewayId\":\"0016C001FF10A236\",\"rssi\":-80,\"snr\":3.0}],"                              \
+    "\"txInfo\":{\"frequency\":868100000,\"modulation\":{\"lora\":{\"bandwidth\":125000,"          \
+    "\"spreadingFactor\":7,\"codeRate\":\"CR_4_5\"}}}}"
+
+static const uint8_t good_data[] = {0x08, 0x07, 0x10, 0x3c, 0x22, 0x03, 0xe8, 0x20, 0x0a};
+
+static int parse(const char *json, struct lns_uplink_event *ev, char *reason)
+{
+    return lns_mqtt_parse_uplink(json, strlen(json), ev, reason);
+}
+
+/* GOOD_EVENT with the first occurrence of from replaced by to. */
+static char *variant(const char *from, const char *to)
+{
+    static char out[65536];
+    const char *at = strstr(GOOD_EVENT, from);
+    assert_non_null(at);
+    snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - GOOD_EVENT), GOOD_EVENT, to,
+             at + strlen(from));
+    return out;
+}
+
+static void expect_bad(const char *json, const char *reason_start)
+{
+    struct lns_uplink_event ev;
+    char reason[LNS_MQTT_REASON_SIZE];
+    assert_int_equal(parse(json, &ev, reason), -1);
+    if (strncmp(reason, reason_start, strlen(reason_start)) != 0)
+        fail_msg("reason \"%s\" does not start with \"%s\"", reason, reason_start);
+}
+
+static void test_every_field(void **state)
+{
+    (void)state;
+    struct lns_uplink_event ev;
+    char reason[LNS_MQTT_REASON_SIZE];
+    assert_int_equal(parse(GOOD_EVENT, &ev, reason), 0);
+    assert_string_equal(ev.dedup_id, "3e3a8b7c-1234-4f00-9a1b-0123456789ab");
+    assert_true(ev.time_ms == 1795425423123LL); /* date -d 2026-11-23T09:17:03Z +%s */
+    assert_string_equal(ev.device, "70b3d57ed0001234");
+    assert_string_equal(ev.device_name, "room-12");
+    assert_string_equal(ev.application_id, "a1b2c3d4-0000-1111-2222-333344445555");
+    assert_true(ev.radio.has_lorawan);
+    assert_int_equal(ev.radio.fcnt, 42);
+    assert_int_equal(ev.radio.fport, 2);
+    assert_int_equal(ev.data_len, sizeof(good_data));
+    assert_memory_equal(ev.data, good_data, sizeof(good_data));
+    /* best first: -80 dBm beats -97 dBm although its SNR is lower */
+    assert_int_equal(ev.radio.n_gateways, 2);
+    assert_string_equal(ev.radio.gateways[0], "0016c001ff10a236");
+    assert_string_equal(ev.radio.gateways[1], "0016c001ff10a235");
+    assert_int_equal(ev.radio.rssi_dbm, -80);
+    assert_true(ev.radio.snr_db == 3.0f);
+    assert_int_equal(ev.radio.freq_hz, 868100000);
+    assert_string_equal(ev.radio.datr, "SF7BW125");
+}
+
+static void test_time_with_offset(void **state)
+{
+    (void)state;
+    struct lns_uplink_event ev;
+    char reason[LNS_MQTT_REASON_SIZE];
+    assert_int_equal(
+        parse(variant("2026-11-23T09:17:03.123456Z", "2026-11-23T10:17:03+01:00"), &ev, reason), 0);
+    assert_true(ev.time_ms == 1795425423000LL);
+    /* a time that does not parse is left out, not fatal */
+    assert_int_equal(parse(variant("2026-11-23T09:17:03.123456Z", "yesterday"), &ev, reason), 0);
+    assert_true(ev.time_ms == -1);
+}
+
+static void test_base64_padding(void **state)
+{
+    (void)state;
+    struct lns_uplink_event ev;
+    char reason[LNS_MQTT_REASON_SIZE];
+    assert_int_equal(parse(variant("CAcQPCID6CAK", "CAc="), &ev, reason), 0); /* 08 07 */
+    assert_int_equal(ev.data_len, 2);
+    assert_int_equal(parse(variant("CAcQPCID6CAK", "CA=="), &ev, reason), 0);
+    assert_int_equal(ev.data_len, 1);
+    assert_int_equal(ev.data[0], 0x08);
+    expect_bad(variant("CAcQPCID6CAK", "CAcQPCID6CA"), "data: base64 length");
+    expect_bad(variant("CAcQPCID6CAK", "CA=QPCID6CAK"), "data: not base64");
+    expect_bad(variant("CAcQPCID6CAK", "CAcQPC!D6CAK"), "data: not base64");
+    expect_bad(variant("CAcQPCID6CAK", "C==="), "data: not base64");
+}
+
+static void test_no_data_is_not_bad(void **state)
+{
+    (void)state;
+    struct lns_uplink_event ev;
+    char reason[LNS_MQTT_REASON_SIZE];
+    assert_int_equal(parse(variant("\"data\":\"CAcQPCID6CAK\",", ""), &ev, reason), 1);
+    assert_int_equal(parse(variant("\"data\":\"CAcQPCID6CAK\"", "\"data\":\"\""), &ev, reason), 1);
+    assert_int_equal(ev.data_len, 0);
+}
+
+static void test_oversize_data(void **state)
+{
+    (void)state;
+    /* 243 bytes: one over LoRaWAN's largest FRMPayload */
+    char b64[400];
+    memset(b64, 'A', 324);
+    b64[324] = '\0';
+    expect_bad(variant("CAcQPCID6CAK", b64), "data: 243 bytes (max 242)");
+    /* far larger: refused before it is decoded */
+    static char huge[20000];
+    memset(huge, 'A', sizeof(huge) - 1);
+    huge[sizeof(huge) - 1] = '\0';
+    expect_bad(variant("CAcQPCID6CAK", huge), "data: about");
+    /* 242 bytes exactly are fine (the payload still has to decode later) */
+    memset(b64, 'A', 324);
+    b64[323] = '=';
+    struct lns_uplink_event ev;
+    char reason[LNS_MQTT_REASON_SIZE];
+    assert_int_equal(parse(variant("CAcQPCID6CAK", b64), &ev, reason), 0);
+    assert_int_equal(ev.data_len, 242);
+}
+
+static void test_broken_json(void **state)
+{
+    (void)state;
+    expect_bad("", "event: not JSON");
+    expect_bad("{", "event: not JSON");
+    expect_bad("not json at all", "event: not JSON");
+    expect_bad("[1,2,3]", "event: not a JSON object");
+    expect_bad("null", "event: not a JSON object");
+    char cut[sizeof(GOOD_EVENT)];
+    for (size_t n = 0; n + 1 < sizeof(GOOD_EVENT); n++) {
+        /* every truncation of a good event is refused, none crashes */
+        memcpy(cut, GOOD_EVENT, n);
+        struct lns_uplink_event ev;
+        char reason[LNS_MQTT_REASON_SIZE];
+        assert_int_equal(lns_mqtt_parse_uplink(cut, n, &ev, reason), -1);
+    }
+    /* 200 levels of nesting: cJSON's own limit (1000) is not reached, we refuse the shape */
+    static char deep[512];
+    memset(deep, '[', 200);
+    memset(deep + 200, ']', 200);
+    deep[400] = '\0';
+    expect_bad(deep, "event: not a JSON object");
+}
+
+static void test_missing_and_wrong_types(void **state)
+{
+    (void)state;
+    expect_bad(variant("\"devEui\":\"70B3D57ED0001234\"", "\"x\":1"), "deviceInfo.devEui: missing");
+    expect_bad(variant("\"devEui\":\"70B3D57ED0001234\"", "\"devEui\":7"),
+               "deviceInfo.devEui: missing or not a string");
+    expect_bad(variant("70B3D57ED0001234", "70B3D57ED000123"), "deviceInfo.devEui: not 16 hex");
+    expect_bad(variant("70B3D57ED0001234", "70B3D57ED000123Z"), "deviceInfo.devEui: not 16 hex");
+    expect_bad(variant("70B3D57ED0001234", "70B3D57ED00012345"), "deviceInfo.devEui: not 16 hex");
+    expect_bad(variant("\"deviceInfo\":{", "\"deviceInfo\":7,\"x\":{"), "deviceInfo: missing");
+    expect_bad(variant("\"deduplicationId\":\"3e3a8b7c-1234-4f00-9a1b-0123456789ab\"", "\"a\":1"),
+               "deduplicationId: missing");
+    expect_bad(variant("\"3e3a8b7c-1234-4f00-9a1b-0123456789ab\"", "[]"),
+               "deduplicationId: missing or not a string");
+    expect_bad(variant("\"3e3a8b7c-1234-4f00-9a1b-0123456789ab\"", "\"\""),
+               "deduplicationId: not 1-64");
+    expect_bad(variant("\"3e3a8b7c-1234-4f00-9a1b-0123456789ab\"", "\"a b\""),
+               "deduplicationId: not printable");
+    expect_bad(variant("\"fCnt\":42", "\"fCnt\":\"42\""), "fCnt: missing or not an integer");
+    expect_bad(variant("\"fCnt\":42", "\"fCnt\":4.5"), "fCnt: missing or not an integer");
+    expect_bad(variant("\"fCnt\":42", "\"fCnt\":-1"), "fCnt: missing or not an integer");
+    expect_bad(variant("\"fCnt\":42", "\"fCnt\":4294967296"), "fCnt: missing or not an integer");
+    expect_bad(variant("\"fCnt\":42", "\"fCnt\":1e400"), "fCnt: missing or not an integer");
+    expect_bad(variant("\"fPort\":2", "\"fPort\":0"), "fPort: missing or not an integer 1..255");
+    expect_bad(variant("\"fPort\":2", "\"fPort\":256"), "fPort: missing or not an integer 1..255");
+    expect_bad(variant("\"fPort\":2", "\"fPort\":true"), "fPort: missing or not an integer");
+    expect_bad(variant("\"fPort\":2,", ""), "fPort: missing");
+    expect_bad(variant("\"CAcQPCID6CAK\"", "42"), "data: not a string");
+
+    /* a refused event keeps what it could read, for the quarantine */
+    struct lns_uplink_event ev;
+    char reason[LNS_MQTT_REASON_SIZE];
+    assert_int_equal(parse(variant("\"fPort\":2", "\"fPort\":0"), &ev, reason), -1);
+    assert_string_equal(ev.device, "70b3d57ed0001234");
+    assert_int_equal(ev.data_len, sizeof(good_data));
+
+    /* optional fields of the wrong type are ignored, not fatal */
+    assert_int_equal(
+        parse(variant("\"time\":\"2026-11-23T09:17:03.123456Z\"", "\"time\":5"), &ev, reason), 0);
+    assert_true(ev.time_ms == -1);
+    assert_int_equal(parse(variant("\"deviceName\":\"room-12\"", "\"deviceName\":{}"), &ev, reason),
+                     0);
+    assert_string_equal(ev.device_name, "");
+    /* an applicationId that cannot go into a topic is not remembered */
+    assert_int_equal(parse(variant("a1b2c3d4-0000-1111-2222-333344445555", "a/+/#"), &ev, reason),
+                     0);
+    assert_string_equal(ev.application_id, "");
+    assert_int_equal(parse(variant("\"txInfo\":{", "\"txInfo\":[],\"x\":{"), &ev, reason), 0);
+    assert_int_equal(ev.radio.freq_hz, 0);
+    assert_string_equal(ev.radio.datr, "");
+    assert_int_equal(parse(variant("\"spreadingFactor\":7", "\"spreadingFactor\":13"), &ev, reason),
+                     0);
+    assert_string_equal(ev.radio.datr, "");
+    assert_int_equal(ev.radio.freq_hz, 868100000);
+}
+
+static void test_rx_info_hostile(void **state)
+{
+    (void)state;
+    struct lns_uplink_event ev;
+    char reason[LNS_MQTT_REASON_SIZE];
+    /* 100 receptions: the 4 best are kept, best first */
+    static char rx[16384], json[20000];
+    size_t used = 0;
+    used += (size_t)snprintf(rx + used, sizeof(rx) - used, "[");
+    for (int i = 0; i < 100; i++)
+        used += (size_t)snprintf(rx + used, sizeof(rx) - used,
+                                 "%s{\"gatewayId\":\"00000000000000%02x\",\"rssi\":%d,\"snr\":%d}",
+                                 i ? "," : "", i, -150 + (i * 37) % 100, i % 7);
+    snprintf(rx + used, sizeof(rx) - used, "]");
+    const char *from = strstr(GOOD_EVENT, "\"rxInfo\":") + 9;
+    const char *to = strstr(from, "],") + 1;
+    snprintf(json, sizeof(json), "%.*s%s%s", (int)(from - GOOD_EVENT), GOOD_EVENT, rx, to);
+    assert_int_equal(parse(json, &ev, reason), 0);
+    assert_int_equal(ev.radio.n_gateways, FRAME_MAX_GATEWAYS);
+    /* rssi -150 + (i*37)%100 is highest (-51) for i*37 % 100 == 99: i = 27 (999) */
+    assert_string_equal(ev.radio.gateways[0], "000000000000001b");
+    assert_int_equal(ev.radio.rssi_dbm, -51);
+    for (int i = 1; i < FRAME_MAX_GATEWAYS; i++) {
+        assert_true(ev.radio.gateways[i][0] != '\0');
+        assert_string_not_equal(ev.radio.gateways[i], ev.radio.gateways[i - 1]);
+    }
+    /* entries that are not objects, with bad ids or out-of-range values are skipped */
+    assert_int_equal(
+        parse(variant("{\"gatewayId\":\"0016c001ff10a235\",\"rssi\":-97,\"snr\":7.5}",
+                      "7,\"x\",null,{\"gatewayId\":\"zz\",\"rssi\":-1,\"snr\":1},"
+                      "{\"gatewayId\":\"0016c001ff10a237\",\"rssi\":-1000,\"snr\":1},"
+                      "{\"gatewayId\":\"0016c001ff10a238\",\"rssi\":\"-1\",\"snr\":1}"),
+              &ev, reason),
+        0);
+    assert_int_equal(ev.radio.n_gateways, 1);
+    assert_string_equal(ev.radio.gateways[0], "0016c001ff10a236");
+    /* rxInfo not an array: no gateways, the data still counts */
+    assert_int_equal(parse(variant("\"rxInfo\":[", "\"rxInfo\":{},\"x\":["), &ev, reason), 0);
+    assert_int_equal(ev.radio.n_gateways, 0);
+    assert_int_equal(ev.data_len, sizeof(good_data));
+}
+
+static void test_oversize_event(void **state)
+{
+    (void)state;
+    size_t len = LNS_MQTT_MAX_EVENT_BYTES + 1;
+    char *big = malloc(len);
+    assert_non_null(big);
+    memset(big, ' ', len);
+    struct lns_uplink_event ev;
+    char reason[LNS_MQTT_REASON_SIZE];
+    assert_int_equal(lns_mqtt_parse_uplink(big, len, &ev, reason), -1);
+    assert_string_equal(reason, "event: 65537 bytes (max 65536)");
+    free(big);
+}
+
+static void test_long_device_name_is_cut_on_a_character(void **state)
+{
+    (void)state;
+    char name[200] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(name, "\xc3\xa6"); /* 'æ', two bytes each: 80 bytes */
+    struct lns_uplink_event ev;
+    char reason[LNS_MQTT_REASON_SIZE];
+    assert_int_equal(parse(variant("room-12", name), &ev, reason), 0);
+    assert_int_equal(strlen(ev.device_name), 64);
+    assert_memory_equal(ev.device_name, name, 64);
+}
+
+static void test_downlink_command(void **state)
+{
+    (void)state;
+    char out[512], reason[LNS_MQTT_REASON_SIZE];
+    const uint8_t payload[] = {0x08, 0x03, 0x10, 0xac, 0x02};
+    int n = lns_mqtt_format_downlink("70B3D57ED0001234", 1, payload, sizeof(payload), true, out,
+                                     sizeof(out), reason);
+    assert_true(n > 0);
+    cJSON *root = cJSON_Parse(out);
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetObjectItem(root, "devEui")->valuestring, "70b3d57ed0001234");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(root, "confirmed")));
+    assert_int_equal(cJSON_GetObjectItem(root, "fPort")->valueint, 1);
+    assert_string_equal(cJSON_GetObjectItem(root, "data")->valuestring, "CAMQrAI=");
+    cJSON_Delete(root);
+
+    assert_int_equal(lns_mqtt_format_downlink("70b3d57ed0001234", 0, payload, 1, false, out,
+                                              sizeof(out), reason),
+                     -1);
+    assert_int_equal(lns_mqtt_format_downlink("70b3d57ed0001234", 224, payload, 1, false, out,
+                                              sizeof(out), reason),
+                     -1);
+    assert_int_equal(
+        lns_mqtt_format_downlink("70b3d57ed00012", 1, payload, 1, false, out, sizeof(out), reason),
+        -1);
+    static uint8_t big[243];
+    assert_int_equal(lns_mqtt_format_downlink("70b3d57ed0001234", 1, big, sizeof(big), false, out,
+                                              sizeof(out), reason),
+                     -1);
+    assert_int_equal(
+        lns_mqtt_format_downlink("70b3d57ed0001234", 1, big, 242, false, out, 100, reason), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_field),
+        cmocka_unit_test(test_time_with_offset),
+        cmocka_unit_test(test_base64_padding),
+        cmocka_unit_test(test_no_data_is_not_bad),
+        cmocka_unit_test(test_oversize_data),
+        cmocka_unit_test(test_broken_json),
+        cmocka_unit_test(test_missing_and_wrong_types),
+        cmocka_unit_test(test_rx_info_hostile),
+        cmocka_unit_test(test_oversize_event),
+        cmocka_unit_test(test_long_device_name_is_cut_on_a_character),
+        cmocka_unit_test(test_downlink_command),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
