@@ -154,7 +154,7 @@ struct journal {
     sqlite3 *db;
     bool read_only;
     sqlite3_stmt *stmt[STMT_COUNT];
-    char errmsg[256];
+    char errmsg[1024]; /* room for a full path in the damaged-journal advice */
 };
 
 static int fail(struct journal *j, const char *what)
@@ -253,7 +253,7 @@ static int check_integrity(struct journal *j, const char *path)
         return 0;
     snprintf(j->errmsg, sizeof(j->errmsg),
              "the journal is damaged (%s); sensorbro will not write to it. Save what can be "
-             "read with: sensorbroctl -j %s journal recover",
+             "read with: sensorbroctl -j %.700s journal recover",
              first, path);
     return -1;
 }

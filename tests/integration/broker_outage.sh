@@ -48,7 +48,7 @@ for device in "${DEVICES[@]}"; do
 done
 # Nothing beyond the 200: a repeat would show up here.
 collect_messages "$MQTT_PORT" outage-sub "sensorbro/gw-out/+/up" 1 2 "$TEST_TMP/extra.txt"
-expect_eq "messages after the 200" 0 "$(wc -l <"$TEST_TMP/extra.txt")"
+expect_eq "messages after the 200" 0 "$(count_new_messages "$TEST_TMP/messages.txt" "$TEST_TMP/extra.txt")"
 wait_until "pending queue empty" 10 bash -c \
     "'$SENSORBROCTL_BIN' -j '$SB_DIR/sensorbro.db' status --json | jq -e '.pending_frames == 0'"
 stop_sensorbro

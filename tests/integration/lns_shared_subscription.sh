@@ -68,7 +68,7 @@ status_b=$("$SENSORBROCTL_BIN" -j "$DIR_B/sensorbro.db" status)
 grep -Eq "^frames ever journaled +$from_a\$" <<<"$status_a" || fail "gw-a journal: $status_a"
 grep -Eq "^frames ever journaled +$from_b\$" <<<"$status_b" || fail "gw-b journal: $status_b"
 collect_messages "$MQTT_PORT" share-sub "sensorbro/+/+/up" 1 2 "$TEST_TMP/more.txt"
-expect_eq "messages beyond $TOTAL" 0 "$(wc -l <"$TEST_TMP/more.txt")"
+expect_eq "messages beyond $TOTAL" 0 "$(count_new_messages "$TEST_TMP/messages.txt" "$TEST_TMP/more.txt")"
 
 SB_PID=$PID_B
 stop_sensorbro

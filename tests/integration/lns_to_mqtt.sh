@@ -66,7 +66,7 @@ expect_eq "second message" "\"$DEVICE-8\"" "$(tail -n 1 "$TEST_TMP/messages.txt"
 
 # Nothing more: the duplicate and the bad events were not published.
 collect_messages "$MQTT_PORT" lns-sub "sensorbro/gw-lns/+/up" 1 2 "$TEST_TMP/more.txt"
-expect_eq "messages beyond the two" 0 "$(wc -l <"$TEST_TMP/more.txt")"
+expect_eq "messages beyond the two" 0 "$(count_new_messages "$TEST_TMP/messages.txt" "$TEST_TMP/more.txt")"
 
 # The journal holds 2 frames and 4 quarantined events, with their reasons and raw bytes.
 status=$("$SENSORBROCTL_BIN" -j "$SB_DIR/sensorbro.db" status)

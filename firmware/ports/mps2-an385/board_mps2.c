@@ -58,6 +58,12 @@ void systick_handler(void)
 
 void uart0_rx_handler(void)
 {
+    /* Clear first, then drain. The UART takes its next byte as soon as DATA is read and
+     * raises RX again only for a new byte: a byte that lands between the last RX-full check
+     * and a clear written after the loop would leave RX full with nothing pending, and the
+     * line would stall for good (QEMU 7.2's chardev feeds bytes from another thread, so
+     * that window is real there). */
+    CMSDK_UART0->intstatus = UART_INT_RX;
     while (CMSDK_UART0->state & UART_STATE_RX_FULL) {
         uint8_t byte = (uint8_t)CMSDK_UART0->data;
         if (board.rx_head - board.rx_tail < RX_RING_BYTES)
@@ -65,7 +71,6 @@ void uart0_rx_handler(void)
         else
             board.rx_overruns++; /* the AT driver then sees a garbled line and drops it */
     }
-    CMSDK_UART0->intstatus = UART_INT_RX;
 }
 
 void board_init(void)
