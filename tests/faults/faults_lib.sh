@@ -14,7 +14,8 @@ start_subscriber()
     STARTED_PIDS+=("$SUB_PID")
 }
 
-# start_fleet PORT COUNT RATE SENSORS: the fleet simulator, acknowledged uplinks logged to
+# start_fleet PORT COUNT RATE SENSORS: the fleet simulator (COUNT 0: until SIGTERM, at most
+# 400 s), acknowledged uplinks logged to
 # $TEST_TMP/acked.csv. Sets FLEET_PID.
 start_fleet()
 {

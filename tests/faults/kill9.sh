@@ -12,7 +12,7 @@ source "$(dirname "$0")/faults_lib.sh"
 UPLINKS=${KILL9_UPLINKS:-50000}
 KILLS=${KILL9_KILLS:-20}
 SENSORS=50
-RATE=2500
+RATE=1500 # 33 s of sending: room for 20 kills and restarts on a busy machine
 MAX_INFLIGHT=32
 MQTT_PORT=$(free_port)
 COAP_PORT=$(free_port)
