@@ -216,6 +216,7 @@ static const struct key keys[] = {
     UINT(mqtt, max_inflight, 1, 65535, "32"),
     UINT(mqtt, reconnect_min_ms, 10, 3600000, "1000"),
     UINT(mqtt, reconnect_max_ms, 10, 3600000, "60000"),
+    UINT(mqtt, max_rate, 0, 1000000, "0"),
     BOOL(lns_mqtt, enabled, "false"),
     STR(lns_mqtt, host, "localhost", check_host),
     UINT(lns_mqtt, port, 1, 65535, "1883"),

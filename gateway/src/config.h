@@ -73,6 +73,7 @@ struct config {
         uint32_t max_inflight;
         uint32_t reconnect_min_ms;
         uint32_t reconnect_max_ms;
+        uint32_t max_rate; /* publishes per second at most; 0: no limit */
     } mqtt;
     struct {
         bool enabled;

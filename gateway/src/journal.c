@@ -92,6 +92,13 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {
     "CREATE INDEX frames_device_fcnt ON frames(device, fcnt) WHERE fcnt IS NOT NULL;",
     /* 3 -> 4: counters that must outlive the process (frames dropped, by reason) */
     "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 4 -> 5: the running daemon's latest counters (metrics.h), for sensorbroctl status;
+     * replaced as a whole each time, never summed */
+    "CREATE TABLE status ("
+    "  position INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('counter', 'gauge')),"
+    "  value REAL NOT NULL);",
 };
 
 /* The radio columns, in this order, follow the record's own in every statement below. */
@@ -613,6 +620,64 @@ int journal_add_counter(struct journal *j, const char *name, int64_t delta)
     sqlite3_bind_text(j->stmt[STMT_ADD_COUNTER], 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(j->stmt[STMT_ADD_COUNTER], 2, delta);
     return run(j, STMT_ADD_COUNTER);
+}
+
+int journal_save_status(struct journal *j, const struct metrics *m)
+{
+    if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(j, "BEGIN IMMEDIATE");
+    sqlite3_stmt *insert = NULL;
+    int rc = sqlite3_exec(j->db, "DELETE FROM status", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(
+            j->db, "INSERT INTO status(position, name, kind, value) VALUES (?1, ?2, ?3, ?4)", -1,
+            &insert, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && i < m->count; i++) {
+        const struct metric *item = &m->items[i];
+        sqlite3_bind_int64(insert, 1, (int64_t)i);
+        sqlite3_bind_text(insert, 2, item->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(insert, 3, item->kind == METRIC_COUNTER ? "counter" : "gauge", -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_double(insert, 4, item->value);
+        rc = sqlite3_step(insert) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        sqlite3_reset(insert);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        fail(j, "saving the status");
+        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    sqlite3_finalize(insert);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+int journal_read_status(struct journal *j, struct metrics *out)
+{
+    metrics_clear(out);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT name, kind, value FROM status ORDER BY position", -1, &st,
+                           NULL) != SQLITE_OK)
+        return fail(j, "reading the status");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        /* rows on disk are untrusted: a name that does not fit or a type that is not text
+         * is left out rather than cut */
+        const unsigned char *name = sqlite3_column_text(st, 0);
+        const unsigned char *kind = sqlite3_column_text(st, 1);
+        if (name == NULL || kind == NULL || sqlite3_column_type(st, 2) == SQLITE_NULL)
+            continue;
+        enum metric_kind k =
+            strcmp((const char *)kind, "counter") == 0 ? METRIC_COUNTER : METRIC_GAUGE;
+        if (metrics_add(out, k, (const char *)name, NULL, NULL, sqlite3_column_double(st, 2)) !=
+                0 &&
+            out->count == METRICS_MAX)
+            break;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(j, "reading the status");
+    return 0;
 }
 
 int journal_space(struct journal *j, struct journal_space *space)

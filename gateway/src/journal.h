@@ -11,6 +11,8 @@
  *   counters    named totals that must survive restarts: pending frames dropped because the
  *               journal reached its size cap (dropped_journal_full) or the disk its free
  *               space floor (dropped_disk_floor).
+ *   status      the running daemon's latest counters and gauges (metrics.h), replaced as a
+ *               whole every few seconds, for sensorbroctl status (schema 5).
  *   devices, dev_nonces, downlinks
  *               the LoRaWAN device registry (schema 3): read and written only through
  *               registry.h, which has its own connection.
@@ -35,8 +37,9 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "metrics.h"
 
-#define JOURNAL_SCHEMA_VERSION 4
+#define JOURNAL_SCHEMA_VERSION 5
 #define JOURNAL_REASON_SIZE    160
 
 enum journal_sync { JOURNAL_SYNC_FULL, JOURNAL_SYNC_NORMAL };
@@ -125,6 +128,10 @@ int journal_space(struct journal *j, struct journal_space *space);
 int journal_drop_oldest_pending(struct journal *j, uint32_t max_rows, uint32_t *deleted);
 /* Adds delta to the named counter (created at 0). */
 int journal_add_counter(struct journal *j, const char *name, int64_t delta);
+/* Replaces the status table with m, in a transaction of its own (not inside another). */
+int journal_save_status(struct journal *j, const struct metrics *m);
+/* Reads the status table into out (count 0 when the daemon never saved one). */
+int journal_read_status(struct journal *j, struct metrics *out);
 
 /* Salvage of a damaged journal (sensorbroctl journal recover): every row that can still
  * be read from damaged_path is copied, ids and states kept, into a new journal at

@@ -34,8 +34,9 @@
 /* Space is checked after a commit at most this often (a pragma or three and a statvfs),
  * and after every commit while the journal is full. */
 #define SPACE_CHECK_PERIOD_MS 50
-/* A burst of drops ends after this long without one; its total is logged then. */
-#define DROP_BURST_QUIET_MS 10000
+/* A burst of drops or of failed commits ends after this long without one; its total is
+ * logged then. */
+#define BURST_QUIET_MS 10000
 
 enum op_kind { OP_APPEND, OP_QUARANTINE, OP_MOVE_TO_QUARANTINE, OP_SYNC };
 
@@ -78,13 +79,23 @@ struct journal_writer {
 
     struct journal_writer_stats stats;
     int64_t next_trim_mono_ms;
-    bool failing;  /* last commit failed: log the next success, once */
+    /* the current burst of failed commits (a full disk fails some and not others while
+     * space comes and goes): logged at its start and, with its count, at its end */
+    uint64_t burst_failures;
+    int64_t burst_failure_mono_ms;
+    bool committed_since_failure;
     bool full;     /* reject_new: refusing frames (read by submitters under lock) */
     char dir[512]; /* the journal's directory, for the filesystem's free space */
     int64_t next_space_check_mono_ms;
     /* the current burst of drops: logged at its start and, with its total, at its end */
     uint64_t burst_dropped;
     int64_t burst_last_mono_ms;
+    /* the daemon's counters for the status table: the latest handed in (under lock) and
+     * the copy being written (writer thread only) */
+    struct metrics *status_queued;
+    struct metrics *status_writing;
+    bool status_pending;
+    bool status_failing; /* the last save failed: said once, not every time */
 };
 
 static void cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_mono_ms)
@@ -269,17 +280,29 @@ static int commit_batch(struct journal_writer *w, size_t first, size_t n_ops,
     if (status == 0)
         status = journal_commit(w->journal);
     if (status != 0) {
-        /* Log once per run of failures, not once per batch. */
-        if (!w->failing)
-            log_error("journal: commit of %zu frames failed: %s", n_ops,
-                      journal_errmsg(w->journal));
-        w->failing = true;
+        /* Once per burst, not once per batch: the senders are told to retry anyway. */
+        if (w->burst_failures++ == 0)
+            log_error("journal: commit of %zu frames failed: %s; their senders are told to "
+                      "retry",
+                      n_ops, journal_errmsg(w->journal));
+        w->burst_failure_mono_ms = clock_mono_ms();
+        w->committed_since_failure = false;
         journal_rollback(w->journal);
-    } else if (w->failing) {
-        log_info("journal: commits succeed again");
-        w->failing = false;
+    } else {
+        w->committed_since_failure = true;
     }
     return status;
+}
+
+/* Ends a burst of failed commits once one succeeded and none failed for BURST_QUIET_MS. */
+static void end_failure_burst_if_quiet(struct journal_writer *w)
+{
+    if (w->burst_failures == 0 || !w->committed_since_failure ||
+        clock_mono_ms() - w->burst_failure_mono_ms < BURST_QUIET_MS)
+        return;
+    log_info("journal: commits succeed again (%" PRIu64 " failed in the last burst)",
+             w->burst_failures);
+    w->burst_failures = 0;
 }
 
 /* Under w->lock: counts the batch, copies its callbacks out and frees its slots, so that a
@@ -411,7 +434,7 @@ static void enforce_space(struct journal_writer *w)
                      why, (double)sp.used_bytes / 1048576.0);
         w->burst_dropped += dropped;
         w->burst_last_mono_ms = now;
-    } else if (w->burst_dropped > 0 && now - w->burst_last_mono_ms > DROP_BURST_QUIET_MS) {
+    } else if (w->burst_dropped > 0 && now - w->burst_last_mono_ms > BURST_QUIET_MS) {
         log_warn("journal: %" PRIu64 " pending frames dropped in the last burst", w->burst_dropped);
         w->burst_dropped = 0;
     }
@@ -441,6 +464,20 @@ static void trim_if_due(struct journal_writer *w)
     } while (deleted == TRIM_ROWS_PER_TRANSACTION);
 }
 
+/* Writes the status snapshot taken from status_queued, in a transaction of its own: it is
+ * only for sensorbroctl, so a failure (a full disk) is reported once and otherwise ignored. */
+static void write_status(struct journal_writer *w)
+{
+    if (journal_save_status(w->journal, w->status_writing) == 0) {
+        w->status_failing = false;
+        return;
+    }
+    if (!w->status_failing)
+        log_warn("journal: saving the status for sensorbroctl failed: %s",
+                 journal_errmsg(w->journal));
+    w->status_failing = true;
+}
+
 static void *writer_main(void *arg)
 {
     struct journal_writer *w = arg;
@@ -452,9 +489,10 @@ static void *writer_main(void *arg)
     }
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (w->ops_count == 0 && w->marks_count == 0 && !w->stopping) {
+        while (w->ops_count == 0 && w->marks_count == 0 && !w->status_pending && !w->stopping) {
             pthread_mutex_unlock(&w->lock);
             trim_if_due(w);
+            end_failure_burst_if_quiet(w);
             /* while refusing frames, nothing else may come to make room: space freed
              * elsewhere on the disk has to be noticed here */
             if (w->full)
@@ -463,11 +501,23 @@ static void *writer_main(void *arg)
             int64_t wake = w->next_trim_mono_ms;
             if (w->full && wake > clock_mono_ms() + 1000)
                 wake = clock_mono_ms() + 1000;
-            if (w->ops_count == 0 && w->marks_count == 0 && !w->stopping)
+            if (w->burst_failures > 0 && wake > w->burst_failure_mono_ms + BURST_QUIET_MS)
+                wake = w->burst_failure_mono_ms + BURST_QUIET_MS;
+            if (w->ops_count == 0 && w->marks_count == 0 && !w->status_pending && !w->stopping)
                 cond_wait_until(&w->work, &w->lock, wake);
         }
-        if (w->ops_count == 0 && w->marks_count == 0 && w->stopping)
-            break;
+        if (w->status_pending) {
+            *w->status_writing = *w->status_queued;
+            w->status_pending = false;
+            pthread_mutex_unlock(&w->lock);
+            write_status(w);
+            pthread_mutex_lock(&w->lock);
+        }
+        if (w->ops_count == 0 && w->marks_count == 0) {
+            if (w->stopping && !w->status_pending)
+                break;
+            continue;
+        }
         /* Linger for more frames, bounded by the oldest frame's age. */
         if (w->ops_count > 0 && w->ops_count < w->opts.batch_max_rows && !w->stopping) {
             int64_t deadline = w->ops[w->ops_tail].enqueued_mono_ms + w->opts.batch_max_ms;
@@ -487,8 +537,10 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         int status = commit_batch(w, first, n_ops, marks, n_marks);
-        if (status == 0)
+        if (status == 0) {
             enforce_space(w);
+            end_failure_burst_if_quiet(w);
+        }
 
         pthread_mutex_lock(&w->lock);
         size_t appended = release_batch(w, first, n_ops, n_marks, status, completions);
@@ -504,6 +556,15 @@ static void *writer_main(void *arg)
     free(completions);
     free(marks);
     return NULL;
+}
+
+static void free_writer(struct journal_writer *w)
+{
+    free(w->ops);
+    free(w->marks);
+    free(w->status_queued);
+    free(w->status_writing);
+    free(w);
 }
 
 int journal_writer_start(struct journal_writer **out, const struct journal_writer_options *opts,
@@ -527,17 +588,16 @@ int journal_writer_start(struct journal_writer **out, const struct journal_write
     w->committed_ctx = committed_ctx;
     w->ops = calloc(w->ops_capacity, sizeof(struct op));
     w->marks = calloc(MARK_RING_SIZE, sizeof(struct mark));
-    if (w->ops == NULL || w->marks == NULL) {
+    w->status_queued = calloc(1, sizeof(struct metrics));
+    w->status_writing = calloc(1, sizeof(struct metrics));
+    if (w->ops == NULL || w->marks == NULL || w->status_queued == NULL ||
+        w->status_writing == NULL) {
         snprintf(err, err_size, "out of memory for a queue of %u frames", opts->queue_frames);
-        free(w->ops);
-        free(w->marks);
-        free(w);
+        free_writer(w);
         return -1;
     }
     if (journal_open(&w->journal, opts->path, &opts->journal, err, err_size) != 0) {
-        free(w->ops);
-        free(w->marks);
-        free(w);
+        free_writer(w);
         return -1;
     }
     /* the directory holds the database, its WAL and its shm: their filesystem is the one
@@ -563,9 +623,7 @@ int journal_writer_start(struct journal_writer **out, const struct journal_write
         journal_close(w->journal);
         pthread_cond_destroy(&w->work);
         pthread_mutex_destroy(&w->lock);
-        free(w->ops);
-        free(w->marks);
-        free(w);
+        free_writer(w);
         return -1;
     }
     *out = w;
@@ -584,9 +642,16 @@ void journal_writer_stop(struct journal_writer *w)
     journal_close(w->journal);
     pthread_cond_destroy(&w->work);
     pthread_mutex_destroy(&w->lock);
-    free(w->ops);
-    free(w->marks);
-    free(w);
+    free_writer(w);
+}
+
+void journal_writer_save_status(struct journal_writer *w, const struct metrics *m)
+{
+    pthread_mutex_lock(&w->lock);
+    *w->status_queued = *m;
+    w->status_pending = true;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->lock);
 }
 
 void journal_writer_get_stats(struct journal_writer *w, struct journal_writer_stats *stats)

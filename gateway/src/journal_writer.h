@@ -95,6 +95,11 @@ int journal_writer_mark_published(struct journal_writer *w, int64_t frame_id, in
 /* Queues moving a pending frame into quarantine (decode failed when publishing). */
 int journal_writer_move_to_quarantine(struct journal_writer *w, int64_t frame_id,
                                       const char *reason);
+/* Queues a snapshot of the daemon's counters (metrics.h) to replace the journal's status
+ * table, which sensorbroctl status reads. m is copied; a newer snapshot replaces one not yet
+ * written. It is written in a transaction of its own, and a failure is logged once and
+ * otherwise ignored (it is no frame). Call it before journal_writer_stop for a last one. */
+void journal_writer_save_status(struct journal_writer *w, const struct metrics *m);
 /* Blocks until everything queued before the call is committed. Returns 0, or -1 when a
  * commit failed or the writer is stopping. */
 int journal_writer_sync(struct journal_writer *w);

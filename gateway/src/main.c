@@ -20,20 +20,37 @@
 
 #include <MQTTAsync.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ingest/coap.h"
 #include "ingest/semtech_udp.h"
 #include "ingest/lns_mqtt.h"
 #include "journal_writer.h"
 #include "log.h"
+#include "metrics.h"
 #include "publish.h"
 
-#define EXIT_USAGE     2
-#define STATS_PERIOD_S 60
+#define EXIT_USAGE 2
+/* The counters go to the journal's status table (sensorbroctl status) this often when
+ * they changed, and at least every STATUS_HEARTBEAT_S when nothing did; to the log at
+ * debug level every STATS_LOG_PERIOD_S. */
+#define STATUS_PERIOD_S    5
+#define STATUS_HEARTBEAT_S 60
+#define STATS_LOG_PERIOD_S 60
 
 #ifndef SENSORBRO_VERSION
 #define SENSORBRO_VERSION "unknown"
 #endif
+
+/* Every module's counters, as last read: live while the module runs, then the final
+ * figures its stop function gives, so that the last snapshot counts everything. */
+struct gateway_stats {
+    struct journal_writer_stats writer;
+    struct publisher_stats publisher;
+    struct coap_ingest_stats coap;
+    struct semtech_udp_stats semtech;
+    struct lns_mqtt_stats lns;
+};
 
 struct gateway {
     struct config cfg;
@@ -42,7 +59,13 @@ struct gateway {
     struct coap_ingest *coap;
     struct semtech_udp *semtech;
     struct lns_mqtt *lns;
-    uint64_t kernel_drops_logged; /* main thread only */
+    /* --- main thread only --- */
+    int64_t started_ms;
+    uint64_t kernel_drops_logged;
+    struct gateway_stats stats;
+    struct metrics status;       /* the snapshot being built */
+    struct metrics status_saved; /* the last one handed to the journal writer */
+    int64_t status_saved_mono_ms;
 };
 
 static void usage(FILE *out)
@@ -218,18 +241,76 @@ static int start(struct gateway *gw)
     return 0;
 }
 
+/* Reads the counters of every module that runs. */
+static void refresh_stats(struct gateway *gw)
+{
+    if (gw->writer)
+        journal_writer_get_stats(gw->writer, &gw->stats.writer);
+    struct publisher *publisher = atomic_load(&gw->publisher);
+    if (publisher)
+        publisher_get_stats(publisher, &gw->stats.publisher);
+    if (gw->coap)
+        coap_ingest_get_stats(gw->coap, &gw->stats.coap);
+    if (gw->semtech)
+        semtech_udp_get_stats(gw->semtech, &gw->stats.semtech);
+    if (gw->lns)
+        lns_mqtt_get_stats(gw->lns, &gw->stats.lns);
+}
+
+/* Two snapshots differ in anything but the moment they were taken. */
+static bool status_changed(const struct metrics *a, const struct metrics *b)
+{
+    if (a->count != b->count)
+        return true;
+    for (size_t i = 0; i < a->count; i++) {
+        if (strcmp(a->items[i].name, "sensorbro_snapshot_time_seconds") == 0)
+            continue;
+        if (a->items[i].value != b->items[i].value || strcmp(a->items[i].name, b->items[i].name))
+            return true;
+    }
+    return false;
+}
+
+/* Hands the counters to the journal writer for the status table, when they changed or the
+ * heartbeat is due, and always when stopping (running false). */
+static void save_status(struct gateway *gw, bool running)
+{
+    if (gw->writer == NULL)
+        return;
+    const struct config *cfg = &gw->cfg;
+    struct metrics_sources src = {
+        .started_ms = gw->started_ms,
+        .running = running,
+        .writer = &gw->stats.writer,
+        .publisher = &gw->stats.publisher,
+        .coap = cfg->coap.enabled ? &gw->stats.coap : NULL,
+        .semtech = cfg->semtech_udp.enabled ? &gw->stats.semtech : NULL,
+        .lns = cfg->lns_mqtt.enabled ? &gw->stats.lns : NULL,
+    };
+    metrics_collect(&gw->status, &src);
+    int64_t now = clock_mono_ms();
+    if (running && !status_changed(&gw->status, &gw->status_saved) &&
+        now - gw->status_saved_mono_ms < STATUS_HEARTBEAT_S * 1000)
+        return;
+    journal_writer_save_status(gw->writer, &gw->status);
+    gw->status_saved = gw->status;
+    gw->status_saved_mono_ms = now;
+}
+
 static void stop(struct gateway *gw)
 {
-    coap_ingest_stop(gw->coap);
+    coap_ingest_stop(gw->coap, &gw->stats.coap);
     gw->coap = NULL;
-    semtech_udp_stop(gw->semtech);
+    semtech_udp_stop(gw->semtech, &gw->stats.semtech);
     gw->semtech = NULL;
-    lns_mqtt_stop(gw->lns);
+    lns_mqtt_stop(gw->lns, &gw->stats.lns);
     gw->lns = NULL;
     log_debug("stop: ingest stopped, every accepted frame answered");
     struct publisher *publisher = atomic_exchange(&gw->publisher, NULL);
-    publisher_stop(publisher);
+    publisher_stop(publisher, &gw->stats.publisher);
     log_debug("stop: publisher disconnected");
+    refresh_stats(gw); /* the writer's, after the publisher's last marks */
+    save_status(gw, false);
     journal_writer_stop(gw->writer);
     gw->writer = NULL;
     log_debug("stop: journal closed");
@@ -237,10 +318,10 @@ static void stop(struct gateway *gw)
 
 /* The Semtech UDP adapter's and the edge network server's counters: every drop reason with
  * a count above zero, so a quiet line stays short; then one line per forwarder. */
-static void log_semtech_stats(struct semtech_udp *su, enum log_level level)
+static void log_semtech_stats(struct semtech_udp *su, const struct semtech_udp_stats *stats,
+                              enum log_level level)
 {
-    static struct semtech_udp_stats s;
-    semtech_udp_get_stats(su, &s);
+    const struct semtech_udp_stats s = *stats;
     char drops[768] = "";
     size_t used = 0;
     for (int i = 0; i < SEMTECH_UDP_DROP_COUNT && used < sizeof(drops); i++) {
@@ -278,16 +359,13 @@ static void log_semtech_stats(struct semtech_udp *su, enum log_level level)
     }
 }
 
-/* Logs the counters: every STATS_PERIOD_S at debug level, and once at stop at info level. */
+/* Logs the counters as last refreshed: every STATS_LOG_PERIOD_S at debug level, and once
+ * at stop at info level. */
 static void log_stats(struct gateway *gw, enum log_level level)
 {
-    struct journal_writer_stats ws;
-    struct publisher_stats ps;
-    struct coap_ingest_stats cs = {0};
-    journal_writer_get_stats(gw->writer, &ws);
-    publisher_get_stats(atomic_load(&gw->publisher), &ps);
-    if (gw->coap)
-        coap_ingest_get_stats(gw->coap, &cs);
+    const struct journal_writer_stats ws = gw->stats.writer;
+    const struct publisher_stats ps = gw->stats.publisher;
+    const struct coap_ingest_stats cs = gw->stats.coap;
     if (cs.kernel_drops > gw->kernel_drops_logged) {
         /* once per period with drops, not once per datagram */
         log_warn("coap: the kernel dropped %" PRIu64 " datagrams since the last report "
@@ -308,10 +386,9 @@ static void log_stats(struct gateway *gw, enum log_level level)
             ws.dropped_disk_floor, ws.rejected_full,
             ps.state == PUBLISHER_CONNECTED ? "connected" : "disconnected");
     if (gw->semtech)
-        log_semtech_stats(gw->semtech, level);
+        log_semtech_stats(gw->semtech, &gw->stats.semtech, level);
     if (gw->lns) {
-        struct lns_mqtt_stats ls;
-        lns_mqtt_get_stats(gw->lns, &ls);
+        const struct lns_mqtt_stats ls = gw->stats.lns;
         log_msg(level,
                 "stats: lns-mqtt events %" PRIu64 " (journaled %" PRIu64 ", duplicates %" PRIu64
                 ", without data %" PRIu64 ", bad %" PRIu64 ", quarantined %" PRIu64
@@ -344,19 +421,28 @@ int main(int argc, char **argv)
     paho_init.do_openssl_init = 1;
     MQTTAsync_global_init(&paho_init);
 
+    gw.started_ms = clock_wall_ms();
     if (start(&gw) != 0) {
         stop(&gw);
         return EXIT_FAILURE;
     }
+    refresh_stats(&gw);
+    save_status(&gw, true);
+    int64_t next_log_mono_ms = clock_mono_ms() + STATS_LOG_PERIOD_S * 1000;
     for (;;) {
-        struct timespec period = {.tv_sec = STATS_PERIOD_S};
+        struct timespec period = {.tv_sec = STATUS_PERIOD_S};
         int sig = sigtimedwait(&signals, NULL, &period);
+        refresh_stats(&gw);
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
             log_stats(&gw, LOG_LEVEL_INFO);
             break;
         }
-        log_stats(&gw, LOG_LEVEL_DEBUG);
+        save_status(&gw, true);
+        if (clock_mono_ms() >= next_log_mono_ms) {
+            log_stats(&gw, LOG_LEVEL_DEBUG);
+            next_log_mono_ms = clock_mono_ms() + STATS_LOG_PERIOD_S * 1000;
+        }
     }
     stop(&gw);
     log_info("stopped");

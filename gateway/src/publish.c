@@ -82,6 +82,11 @@ struct publisher {
     int64_t paused_until_mono_ms;
     uint32_t refusal_streak;
     struct publisher_stats stats;
+    /* mqtt.max_rate as a token bucket, in thousandths of a publish so that whole
+     * milliseconds refill it exactly at any rate */
+    int64_t rate_tokens_milli;
+    int64_t rate_refilled_mono_ms;
+    int64_t rate_resume_mono_ms; /* no token until then: the thread sleeps until it */
 
     /* --- publisher thread only --- */
     MQTTAsync client; /* NULL between connections */
@@ -121,6 +126,39 @@ static int64_t backoff_delay_ms(struct publisher *p, uint32_t attempt)
     if (ceiling > cap)
         ceiling = cap;
     return (int64_t)(next_random(p) % (ceiling + 1));
+}
+
+/* The bucket holds a tenth of a second's worth of publishes (at least one): enough to keep
+ * Paho's window busy between refills, too little to turn a limit into bursts. */
+static int64_t rate_capacity_milli(uint32_t rate)
+{
+    int64_t burst = rate / 10 > 0 ? rate / 10 : 1;
+    return burst * 1000;
+}
+
+/* Takes one publish's token if mqtt.max_rate allows it now. Otherwise sets when the next
+ * token will be there and returns false. Under p->lock. */
+static bool take_rate_token_locked(struct publisher *p, int64_t now_ms)
+{
+    uint32_t rate = p->cfg->mqtt.max_rate;
+    if (rate == 0)
+        return true;
+    int64_t capacity = rate_capacity_milli(rate);
+    int64_t elapsed_ms = now_ms - p->rate_refilled_mono_ms;
+    if (elapsed_ms > 0) {
+        /* rate publishes a second is rate thousandths a millisecond */
+        p->rate_tokens_milli += elapsed_ms * (int64_t)rate;
+        if (p->rate_tokens_milli > capacity)
+            p->rate_tokens_milli = capacity;
+        p->rate_refilled_mono_ms = now_ms;
+    }
+    if (p->rate_tokens_milli >= 1000) {
+        p->rate_tokens_milli -= 1000;
+        return true;
+    }
+    int64_t missing = 1000 - p->rate_tokens_milli;
+    p->rate_resume_mono_ms = now_ms + (missing + rate - 1) / rate;
+    return false;
 }
 
 /* Replaces {gateway} and {device} in a topic template. */
@@ -648,13 +686,20 @@ static void fill_window(struct publisher *p)
                 break; /* start over from the (rewound) cursor */
             }
             struct ticket *t = NULL;
+            if (publishable && !take_rate_token_locked(p, clock_mono_ms())) {
+                pthread_mutex_unlock(&p->lock);
+                return; /* mqtt.max_rate: the thread wakes when the next token is due */
+            }
             if (publishable) {
                 t = take_ticket_locked(p, f->id);
                 if (t == NULL) {
+                    if (p->cfg->mqtt.max_rate > 0)
+                        p->rate_tokens_milli += 1000; /* not spent after all */
                     pthread_mutex_unlock(&p->lock);
                     return; /* every ticket is out: wait for PUBACKs */
                 }
                 p->in_flight++;
+                p->stats.sent++;
             } else {
                 p->stats.quarantined++;
             }
@@ -675,6 +720,7 @@ static void fill_window(struct publisher *p)
             if (rc != MQTTASYNC_SUCCESS) {
                 pthread_mutex_lock(&p->lock);
                 t->busy = false;
+                p->stats.sent--;
                 if (t->epoch == p->epoch) {
                     p->in_flight--;
                     if (p->cursor >= f->id)
@@ -698,6 +744,8 @@ static int64_t next_deadline_locked(const struct publisher *p)
         deadline = p->next_connect_mono_ms;
     if (p->paused_until_mono_ms > clock_mono_ms() && p->paused_until_mono_ms < deadline)
         deadline = p->paused_until_mono_ms;
+    if (p->rate_resume_mono_ms > clock_mono_ms() && p->rate_resume_mono_ms < deadline)
+        deadline = p->rate_resume_mono_ms;
     return deadline;
 }
 
@@ -861,6 +909,8 @@ int publisher_start(struct publisher **out, const struct config *cfg, struct jou
     for (size_t i = 0; i < p->n_tickets; i++)
         p->tickets[i].owner = p;
     p->rng_state = ((uint64_t)clock_wall_ms() << 16) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
+    p->rate_tokens_milli = rate_capacity_milli(cfg->mqtt.max_rate);
+    p->rate_refilled_mono_ms = clock_mono_ms();
 
     struct journal_options jopts = {.read_only = true, .busy_timeout_ms = 5000};
     if (journal_open(&p->journal, cfg->journal.path, &jopts, err, err_size) != 0) {
@@ -901,7 +951,7 @@ void publisher_get_stats(struct publisher *p, struct publisher_stats *stats)
     pthread_mutex_unlock(&p->lock);
 }
 
-void publisher_stop(struct publisher *p)
+void publisher_stop(struct publisher *p, struct publisher_stats *final_stats)
 {
     if (p == NULL)
         return;
@@ -910,6 +960,8 @@ void publisher_stop(struct publisher *p)
     wake_locked(p);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->thread, NULL);
+    if (final_stats)
+        publisher_get_stats(p, final_stats);
     pthread_cond_destroy(&p->wake_cond);
     pthread_mutex_destroy(&p->lock);
     free_publisher(p);

@@ -14,7 +14,9 @@
  * When the connection drops, everything in flight is forgotten and sending restarts from
  * the oldest pending frame once reconnected: at least once, never lost, and in order per
  * device (a consumer drops repeats by the message id). Reconnects back off exponentially
- * with full jitter between mqtt.reconnect_min_ms and mqtt.reconnect_max_ms. A will message
+ * with full jitter between mqtt.reconnect_min_ms and mqtt.reconnect_max_ms. mqtt.max_rate,
+ * when set, caps publishes per second (a token bucket holding a tenth of a second's worth),
+ * so a backlog after an outage drains at that pace. A will message
  * "offline" and a retained "online" on the status topic tell subscribers whether the
  * gateway is connected.
  *
@@ -38,6 +40,7 @@ enum publisher_state {
 
 struct publisher_stats {
     enum publisher_state state;
+    uint64_t sent;        /* handed to the broker (again after a loss: at least once) */
     uint64_t published;   /* PUBACKed by the broker */
     uint64_t refused;     /* PUBACK with a reason code >= 0x80 */
     uint64_t quarantined; /* pending frames that failed to decode or render */
@@ -56,7 +59,8 @@ int publisher_start(struct publisher **out, const struct config *cfg, struct jou
 void publisher_notify(struct publisher *p);
 void publisher_get_stats(struct publisher *p, struct publisher_stats *stats);
 /* Publishes "offline", disconnects cleanly (waiting briefly for outstanding PUBACKs) and
- * joins the thread. Frames not yet acknowledged stay pending in the journal. */
-void publisher_stop(struct publisher *p);
+ * joins the thread. Frames not yet acknowledged stay pending in the journal. final_stats
+ * (may be NULL) receives the counters as they stand after the last PUBACK. */
+void publisher_stop(struct publisher *p, struct publisher_stats *final_stats);
 
 #endif

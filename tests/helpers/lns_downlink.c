@@ -128,7 +128,7 @@ int main(int argc, char **argv)
     printf("acked\n");
     rc = 0;
 out:
-    lns_mqtt_stop(lm);
+    lns_mqtt_stop(lm, NULL);
     journal_writer_stop(writer);
     return rc;
 }

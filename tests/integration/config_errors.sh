@@ -16,7 +16,7 @@ expect_config_error()
 cfg=$TEST_TMP/sensorbro.ini
 printf '[mqtt]\nhost = broker.example\nprot = 1883\n' >"$cfg"
 expect_config_error "unknown key" \
-    "sensorbro: $cfg:3: mqtt.prot: unknown key (known in [mqtt]: host, port, protocol, client_id, username, password, tls, ca_file, cert_file, key_file, topic, status_topic, keepalive_s, connect_timeout_s, max_inflight, reconnect_min_ms, reconnect_max_ms)" \
+    "sensorbro: $cfg:3: mqtt.prot: unknown key (known in [mqtt]: host, port, protocol, client_id, username, password, tls, ca_file, cert_file, key_file, topic, status_topic, keepalive_s, connect_timeout_s, max_inflight, reconnect_min_ms, reconnect_max_ms, max_rate)" \
     -c "$cfg"
 
 printf '# comment\n[mqtt]\nport = 70000\n' >"$cfg"

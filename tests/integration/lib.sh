@@ -20,6 +20,7 @@ PROTO_DIR=${PROTO_DIR:-$REPO_DIR/proto}
 TEST_NAME=$(basename "$0" .sh)
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sensorbro-$TEST_NAME.XXXXXX")
 STARTED_PIDS=()
+CLEANUP_HOOKS=() # functions run at exit, after the processes stopped, with the exit status
 MOSQ_PID=""
 SB_PID=""
 
@@ -58,6 +59,7 @@ cleanup()
         pid=${STARTED_PIDS[$i]}
         if kill -0 "$pid" 2>/dev/null; then stop_pid "$pid"; fi
     done
+    for hook in "${CLEANUP_HOOKS[@]}"; do "$hook" "$rc" || true; done
     if [ "$rc" -eq 0 ]; then
         rm -rf "$TEST_TMP"
     else

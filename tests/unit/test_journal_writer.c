@@ -1,7 +1,8 @@
 /*
  * test_journal_writer.c - journal_writer.c: group commit from several threads at once,
  * callbacks only after commit, batching, back-pressure when the queue is full, PUBACK
- * marks, the sync barrier, and a stop that commits everything queued.
+ * marks, the sync barrier, a stop that commits everything queued, and the status snapshot
+ * (the newest one handed in wins, and the last one is written at stop).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -267,12 +268,42 @@ static void test_start_errors(void **state)
     assert_non_null(strstr(err, "/nonexistent-dir/j.db"));
 }
 
+static void test_status_snapshot(void **state)
+{
+    struct fixture *f = *state;
+    struct journal_writer_options o = options(f);
+    struct journal_writer *w;
+    char err[256];
+    assert_int_equal(journal_writer_start(&w, &o, NULL, NULL, err, sizeof(err)), 0);
+    static struct metrics m, back;
+    metrics_clear(&m);
+    metrics_add(&m, METRIC_COUNTER, "sensorbro_frames_committed_total", NULL, NULL, 1);
+    journal_writer_save_status(w, &m);
+    assert_int_equal(journal_writer_sync(w), 0);
+    /* handed in just before the stop: still written, and it replaces the first */
+    metrics_clear(&m);
+    metrics_add(&m, METRIC_GAUGE, "sensorbro_up", NULL, NULL, 0);
+    metrics_add(&m, METRIC_COUNTER, "sensorbro_frames_committed_total", NULL, NULL, 2);
+    journal_writer_save_status(w, &m);
+    journal_writer_stop(w);
+
+    struct journal *j;
+    struct journal_options ro = {.read_only = true, .busy_timeout_ms = 1000};
+    assert_int_equal(journal_open(&j, f->path, &ro, err, sizeof(err)), 0);
+    assert_int_equal(journal_read_status(j, &back), 0);
+    journal_close(j);
+    assert_int_equal(back.count, 2);
+    assert_string_equal(back.items[0].name, "sensorbro_up");
+    assert_true(back.items[1].value == 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marks_and_stop_drains, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_snapshot, setup, teardown),
         cmocka_unit_test(test_start_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
  * sensorbroctl.c - the operator's command-line tool for a sensorbro gateway.
  *
  *   decode      an Uplink (hex or base64) to the JSON the daemon would publish
- *   status      journal depth, oldest pending frame, quarantine count
+ *   status      journal depth, oldest pending frame, quarantine count, and the running
+ *               daemon's counters (what happened to every frame since it started)
  *   quarantine  list quarantined frames with the reason each was refused
  *   watch       subscribe to the broker and print readings as they arrive
  *   device      the LoRaWAN device registry: add, list, show, remove, queue a downlink
@@ -12,7 +13,9 @@
  * while the daemon runs (SQLite WAL).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,7 +57,10 @@ static void usage(FILE *out)
         "        the JSON the daemon publishes for it. TIME is RFC 3339 (2026-11-23T09:00:00Z)\n"
         "        or unix milliseconds; default now. Exit 1 with the reason if it is invalid.\n"
         "  status [--json]\n"
-        "        Journal depth, age of the oldest pending frame, quarantine count.\n"
+        "        Journal depth, age of the oldest pending frame, quarantine count, frames\n"
+        "        dropped ever; whether sensorbro runs, its broker connection, and what\n"
+        "        happened to the frames since it started (received, committed, sent,\n"
+        "        published, refused, quarantined, dropped by reason, duplicates).\n"
         "  quarantine [--after ID] [--limit N]\n"
         "        List quarantined frames: id, time, device, source, reason, payload (hex).\n"
         "  watch [--count N] [--duration S] [--topic FILTER] [--raw]\n"
@@ -310,6 +316,106 @@ static void format_age(int64_t age_ms, char *out, size_t out_size)
         snprintf(out, out_size, "%.1f days", (double)s / 86400.0);
 }
 
+/* The daemon's state as its last status snapshot and the process table tell it. */
+enum daemon_state { DAEMON_NEVER_RAN, DAEMON_RUNNING, DAEMON_STOPPED, DAEMON_GONE };
+
+static enum daemon_state daemon_state_of(const struct metrics *m, pid_t *pid)
+{
+    const struct metric *up = metrics_find(m, "sensorbro_up");
+    const struct metric *p = metrics_find(m, "sensorbro_pid");
+    *pid = p ? (pid_t)p->value : 0;
+    if (up == NULL)
+        return DAEMON_NEVER_RAN;
+    if (up->value == 0)
+        return DAEMON_STOPPED;
+    /* EPERM: the process exists but belongs to someone else (sensorbro runs as its own
+     * user) */
+    if (*pid > 0 && (kill(*pid, 0) == 0 || errno == EPERM))
+        return DAEMON_RUNNING;
+    return DAEMON_GONE;
+}
+
+static const char *const daemon_state_names[] = {"never_ran", "running", "stopped", "gone"};
+
+static double metric(const struct metrics *m, const char *name)
+{
+    const struct metric *item = metrics_find(m, name);
+    return item ? item->value : 0;
+}
+
+/* "total (label a, label b ...)": one family with each member that is not zero. */
+static void print_family(const struct metrics *m, const char *title, const char *family)
+{
+    char parts[512] = "";
+    size_t used = 0, len = strlen(family);
+    for (size_t i = 0; i < m->count && used < sizeof(parts); i++) {
+        const char *name = m->items[i].name;
+        if (strncmp(name, family, len) != 0 || name[len] != '{' || m->items[i].value == 0)
+            continue;
+        const char *open = strchr(name + len, '"'), *close = open ? strchr(open + 1, '"') : NULL;
+        if (close == NULL)
+            continue;
+        used +=
+            (size_t)snprintf(parts + used, sizeof(parts) - used, "%s%.*s %.0f", used ? ", " : "",
+                             (int)(close - open - 1), open + 1, m->items[i].value);
+    }
+    printf("%-26s %.0f%s%s%s\n", title, metrics_sum(m, family), parts[0] ? " (" : "", parts,
+           parts[0] ? ")" : "");
+}
+
+static void print_daemon_status(const struct metrics *m, int64_t now_ms)
+{
+    pid_t pid;
+    enum daemon_state state = daemon_state_of(m, &pid);
+    char started[CLOCK_RFC3339_SIZE], taken[CLOCK_RFC3339_SIZE], age[32];
+    if (state == DAEMON_NEVER_RAN) {
+        printf("\nsensorbro                  no figures in this journal yet (never started with "
+               "it)\n");
+        return;
+    }
+    int64_t started_ms = (int64_t)(metric(m, "sensorbro_start_time_seconds") * 1000.0);
+    int64_t taken_ms = (int64_t)(metric(m, "sensorbro_snapshot_time_seconds") * 1000.0);
+    clock_format_rfc3339(started_ms, 0, started);
+    clock_format_rfc3339(taken_ms, 0, taken);
+    format_age(now_ms - taken_ms, age, sizeof(age));
+    printf("\n");
+    if (state == DAEMON_RUNNING)
+        printf("sensorbro                  running, pid %d, since %s; figures from %s ago\n",
+               (int)pid, started, age);
+    else if (state == DAEMON_STOPPED)
+        printf("sensorbro                  stopped at %s (clean stop); it ran since %s\n", taken,
+               started);
+    else
+        printf("sensorbro                  not running: pid %d ended without a clean stop "
+               "(killed or crashed); last figures from %s\n",
+               (int)pid, taken);
+    if (state == DAEMON_RUNNING)
+        printf("broker                     %s (connects %.0f, connection losses %.0f, failed "
+               "attempts %.0f), in flight %.0f\n",
+               metric(m, "sensorbro_broker_connected") ? "connected" : "NOT CONNECTED",
+               metric(m, "sensorbro_broker_connects_total"),
+               metric(m, "sensorbro_broker_connection_losses_total"),
+               metric(m, "sensorbro_broker_connect_failures_total"),
+               metric(m, "sensorbro_publish_in_flight"));
+    printf("since its start:\n");
+    print_family(m, "frames received", "sensorbro_frames_received_total");
+    printf("%-26s %.0f\n", "committed", metric(m, "sensorbro_frames_committed_total"));
+    print_family(m, "quarantined", "sensorbro_frames_quarantined_total");
+    printf("%-26s %.0f\n", "sent to the broker", metric(m, "sensorbro_frames_sent_total"));
+    printf("%-26s %.0f\n", "published (PUBACK)", metric(m, "sensorbro_frames_published_total"));
+    printf("%-26s %.0f\n", "refused by the broker", metric(m, "sensorbro_publishes_refused_total"));
+    print_family(m, "dropped", "sensorbro_frames_dropped_total");
+    print_family(m, "rejected (sender retries)", "sensorbro_frames_rejected_total");
+    print_family(m, "duplicates", "sensorbro_frames_duplicate_total");
+    print_family(m, "CoAP responses", "sensorbro_coap_responses_total");
+    if (metrics_find(m, "sensorbro_lorawan_uplinks_total")) {
+        print_family(m, "LoRaWAN frames dropped", "sensorbro_lorawan_dropped_total");
+        print_family(m, "Semtech UDP dropped", "sensorbro_semtech_dropped_total");
+    }
+    if (metrics_find(m, "sensorbro_lns_events_total"))
+        print_family(m, "LNS events refused", "sensorbro_lns_events_refused_total");
+}
+
 static int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'J'}, {NULL, 0, NULL, 0}};
@@ -331,6 +437,12 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
         journal_close(j);
         return EXIT_FAILURE;
     }
+    static struct metrics daemon;
+    if (journal_read_status(j, &daemon) != 0) {
+        fprintf(stderr, "sensorbroctl status: %s\n", journal_errmsg(j));
+        journal_close(j);
+        return EXIT_FAILURE;
+    }
     journal_close(j);
     int64_t now = clock_wall_ms();
     int64_t oldest_age_ms = st.oldest_pending_ms ? now - st.oldest_pending_ms : 0;
@@ -345,6 +457,14 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
         cJSON_AddNumberToObject(doc, "frames_ever_journaled", (double)st.last_frame_id);
         cJSON_AddNumberToObject(doc, "dropped_journal_full", (double)st.dropped_journal_full);
         cJSON_AddNumberToObject(doc, "dropped_disk_floor", (double)st.dropped_disk_floor);
+        /* the daemon: its state, and every counter by its metric name */
+        pid_t pid;
+        cJSON *gateway = cJSON_AddObjectToObject(doc, "sensorbro");
+        cJSON_AddStringToObject(gateway, "state",
+                                daemon_state_names[daemon_state_of(&daemon, &pid)]);
+        cJSON *values = cJSON_AddObjectToObject(gateway, "metrics");
+        for (size_t i = 0; i < daemon.count; i++)
+            cJSON_AddNumberToObject(values, daemon.items[i].name, daemon.items[i].value);
         char *text = cJSON_PrintUnformatted(doc);
         if (text == NULL) {
             cJSON_Delete(doc);
@@ -360,16 +480,17 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
         format_age(oldest_age_ms, age, sizeof(age));
         clock_format_rfc3339(st.oldest_pending_ms, 0, when);
     }
-    printf("journal                %s (%.1f MiB)\n", ctl->journal_path,
+    printf("%-26s %s (%.1f MiB)\n", "journal", ctl->journal_path,
            (double)st.database_bytes / (1024.0 * 1024.0));
-    printf("pending frames         %" PRId64 "\n", st.pending_frames);
-    printf("oldest pending         %s%s%s%s\n", age, when[0] ? " (received " : "", when,
+    printf("%-26s %" PRId64 "\n", "pending frames", st.pending_frames);
+    printf("%-26s %s%s%s%s\n", "oldest pending", age, when[0] ? " (received " : "", when,
            when[0] ? ")" : "");
-    printf("published, retained    %" PRId64 "\n", st.published_frames);
-    printf("quarantined            %" PRId64 "\n", st.quarantined_frames);
-    printf("frames ever journaled  %" PRId64 "\n", st.last_frame_id);
-    printf("dropped: journal full  %" PRId64 "\n", st.dropped_journal_full);
-    printf("dropped: disk floor    %" PRId64 "\n", st.dropped_disk_floor);
+    printf("%-26s %" PRId64 "\n", "published, retained", st.published_frames);
+    printf("%-26s %" PRId64 "\n", "quarantined", st.quarantined_frames);
+    printf("%-26s %" PRId64 "\n", "frames ever journaled", st.last_frame_id);
+    printf("%-26s %" PRId64 "\n", "dropped ever: journal full", st.dropped_journal_full);
+    printf("%-26s %" PRId64 "\n", "dropped ever: disk floor", st.dropped_disk_floor);
+    print_daemon_status(&daemon, now);
     return EXIT_SUCCESS;
 }
 

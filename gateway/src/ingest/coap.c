@@ -509,7 +509,7 @@ int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options
     return 0;
 }
 
-void coap_ingest_stop(struct coap_ingest *ci)
+void coap_ingest_stop(struct coap_ingest *ci, struct coap_ingest_stats *final_stats)
 {
     if (ci == NULL)
         return;
@@ -518,6 +518,8 @@ void coap_ingest_stop(struct coap_ingest *ci)
     ssize_t ignored = write(ci->event_fd, &one, sizeof(one));
     (void)ignored;
     pthread_join(ci->thread, NULL);
+    if (final_stats)
+        coap_ingest_get_stats(ci, final_stats);
     free_ingest(ci);
 }
 

@@ -54,8 +54,9 @@ struct coap_ingest;
 int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options *opts, char *err,
                       size_t err_size);
 /* Stops taking requests, waits until every frame handed to the writer has been answered,
- * and frees the adapter. The journal writer must still be running. */
-void coap_ingest_stop(struct coap_ingest *ci);
+ * and frees the adapter. The journal writer must still be running. final_stats (may be
+ * NULL) receives the counters as they stand when nothing more can change them. */
+void coap_ingest_stop(struct coap_ingest *ci, struct coap_ingest_stats *final_stats);
 void coap_ingest_get_stats(struct coap_ingest *ci, struct coap_ingest_stats *stats);
 
 #endif

@@ -1311,7 +1311,7 @@ int lns_mqtt_start(struct lns_mqtt **out, const struct config *cfg, struct journ
     return 0;
 }
 
-void lns_mqtt_stop(struct lns_mqtt *lm)
+void lns_mqtt_stop(struct lns_mqtt *lm, struct lns_mqtt_stats *final_stats)
 {
     if (lm == NULL)
         return;
@@ -1320,6 +1320,8 @@ void lns_mqtt_stop(struct lns_mqtt *lm)
     wake_locked(lm);
     pthread_mutex_unlock(&lm->lock);
     pthread_join(lm->thread, NULL);
+    if (final_stats)
+        lns_mqtt_get_stats(lm, final_stats);
     pthread_cond_destroy(&lm->wake_cond);
     pthread_cond_destroy(&lm->commit_cond);
     pthread_mutex_destroy(&lm->lock);

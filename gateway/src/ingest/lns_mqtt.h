@@ -132,8 +132,9 @@ struct lns_mqtt;
 int lns_mqtt_start(struct lns_mqtt **out, const struct config *cfg, struct journal_writer *writer,
                    char *err, size_t err_size);
 /* Disconnects (an event being committed finishes first) and frees the adapter. The journal
- * writer must still be running. NULL is accepted. */
-void lns_mqtt_stop(struct lns_mqtt *lm);
+ * writer must still be running. NULL is accepted. final_stats (may be NULL) receives the
+ * counters as they stand when nothing more can change them. */
+void lns_mqtt_stop(struct lns_mqtt *lm, struct lns_mqtt_stats *final_stats);
 void lns_mqtt_get_stats(struct lns_mqtt *lm, struct lns_mqtt_stats *stats);
 
 /* status 0: the broker acknowledged the downlink command (PUBACK, under MQTT 5 with a

@@ -983,7 +983,7 @@ int semtech_udp_start(struct semtech_udp **out, const struct semtech_udp_options
     return 0;
 }
 
-void semtech_udp_stop(struct semtech_udp *su)
+void semtech_udp_stop(struct semtech_udp *su, struct semtech_udp_stats *final_stats)
 {
     if (su == NULL)
         return;
@@ -992,6 +992,8 @@ void semtech_udp_stop(struct semtech_udp *su)
     ssize_t ignored = write(su->event_fd, &one, sizeof(one));
     (void)ignored;
     pthread_join(su->thread, NULL);
+    if (final_stats)
+        semtech_udp_get_stats(su, final_stats);
     free_adapter(su);
 }
 

@@ -93,8 +93,9 @@ int semtech_udp_start(struct semtech_udp **out, const struct semtech_udp_options
                       size_t err_size);
 /* Stops reading datagrams, judges what is being collected, waits until every frame handed
  * to the writer is committed and acknowledged, writes the frame counters and frees the
- * adapter. The journal writer must still be running. */
-void semtech_udp_stop(struct semtech_udp *su);
+ * adapter. The journal writer must still be running. final_stats (may be NULL) receives
+ * the counters as they stand when nothing more can change them. */
+void semtech_udp_stop(struct semtech_udp *su, struct semtech_udp_stats *final_stats);
 void semtech_udp_get_stats(struct semtech_udp *su, struct semtech_udp_stats *stats);
 /* Copies up to max forwarders into out; returns how many. */
 size_t semtech_udp_get_forwarders(struct semtech_udp *su, struct semtech_udp_forwarder *out,

@@ -1,0 +1,219 @@
+/*
+ * test_metrics.c - metrics.c: names with labels, bounds, lookups, and how every module's
+ * stats become the named counters that sensorbroctl status and a metrics endpoint show;
+ * and the journal's status table that carries them (journal_save_status/read_status).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "ingest/coap.h"
+#include "ingest/lns_mqtt.h"
+#include "ingest/semtech_udp.h"
+#include "journal.h"
+#include "journal_writer.h"
+#include "metrics.h"
+#include "publish.h"
+
+static struct metrics m, back;
+
+static double value_of(const struct metrics *list, const char *name)
+{
+    const struct metric *item = metrics_find(list, name);
+    if (item == NULL)
+        fail_msg("no metric %s", name);
+    return item->value;
+}
+
+static void test_names_and_bounds(void **state)
+{
+    (void)state;
+    metrics_clear(&m);
+    assert_int_equal(metrics_add(&m, METRIC_COUNTER, "a_total", NULL, NULL, 3), 0);
+    assert_int_equal(metrics_add(&m, METRIC_COUNTER, "b_total", "reason", "bad_mic", 4), 0);
+    assert_int_equal(metrics_add(&m, METRIC_COUNTER, "b_total", "reason", "replay", 5), 0);
+    assert_int_equal(metrics_add(&m, METRIC_GAUGE, "b_total_not", NULL, NULL, 100), 0);
+    assert_string_equal(m.items[1].name, "b_total{reason=\"bad_mic\"}");
+    assert_int_equal(m.items[1].kind, METRIC_COUNTER);
+    assert_true(value_of(&m, "b_total{reason=\"replay\"}") == 5);
+    assert_null(metrics_find(&m, "b_total"));
+    /* a family sums its labelled members, and only them: not a name it is a prefix of */
+    assert_true(metrics_sum(&m, "b_total") == 9);
+    assert_true(metrics_sum(&m, "a_total") == 3);
+    assert_true(metrics_sum(&m, "missing") == 0);
+
+    /* a name that does not fit is refused, not cut */
+    char long_name[METRIC_NAME_SIZE + 8];
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    size_t before = m.count;
+    assert_int_equal(metrics_add(&m, METRIC_GAUGE, long_name, NULL, NULL, 1), -1);
+    assert_int_equal(m.count, before);
+    /* and the list has a bound */
+    while (m.count < METRICS_MAX)
+        assert_int_equal(metrics_add(&m, METRIC_GAUGE, "filler", NULL, NULL, 1), 0);
+    assert_int_equal(metrics_add(&m, METRIC_GAUGE, "one_more", NULL, NULL, 1), -1);
+}
+
+static void test_collect_counts_every_frame(void **state)
+{
+    (void)state;
+    struct journal_writer_stats ws = {.frames_committed = 90,
+                                      .quarantined = 4,
+                                      .dropped_journal_full = 7,
+                                      .dropped_disk_floor = 2,
+                                      .rejected_full = 3,
+                                      .used_bytes = 4096,
+                                      .full = true};
+    struct publisher_stats ps = {.state = PUBLISHER_CONNECTED,
+                                 .sent = 85,
+                                 .published = 80,
+                                 .refused = 1,
+                                 .quarantined = 1,
+                                 .in_flight = 5,
+                                 .connects = 2,
+                                 .connection_losses = 1};
+    struct coap_ingest_stats cs = {.requests = 70,
+                                   .accepted = 60,
+                                   .quarantined = 3,
+                                   .not_found = 2,
+                                   .unavailable = 3,
+                                   .too_large = 1,
+                                   .not_allowed = 1,
+                                   .kernel_drops = 9};
+    struct semtech_udp_stats ss;
+    memset(&ss, 0, sizeof(ss));
+    ss.journaled = 20;
+    ss.quarantined = 1;
+    ss.duplicates = 6;
+    ss.dropped[SEMTECH_UDP_DROP_LATE_DUPLICATE] = 2;
+    ss.dropped[SEMTECH_UDP_DROP_JOURNAL] = 1;
+    ss.ns.dropped[EDGE_NS_DROP_BAD_MIC] = 5;
+    ss.ns.uplinks = 22;
+    struct lns_mqtt_stats ls = {.received = 12,
+                                .accepted = 10,
+                                .quarantined = 1,
+                                .duplicates = 4,
+                                .not_stored = 1,
+                                .subscribed = true};
+    struct metrics_sources src = {.started_ms = 1796000000000,
+                                  .running = true,
+                                  .writer = &ws,
+                                  .publisher = &ps,
+                                  .coap = &cs,
+                                  .semtech = &ss,
+                                  .lns = &ls};
+    metrics_collect(&m, &src);
+    assert_true(value_of(&m, "sensorbro_up") == 1);
+    assert_true(value_of(&m, "sensorbro_pid") == (double)getpid());
+    assert_true(value_of(&m, "sensorbro_start_time_seconds") == 1796000000.0);
+    /* received per transport: every frame that reached the journal's door */
+    assert_true(value_of(&m, "sensorbro_frames_received_total{transport=\"coap\"}") == 66);
+    assert_true(value_of(&m, "sensorbro_frames_received_total{transport=\"semtech-udp\"}") == 22);
+    assert_true(value_of(&m, "sensorbro_frames_received_total{transport=\"lns-mqtt\"}") == 12);
+    assert_true(metrics_sum(&m, "sensorbro_frames_received_total") == 100);
+    assert_true(value_of(&m, "sensorbro_frames_committed_total") == 90);
+    assert_true(metrics_sum(&m, "sensorbro_frames_quarantined_total") == 5);
+    assert_true(value_of(&m, "sensorbro_frames_sent_total") == 85);
+    assert_true(value_of(&m, "sensorbro_frames_published_total") == 80);
+    assert_true(value_of(&m, "sensorbro_publishes_refused_total") == 1);
+    assert_true(value_of(&m, "sensorbro_frames_dropped_total{reason=\"journal_full\"}") == 7);
+    assert_true(value_of(&m, "sensorbro_frames_dropped_total{reason=\"disk_floor\"}") == 2);
+    assert_true(value_of(&m, "sensorbro_frames_rejected_total{reason=\"journal_full\"}") == 3);
+    assert_true(value_of(&m, "sensorbro_frames_duplicate_total{transport=\"semtech-udp\"}") == 8);
+    assert_true(value_of(&m, "sensorbro_frames_duplicate_total{transport=\"lns-mqtt\"}") == 4);
+    assert_true(value_of(&m, "sensorbro_coap_responses_total{code=\"4.13\"}") == 1);
+    assert_true(metrics_sum(&m, "sensorbro_coap_responses_total") == 70);
+    assert_true(value_of(&m, "sensorbro_coap_kernel_drops_total") == 9);
+    assert_true(value_of(&m, "sensorbro_lorawan_dropped_total{reason=\"bad_mic\"}") == 5);
+    assert_true(value_of(&m, "sensorbro_broker_connected") == 1);
+    assert_true(value_of(&m, "sensorbro_publish_in_flight") == 5);
+    assert_true(value_of(&m, "sensorbro_journal_full") == 1);
+    assert_int_equal(metrics_find(&m, "sensorbro_up")->kind, METRIC_GAUGE);
+    assert_int_equal(metrics_find(&m, "sensorbro_frames_sent_total")->kind, METRIC_COUNTER);
+
+    /* a transport that does not run has no figures at all, not zeros */
+    src.semtech = NULL;
+    src.lns = NULL;
+    src.running = false;
+    metrics_collect(&m, &src);
+    assert_null(metrics_find(&m, "sensorbro_frames_received_total{transport=\"semtech-udp\"}"));
+    assert_null(metrics_find(&m, "sensorbro_lns_events_total"));
+    assert_true(value_of(&m, "sensorbro_up") == 0);
+}
+
+static void test_status_table_round_trip(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_metrics.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/j.db", dir);
+    struct journal_options rw = {.synchronous = JOURNAL_SYNC_NORMAL, .busy_timeout_ms = 1000};
+    struct journal_options ro = {.read_only = true, .busy_timeout_ms = 1000};
+    struct journal *j, *reader;
+    char err[256];
+    assert_int_equal(journal_open(&j, path, &rw, err, sizeof(err)), 0);
+    assert_int_equal(journal_open(&reader, path, &ro, err, sizeof(err)), 0);
+
+    /* nothing saved yet: an empty list */
+    assert_int_equal(journal_read_status(reader, &back), 0);
+    assert_int_equal(back.count, 0);
+
+    metrics_clear(&m);
+    metrics_add(&m, METRIC_GAUGE, "z_first", NULL, NULL, 1.5);
+    metrics_add(&m, METRIC_COUNTER, "a_second_total", "code", "2.04", 12345678901.0);
+    metrics_add(&m, METRIC_COUNTER, "m_third_total", NULL, NULL, 0);
+    assert_int_equal(journal_save_status(j, &m), 0);
+    assert_int_equal(journal_read_status(reader, &back), 0);
+    assert_int_equal(back.count, 3);
+    /* kept in the order given, kinds and values exact */
+    assert_string_equal(back.items[0].name, "z_first");
+    assert_int_equal(back.items[0].kind, METRIC_GAUGE);
+    assert_true(back.items[0].value == 1.5);
+    assert_string_equal(back.items[1].name, "a_second_total{code=\"2.04\"}");
+    assert_int_equal(back.items[1].kind, METRIC_COUNTER);
+    assert_true(back.items[1].value == 12345678901.0);
+
+    /* a new snapshot replaces the old one whole */
+    metrics_clear(&m);
+    metrics_add(&m, METRIC_COUNTER, "only_total", NULL, NULL, 7);
+    assert_int_equal(journal_save_status(j, &m), 0);
+    assert_int_equal(journal_read_status(reader, &back), 0);
+    assert_int_equal(back.count, 1);
+    assert_true(value_of(&back, "only_total") == 7);
+
+    /* rows on disk are untrusted: a name too long for a metric is left out, not cut */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[512];
+    snprintf(sql, sizeof(sql), "INSERT INTO status VALUES (5, '%0*d', 'gauge', 1)",
+             METRIC_NAME_SIZE + 4, 0);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(journal_read_status(reader, &back), 0);
+    assert_int_equal(back.count, 1);
+
+    journal_close(reader);
+    journal_close(j);
+    snprintf(sql, sizeof(sql), "rm -rf '%s'", dir);
+    assert_int_equal(system(sql), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names_and_bounds),
+        cmocka_unit_test(test_collect_counts_every_frame),
+        cmocka_unit_test(test_status_table_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
