@@ -36,6 +36,7 @@
 #include "decode.h"
 #include "journal.h"
 #include "log.h"
+#include "mqtt_connack.h"
 #include "render.h"
 
 #define FETCH_BATCH   64
@@ -229,8 +230,7 @@ static void on_connect_success5(void *context, MQTTAsync_successData5 *response)
 static void on_connect_failure5(void *context, MQTTAsync_failureData5 *response)
 {
     on_connect_failed(context, response ? response->code : MQTTASYNC_FAILURE,
-                      response ? (int)response->reasonCode : 0,
-                      response ? response->message : NULL);
+                      mqtt_connack_reason5(response), response ? response->message : NULL);
 }
 
 static void on_connect_success3(void *context, MQTTAsync_successData *response)
@@ -241,9 +241,8 @@ static void on_connect_success3(void *context, MQTTAsync_successData *response)
 
 static void on_connect_failure3(void *context, MQTTAsync_failureData *response)
 {
-    /* Under 3.1.1 a positive code is the CONNACK return code. */
-    int code = response ? response->code : MQTTASYNC_FAILURE;
-    on_connect_failed(context, code, code > 0 ? code : 0, response ? response->message : NULL);
+    on_connect_failed(context, response ? response->code : MQTTASYNC_FAILURE,
+                      mqtt_connack_reason3(response), response ? response->message : NULL);
 }
 
 static void on_connection_lost(void *context, char *cause)
@@ -361,27 +360,7 @@ static void describe_connect_failure(struct publisher *p, char *out, size_t out_
     char text[sizeof(p->failure_text)];
     memcpy(text, p->failure_text, sizeof(text));
     pthread_mutex_unlock(&p->lock);
-    if (p->mqtt5 && reason != 0)
-        snprintf(out, out_size, "%s (reason 0x%02x)",
-                 MQTTReasonCode_toString((enum MQTTReasonCodes)reason), reason);
-    else if (!p->mqtt5 && reason > 0) {
-        static const char *const connack[] = {
-            "accepted",           "unacceptable protocol version", "identifier rejected",
-            "server unavailable", "bad user name or password",     "not authorized"};
-        snprintf(out, out_size, "%s (CONNACK %d)", reason < 6 ? connack[reason] : "refused",
-                 reason);
-    } else
-        snprintf(out, out_size, "%s%s%s", MQTTAsync_strerror(code), text[0] ? ": " : "", text);
-}
-
-/* A refusal that will not go away by retrying quickly: wrong credentials or not allowed. */
-static bool is_authorisation_failure(const struct publisher *p, int reason)
-{
-    if (p->mqtt5)
-        return reason == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD ||
-               reason == MQTTREASONCODE_NOT_AUTHORIZED || reason == MQTTREASONCODE_BANNED ||
-               reason == MQTTREASONCODE_BAD_AUTHENTICATION_METHOD;
-    return reason == 4 || reason == 5;
+    mqtt_connack_describe(p->mqtt5, code, reason, text, out, out_size);
 }
 
 static void schedule_reconnect(struct publisher *p, bool slow)
@@ -537,7 +516,7 @@ static void handle_connection_events(struct publisher *p)
     if (failed) {
         char why[256];
         describe_connect_failure(p, why, sizeof(why));
-        bool auth = is_authorisation_failure(p, reason);
+        bool auth = mqtt_connack_is_authorisation(p->mqtt5, reason);
         p->address_index++; /* the next attempt tries the broker's next address, if any */
         drop_client(p);
         if (!auth && p->address_index % p->address_count != 0) {

@@ -91,7 +91,9 @@ wait_until()
 free_port() { "$FREEPORT_BIN"; }
 
 # start_mosquitto PORT [EXTRA CONFIG LINE]...: a broker on 127.0.0.1:PORT that queues
-# plenty for offline persistent sessions. Sets MOSQ_PID.
+# plenty for offline persistent sessions. Sets MOSQ_PID. MOSQ_PROBE_ARGS: what the probe
+# that waits for it needs besides the port (credentials, when anonymous is off).
+MOSQ_PROBE_ARGS=()
 start_mosquitto()
 {
     local port=$1
@@ -110,7 +112,8 @@ start_mosquitto()
     "$MOSQUITTO_BIN" -c "$conf" >>"$TEST_TMP/mosquitto.log" 2>&1 &
     MOSQ_PID=$!
     STARTED_PIDS+=("$MOSQ_PID")
-    wait_until "mosquitto on port $port" 10 mosquitto_pub -p "$port" -t sensorbro-test/probe -m up
+    wait_until "mosquitto on port $port" 10 mosquitto_pub -p "$port" "${MOSQ_PROBE_ARGS[@]}" \
+        -t sensorbro-test/probe -m up
 }
 
 stop_mosquitto()
@@ -128,13 +131,14 @@ subscribe_persistent()
         fail "cannot subscribe $2 to $3 on port $1"
 }
 
-# collect_messages PORT CLIENT_ID FILTER COUNT TIMEOUT_S OUTFILE: resumes the session and
-# writes "topic payload" lines until COUNT messages arrived or TIMEOUT_S passed. OUTFILE.mid
-# has the same lines with the broker's packet id in front, for count_new_messages.
+# collect_messages PORT CLIENT_ID FILTER COUNT TIMEOUT_S OUTFILE [mosquitto_sub options]:
+# resumes the session and writes "topic payload" lines until COUNT messages arrived or
+# TIMEOUT_S passed. OUTFILE.mid has the same lines with the broker's packet id in front,
+# for count_new_messages.
 collect_messages()
 {
-    mosquitto_sub -p "$1" -i "$2" -c -q 1 -t "$3" -F '%m %t %p' -C "$4" -W "$5" >"$6.mid" \
-        2>>"$TEST_TMP/sub.log" || true
+    mosquitto_sub -p "$1" -i "$2" -c -q 1 -t "$3" -F '%m %t %p' -C "$4" -W "$5" "${@:7}" \
+        >"$6.mid" 2>>"$TEST_TMP/sub.log" || true
     cut -d' ' -f2- "$6.mid" >"$6"
 }
 

@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "decode.h"
 #include "log.h"
+#include "mqtt_connack.h"
 
 #define IDLE_WAKE_MS           1000
 #define APPEND_RETRY_MS        5    /* the journal's queue is full: try again after this */
@@ -790,8 +791,7 @@ static void on_connect_success5(void *context, MQTTAsync_successData5 *response)
 static void on_connect_failure5(void *context, MQTTAsync_failureData5 *response)
 {
     on_connect_failed(context, response ? response->code : MQTTASYNC_FAILURE,
-                      response ? (int)response->reasonCode : 0,
-                      response ? response->message : NULL);
+                      mqtt_connack_reason5(response), response ? response->message : NULL);
 }
 
 static void on_connect_success3(void *context, MQTTAsync_successData *response)
@@ -802,8 +802,8 @@ static void on_connect_success3(void *context, MQTTAsync_successData *response)
 
 static void on_connect_failure3(void *context, MQTTAsync_failureData *response)
 {
-    int code = response ? response->code : MQTTASYNC_FAILURE;
-    on_connect_failed(context, code, code > 0 ? code : 0, response ? response->message : NULL);
+    on_connect_failed(context, response ? response->code : MQTTASYNC_FAILURE,
+                      mqtt_connack_reason3(response), response ? response->message : NULL);
 }
 
 static void on_connection_lost(void *context, char *cause)
@@ -998,18 +998,6 @@ static void start_subscribe(struct lns_mqtt *lm)
     }
 }
 
-static void describe_failure(struct lns_mqtt *lm, int code, int reason, const char *text, char *out,
-                             size_t out_size)
-{
-    if (lm->mqtt5 && reason != 0)
-        snprintf(out, out_size, "%s (reason 0x%02x)",
-                 MQTTReasonCode_toString((enum MQTTReasonCodes)reason), reason);
-    else if (!lm->mqtt5 && reason > 0)
-        snprintf(out, out_size, "refused (CONNACK %d)", reason);
-    else
-        snprintf(out, out_size, "%s%s%s", MQTTAsync_strerror(code), text[0] ? ": " : "", text);
-}
-
 static void handle_connection_events(struct lns_mqtt *lm)
 {
     pthread_mutex_lock(&lm->lock);
@@ -1024,11 +1012,8 @@ static void handle_connection_events(struct lns_mqtt *lm)
 
     if (failed) {
         char why[256];
-        describe_failure(lm, code, reason, text, why, sizeof(why));
-        bool auth = lm->mqtt5 ? reason == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD ||
-                                    reason == MQTTREASONCODE_NOT_AUTHORIZED ||
-                                    reason == MQTTREASONCODE_BANNED
-                              : reason == 4 || reason == 5;
+        mqtt_connack_describe(lm->mqtt5, code, reason, text, why, sizeof(why));
+        bool auth = mqtt_connack_is_authorisation(lm->mqtt5, reason);
         lm->address_index++;
         drop_client(lm);
         if (!auth && lm->address_index % lm->address_count != 0) {
@@ -1064,7 +1049,11 @@ static void handle_connection_events(struct lns_mqtt *lm)
     }
     if (sub_failed) {
         char why[128];
-        describe_failure(lm, 0, reason, "", why, sizeof(why));
+        if (lm->mqtt5)
+            snprintf(why, sizeof(why), "%s (reason 0x%02x)",
+                     MQTTReasonCode_toString((enum MQTTReasonCodes)reason), (unsigned)reason);
+        else
+            snprintf(why, sizeof(why), "refused (SUBACK 0x%02x)", (unsigned)reason);
         log_error("lns-mqtt: the broker refused the subscription to %s: %s; retrying later",
                   lm->filter, why);
         drop_client(lm);
