@@ -35,5 +35,5 @@ expect_eq "command keys" '["confirmed","data","devEui","fPort"]' "$(jq -c 'keys'
 expect_eq devEui '"70b3d57ed0005678"' "$(jq -c .devEui <<<"$json")"
 expect_eq confirmed true "$(jq -c .confirmed <<<"$json")"
 expect_eq fPort 3 "$(jq -c .fPort <<<"$json")"
-expect_eq "data (base64 of 08 03 10 2c)" 0803102c "$(jq -r .data <<<"$json" | base64 -d | xxd -p)"
+expect_eq "data (base64 of 08 03 10 2c)" 0803102c "$(jq -r .data <<<"$json" | base64 -d | od -An -v -tx1 | tr -d ' \n')"
 log "ok"

@@ -76,7 +76,7 @@ expect_eq "quarantined events" 4 "$(wc -l <"$TEST_TMP/quarantine.txt")"
 expect_eq "transports" "lns-mqtt" "$(cut -f4 "$TEST_TMP/quarantine.txt" | sort -u)"
 line() { sed -n "$1p" "$TEST_TMP/quarantine.txt"; }
 expect_eq "not JSON: reason" "event: not JSON (raw event kept, 16 of 16 bytes)" "$(line 1 | cut -f6)"
-expect_eq "not JSON: raw bytes" "$(printf 'this is not json' | xxd -p)" "$(line 1 | cut -f7)"
+expect_eq "not JSON: raw bytes" "$(printf 'this is not json' | od -An -v -tx1 | tr -d ' \n')" "$(line 1 | cut -f7)"
 expect_eq "not JSON: device" 0000000000000000 "$(line 1 | cut -f3)"
 grep -q "data: not base64" <<<"$(line 2 | cut -f6)" || fail "bad base64: $(line 2)"
 expect_eq "bad base64: device" "$DEVICE" "$(line 2 | cut -f3)"
