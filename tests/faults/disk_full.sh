@@ -12,20 +12,22 @@
 #     are counted (dropped_disk_floor) and are the oldest of their device;
 #   - PRAGMA integrity_check is ok, during the fault and after it.
 
-# A mount namespace of our own, so that the tmpfs needs no cleanup and cannot leak: as root
-# directly, otherwise as root of a new user namespace. Exit 77 (ctest: skipped) only when
-# the kernel allows neither.
+# A mount namespace of our own, so that the tmpfs cannot leak to the rest of the system: as
+# root directly, otherwise as root of a new user namespace. In a chroot, whose / is no
+# mount point, unshare cannot make every mount private; then only the mount that holds the
+# test's directory is made private, inside the namespace, before the tmpfs goes on it.
+# Exit 77 (ctest: skipped) only when the kernel gives no mount namespace at all.
 if [ -z "${SB_DISK_FULL_NS:-}" ]; then
-    if [ "$(id -u)" -eq 0 ]; then
-        ns=(unshare --mount --propagation private)
-    else
-        ns=(unshare --user --map-root-user --mount --propagation private)
-    fi
-    if ! "${ns[@]}" true 2>/dev/null; then
-        echo "[disk_full] SKIP: no mount namespace (${ns[*]} failed): no filesystem of our own" >&2
-        exit 77
-    fi
-    SB_DISK_FULL_NS=1 exec "${ns[@]}" bash "$0" "$@"
+    user=()
+    [ "$(id -u)" -eq 0 ] || user=(--user --map-root-user)
+    for propagation in private unchanged; do
+        ns=(unshare "${user[@]}" --mount --propagation "$propagation")
+        if "${ns[@]}" true 2>/dev/null; then
+            SB_DISK_FULL_NS=$propagation exec "${ns[@]}" bash "$0" "$@"
+        fi
+    done
+    echo "[disk_full] SKIP: no mount namespace (${ns[*]} failed): no filesystem of our own" >&2
+    exit 77
 fi
 source "$(dirname "$0")/faults_lib.sh"
 
@@ -39,6 +41,10 @@ MQTT_PORT=$(free_port)
 COAP_PORT=$(free_port)
 DISK=$TEST_TMP/disk
 mkdir -p "$DISK"
+if [ "$SB_DISK_FULL_NS" == unchanged ]; then
+    holder=$(findmnt -n -o TARGET --target "$DISK") || fail "no mount holds $DISK"
+    mount --make-rprivate "$holder" || fail "cannot make $holder private in this namespace"
+fi
 mount -t tmpfs -o size=${FS_MB}m,mode=0700 sensorbro-disk-full "$DISK" ||
     fail "cannot mount a ${FS_MB} MiB tmpfs on $DISK"
 # At exit: a failed run keeps a copy of the journal for inspection; then the tmpfs goes.
