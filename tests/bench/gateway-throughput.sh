@@ -53,7 +53,13 @@ wait_drained()
     fail "still $(pending) frames pending after $1 s"
 }
 
-final_stats() { grep "stats: " "$TEST_TMP/$1.log" | tail -n 1; }
+# final_metric NAME: one of the counters the last sensorbro left in its journal at its clean
+# stop (sensorbroctl status --json).
+final_metric()
+{
+    "$SENSORBROCTL_BIN" -j "$SB_DIR/sensorbro.db" status --json |
+        jq --arg name "$1" '.sensorbro.metrics[$name] // 0'
+}
 
 log "machine: $(nproc) cores, $(uname -r); $N uplinks per run"
 MQTT_PORT=$(free_port)
@@ -71,10 +77,9 @@ for sensors in 50 200; do
     end_ns=$(date +%s%N)
     row "end to end, $sensors sensors" "$((N * 1000000000 / (end_ns - start_ns))) uplinks/s posted, stored and PUBACKed"
     stop_sensorbro
-    stats=$(final_stats "gw$sensors")
-    committed=$(sed -nE 's/.*committed ([0-9]+) in ([0-9]+) transactions.*/\1 \2/p' <<<"$stats")
-    drops=$(sed -nE 's/.*kernel drops ([0-9]+).*/\1/p' <<<"$stats")
-    read -r frames transactions <<<"$committed"
+    frames=$(final_metric sensorbro_frames_committed_total)
+    transactions=$(final_metric sensorbro_journal_transactions_total)
+    drops=$(final_metric sensorbro_coap_kernel_drops_total)
     row "  group commit, $sensors sensors" "$((frames / (transactions > 0 ? transactions : 1))) frames per transaction ($transactions transactions); kernel drops $drops"
 done
 
