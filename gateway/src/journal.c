@@ -624,8 +624,8 @@ int journal_add_counter(struct journal *j, const char *name, int64_t delta)
 
 int journal_save_status(struct journal *j, const struct metrics *m)
 {
-    if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(j, "BEGIN IMMEDIATE");
+    if (journal_begin(j) != 0)
+        return -1;
     sqlite3_stmt *insert = NULL;
     int rc = sqlite3_exec(j->db, "DELETE FROM status", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
@@ -642,14 +642,13 @@ int journal_save_status(struct journal *j, const struct metrics *m)
         rc = sqlite3_step(insert) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
         sqlite3_reset(insert);
     }
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
+    if (rc != SQLITE_OK)
         fail(j, "saving the status");
-        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-    }
     sqlite3_finalize(insert);
-    return rc == SQLITE_OK ? 0 : -1;
+    if (rc == SQLITE_OK && journal_commit(j) == 0)
+        return 0;
+    journal_rollback(j);
+    return -1;
 }
 
 int journal_read_status(struct journal *j, struct metrics *out)
