@@ -295,29 +295,54 @@ static int configure(struct journal *j, const struct journal_options *options)
 
 /* The journal holds device keys (schema 3), so its files are the owner's only. SQLite
  * creates the -wal and -shm files with the mode of the main file, so creating that one 0600
- * (and tightening an older, wider one and its companions) covers all three. */
+ * (and tightening an older, wider one and its companions) covers all three.
+ *
+ * This must never open() and close() a database file that a connection of this process may
+ * hold: closing any descriptor of a file drops every POSIX advisory lock the process has on
+ * it ("How To Corrupt An SQLite Database File", 2.2). A daemon that lost its locks lets
+ * another process's last connection think it is alone, checkpoint and delete the WAL the
+ * daemon is still committing into. So an existing file is only ever chmod()ed by name, and
+ * a descriptor is opened only to create a file that did not exist (O_EXCL: nobody can hold
+ * a lock on it yet). */
 static int restrict_mode(const char *path, char *err, size_t err_size)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        snprintf(err, err_size, "%s: %s", path, strerror(errno));
-        return -1;
-    }
     struct stat st;
-    if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0 && fchmod(fd, 0600) != 0) {
-        snprintf(err, err_size, "%s: cannot make it private (chmod 600): %s", path,
-                 strerror(errno));
-        close(fd);
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT) {
+            snprintf(err, err_size, "%s: %s", path, strerror(errno));
+            return -1;
+        }
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno != EEXIST) {
+            snprintf(err, err_size, "%s: %s", path, strerror(errno));
+            return -1;
+        }
+        /* EEXIST: another process created it meanwhile; SQLite opens it below */
+        if (lstat(path, &st) != 0) {
+            snprintf(err, err_size, "%s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    if (S_ISLNK(st.st_mode)) {
+        snprintf(err, err_size, "%s: is a symbolic link; give the journal's real path", path);
         return -1;
     }
-    close(fd);
-    static const char *const companions[] = {"-wal", "-shm"};
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, err_size, "%s: not a regular file", path);
+        return -1;
+    }
+    static const char *const companions[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < sizeof(companions) / sizeof(companions[0]); i++) {
-        char other[4096];
-        if ((size_t)snprintf(other, sizeof(other), "%s%s", path, companions[i]) >= sizeof(other))
+        char name[4096];
+        if ((size_t)snprintf(name, sizeof(name), "%s%s", path, companions[i]) >= sizeof(name))
             continue;
-        if (chmod(other, 0600) != 0 && errno != ENOENT) {
-            snprintf(err, err_size, "%s: cannot make it private (chmod 600): %s", other,
+        struct stat cst;
+        if (lstat(name, &cst) != 0 || S_ISLNK(cst.st_mode) || (cst.st_mode & 077) == 0)
+            continue;
+        if (chmod(name, cst.st_mode & 0700) != 0) {
+            snprintf(err, err_size, "%s: cannot make it private (chmod 600): %s", name,
                      strerror(errno));
             return -1;
         }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
@@ -68,15 +69,15 @@ static int open_registry(bool read_only, struct registry **r)
 {
     char err[512];
     if (read_only) {
-        FILE *probe = fopen(journal, "r");
-        if (probe == NULL) {
+        /* access(), not fopen(): opening and closing the database file in a process
+         * that holds a connection to it would drop that connection's locks (journal.c) */
+        if (access(journal, R_OK) != 0) {
             fprintf(stderr,
                     "sensorbroctl device: no journal at %s (add a device, start sensorbro, or "
                     "give -j/-c)\n",
                     journal);
             return -1;
         }
-        fclose(probe);
     }
     if (registry_open(r, journal, read_only, 5000, err, sizeof(err)) != 0) {
         fprintf(stderr, "sensorbroctl device: %s\n", err);
