@@ -258,6 +258,15 @@ static int check_integrity(struct journal *j, const char *path)
     sqlite3_finalize(st);
     if (rc == SQLITE_ROW && strcmp(first, "ok") == 0)
         return 0;
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+        /* another process (sensorbroctl) held a lock for longer than busy_timeout: that
+         * says nothing about damage, and sending the operator to recover would be wrong */
+        snprintf(j->errmsg, sizeof(j->errmsg),
+                 "the journal is locked by another process (%s) for longer than the busy "
+                 "timeout; try again",
+                 first);
+        return -1;
+    }
     snprintf(j->errmsg, sizeof(j->errmsg),
              "the journal is damaged (%s); sensorbro will not write to it. Save what can be "
              "read with: sensorbroctl -j %.700s journal recover",
@@ -374,6 +383,8 @@ int journal_open(struct journal **out, const char *path, const struct journal_op
         return -1;
     }
     sqlite3_extended_result_codes(j->db, 1);
+    /* before anything reads: another process (sensorbroctl) may hold a lock right now */
+    sqlite3_busy_timeout(j->db, (int)options->busy_timeout_ms);
     if (options->check_integrity && check_integrity(j, path) != 0) {
         snprintf(err, err_size, "%s", j->errmsg);
         journal_close(j);

@@ -87,3 +87,47 @@ report()
 
 # seconds_between START END (date +%s.%N values), one decimal.
 seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
+
+# check_journal_fds PID DB: prints what is wrong with the journal files process PID holds,
+# nothing when all is well. A journal, -wal or -shm file it holds that is "(deleted)", or
+# a path whose inode is not the one it has open, means the daemon was detached from its
+# journal: it would go on committing where no other process (and no restart) sees it.
+check_journal_fds()
+{
+    local pid=$1 db=$2 fd target bad=""
+    for fd in /proc/"$pid"/fd/*; do
+        target=$(readlink "$fd" 2>/dev/null) || continue
+        case $target in
+        "$db"*" (deleted)") bad+="$target; " ;;
+        "$db" | "$db-wal" | "$db-shm")
+            [ "$(stat -L -c %i "$fd" 2>/dev/null)" = "$(stat -c %i "$target" 2>/dev/null)" ] ||
+                bad+="$target replaced; "
+            ;;
+        esac
+    done
+    [ -z "$bad" ] || echo "$bad"
+}
+
+# ctl_loop DB SECONDS: a second process working on the journal, as an operator's scripts
+# do, until SECONDS passed or $TEST_TMP/ctl.stop exists: reads (status, device list,
+# quarantine) and registry writes (add and remove an ABP device). Counts rounds in
+# $TEST_TMP/ctl.rounds. Failures of single commands are tolerated (the daemon may be
+# restarting, a write may wait for the lock); losing frames is what the test checks.
+ctl_loop()
+{
+    local db=$1 end=$((SECONDS + $2)) rounds=0
+    printf 'nwkskey = %s\nappskey = %s\n' 000102030405060708090a0b0c0d0e0f \
+        0f0e0d0c0b0a09080706050403020100 >"$TEST_TMP/ctl.keys"
+    chmod 600 "$TEST_TMP/ctl.keys"
+    while [ "$SECONDS" -lt "$end" ] && [ ! -e "$TEST_TMP/ctl.stop" ]; do
+        "$SENSORBROCTL_BIN" -j "$db" status >/dev/null 2>&1 || true
+        "$SENSORBROCTL_BIN" -j "$db" device add --dev-eui 70b3d57ed00b0009 --dev-addr 26011BD9 \
+            --keys-file "$TEST_TMP/ctl.keys" >/dev/null 2>&1 || true
+        "$SENSORBROCTL_BIN" -j "$db" device list >/dev/null 2>&1 || true
+        "$SENSORBROCTL_BIN" -j "$db" quarantine >/dev/null 2>&1 || true
+        "$SENSORBROCTL_BIN" -j "$db" device remove 70b3d57ed00b0009 >/dev/null 2>&1 || true
+        rounds=$((rounds + 1))
+        echo "$rounds" >"$TEST_TMP/ctl.rounds"
+        sleep 0.1
+    done
+}

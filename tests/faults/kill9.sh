@@ -5,7 +5,10 @@
 #     broker at least once (durable before acknowledged, at least once);
 #   - per device, uplinks first appear in sequence order (in order per device);
 #   - duplicates stay within what a kill can leave unconfirmed: the MQTT in-flight window
-#     plus the CoAP requests committed but not yet answered, per kill.
+#     plus the CoAP requests committed but not yet answered, per kill;
+#   - all the while a second process works on the journal (sensorbroctl status, device
+#     add/list/remove, quarantine), and before each kill the daemon still holds its own
+#     journal, -wal and -shm files (none deleted or replaced under it).
 # The figures (duplicates per kill, wall time) go to the log and to $FAULTS_REPORT_DIR.
 source "$(dirname "$0")/faults_lib.sh"
 
@@ -23,8 +26,9 @@ log "seed $SEED (KILL9_SEED=$SEED repeats the kill moments)"
 start_mosquitto "$MQTT_PORT"
 start_subscriber "$MQTT_PORT" 'sensorbro/gw-k9/+/up'
 
+UDP_PORT=$(free_port)
 SB_ARGS=(--set gateway.id=gw-k9 --set mqtt.port="$MQTT_PORT" --set coap.port="$COAP_PORT"
-    --set coap.bind=127.0.0.1 --set mqtt.max_inflight="$MAX_INFLIGHT"
+    --set coap.bind=127.0.0.1 --set semtech_udp.port="$UDP_PORT" --set mqtt.max_inflight="$MAX_INFLIGHT"
     --set mqtt.reconnect_min_ms=100 --set mqtt.reconnect_max_ms=500)
 start_sensorbro gw "${SB_ARGS[@]}"
 
@@ -42,16 +46,25 @@ restart()
 
 started_s=$(date +%s.%N)
 start_fleet "$COAP_PORT" "$UPLINKS" "$RATE" "$SENSORS"
+ctl_loop "$SB_DIR/sensorbro.db" 300 &
+CTL_PID=$!
+STARTED_PIDS+=("$CTL_PID")
 
 # Kill moments spread over the sending time (UPLINKS / RATE seconds), 0.2-1.2 s apart.
 for ((k = 1; k <= KILLS; k++)); do
     sleep "$(awk -v r=$((RANDOM % 1000)) 'BEGIN {printf "%.3f", 0.2 + r / 1000}')"
     kill -0 "$FLEET_PID" 2>/dev/null || fail "the fleet finished before kill $k: raise UPLINKS"
+    detached=$(check_journal_fds "$SB_PID" "$SB_DIR/sensorbro.db")
+    [ -z "$detached" ] || fail "before kill $k the daemon's journal was detached: $detached"
     kill -KILL "$SB_PID"
     wait "$SB_PID" 2>/dev/null || true
     restart
 done
 log "$KILLS kills done; letting the fleet finish"
+touch "$TEST_TMP/ctl.stop"
+wait "$CTL_PID" || true
+CTL_ROUNDS=$(cat "$TEST_TMP/ctl.rounds" 2>/dev/null || echo 0)
+[ "$CTL_ROUNDS" -gt 5 ] || fail "the second process touched the journal only $CTL_ROUNDS times"
 
 wait_fleet 300
 sent_s=$(date +%s.%N)
@@ -69,6 +82,7 @@ report kill9 \
     "messages received" "$RECEIVED" \
     "distinct uplinks received" "$DISTINCT" \
     "kills (SIGKILL)" "$KILLS" \
+    "sensorbroctl rounds meanwhile" "$CTL_ROUNDS" \
     "duplicates" "$DUPLICATES" \
     "duplicates per kill" "$(awk -v d="$DUPLICATES" -v k="$KILLS" 'BEGIN {printf "%.1f", d / k}')" \
     "duplicate bound per kill" "$((MAX_INFLIGHT + SENSORS))" \

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -363,8 +364,76 @@ static void test_open_errors(void **state)
     unlink(path);
 }
 
-int main(void)
+/* Opening and closing more connections, in this process and in another, must leave the
+ * first connection's WAL in place: nothing may drop its POSIX locks (a plain open()/close()
+ * of the database file does). Once that happened, another process's last close believed it
+ * was alone, checkpointed and deleted the WAL that the first connection kept committing
+ * into, invisible to everyone else (issue 8). */
+static void test_other_connections_keep_the_wal(void **state)
 {
+    struct fixture *f = *state;
+    char err[256];
+    struct frame_record rec = make_record("70b3d57ed0000001", 1000, 1, 8);
+    assert_int_equal(journal_begin(f->j), 0);
+    append(f->j, &rec);
+    assert_int_equal(journal_commit(f->j), 0);
+    char wal[128];
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    struct stat before;
+    assert_int_equal(stat(wal, &before), 0);
+
+    /* a second writable connection in this process, opened and closed (the registry does
+     * this at start) */
+    struct journal *other;
+    assert_int_equal(journal_open(&other, f->path, &rw, err, sizeof(err)), 0);
+    journal_close(other);
+    /* and one in another process (sensorbroctl). A forked child would share this
+     * process's SQLite bookkeeping of locks, so it runs this program anew. */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        execl("/proc/self/exe", "test_journal", "--open-and-close", f->path, (char *)NULL);
+        _exit(127);
+    }
+    int status = -1;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    struct stat after;
+    assert_int_equal(stat(wal, &after), 0);
+    assert_true(after.st_ino == before.st_ino);
+    /* what the first connection commits now is seen by a new one */
+    rec = make_record("70b3d57ed0000001", 2000, 2, 8);
+    assert_int_equal(journal_begin(f->j), 0);
+    append(f->j, &rec);
+    assert_int_equal(journal_commit(f->j), 0);
+    struct journal *reader;
+    assert_int_equal(journal_open(&reader, f->path, &ro, err, sizeof(err)), 0);
+    struct journal_stats st;
+    assert_int_equal(journal_stats(reader, &st), 0);
+    assert_int_equal(st.pending_frames, 2);
+    journal_close(reader);
+}
+
+/* test_journal --open-and-close PATH: the other process of
+ * test_other_connections_keep_the_wal. */
+static int open_and_close(const char *path)
+{
+    char err[256];
+    struct journal *j;
+    if (journal_open(&j, path, &rw, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    journal_close(j);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--open-and-close") == 0)
+        return open_and_close(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commit_and_read_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollback_stores_nothing, setup, teardown),
@@ -376,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_radio_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_connections_keep_the_wal, setup, teardown),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
