@@ -14,7 +14,7 @@
  * 86 s at speed 1000, and the node cannot tell: it only ever sees board_time_ms().
  *
  * Sensors: temperature, relative humidity and CO2 every sample, battery once per uplink,
- * read from tools/fleet-sim/signals.c (the one set of simulated sensors of the project) at
+ * read from tools/signals/signals.c (the one set of simulated sensors of the project) at
  * the simulated instant of each tick.
  */
 

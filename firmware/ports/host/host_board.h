@@ -14,7 +14,7 @@
 struct host_board_options {
     const char *modem_path;      /* a pty/tty device, or a unix socket to connect to */
     double speed;                /* simulated seconds per real second (>= 1) */
-    uint64_t seed;               /* the fleet seed of tools/fleet-sim/signals.h */
+    uint64_t seed;               /* the fleet seed of tools/signals/signals.h */
     uint32_t sensor_index;       /* which sensor of that fleet this node is */
     int64_t epoch_s;             /* unix time at boot, in simulated time */
     int32_t utc_offset_s;        /* of the building's local time */

@@ -12,8 +12,8 @@
  * - NVM: four 1 KiB pages at the top of the 4 MiB code memory. QEMU models that memory as
  *   RAM, so flash is emulated here: erase writes 0xFF, program refuses bytes that are not
  *   erased. The image ships the area erased, as a factory-programmed part would be.
- * - Sensors: the fleet simulator's signal models (tools/fleet-sim/signals.c), evaluated at
- *   a fixed simulated start time plus board time.
+ * - Sensors: the project's simulated sensors (tools/signals/signals.c, shared with the
+ *   fleet simulator), evaluated at a fixed simulated start time plus board time.
  */
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /*
  * sim_board.h - the parts of board.h that the simulated boards (host, mps2-an385) share:
  * flash emulated on a byte array, and sensors read from the fleet simulator's signal
- * models (tools/fleet-sim/signals.h, the one set of simulated sensors of the project).
+ * models (tools/signals/signals.h, the one set of simulated sensors of the project).
  *
  * A port owns the memory and the signals_sensor; these functions only give them flash and
  * sensor semantics. Not thread-safe; one caller (the main loop).
