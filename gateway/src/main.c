@@ -176,7 +176,8 @@ static int start(struct gateway *gw)
                                        ? JOURNAL_SYNC_FULL
                                        : JOURNAL_SYNC_NORMAL,
                     .busy_timeout_ms = 5000,
-                    .check_integrity = true},
+                    .check_integrity = true,
+                    .resend_window_ms = (int64_t)cfg->journal.resend_window_s * 1000},
         .batch_max_rows = cfg->journal.batch_max_rows,
         .batch_max_ms = cfg->journal.batch_max_ms,
         .queue_frames = cfg->journal.queue_frames,
