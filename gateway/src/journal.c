@@ -105,7 +105,7 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {
      * message; rows from before have neither and keep their legacy id. heard_ms is when
      * the network server says the radio heard the frame (lns-mqtt), the anchor of its
      * sample times. device_epochs holds each device's current epoch and its last seq and
-     * bytes; the index finds resends. */
+     * seq; the index finds resends. */
     "ALTER TABLE frames ADD COLUMN heard_ms INTEGER;"
     "ALTER TABLE frames ADD COLUMN seq INTEGER;"
     "ALTER TABLE frames ADD COLUMN epoch INTEGER;"
@@ -114,8 +114,7 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {
     "CREATE TABLE device_epochs ("
     "  device TEXT PRIMARY KEY,"
     "  epoch INTEGER NOT NULL,"
-    "  last_seq INTEGER NOT NULL,"
-    "  last_payload BLOB NOT NULL) WITHOUT ROWID;",
+    "  last_seq INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 /* The radio columns, in this order, follow the record's own in every statement below,
@@ -180,11 +179,10 @@ static const char *const statement_sql[STMT_COUNT] = {
     /* published rows count too: a resend may come after the first copy's PUBACK */
     [STMT_FIND_RESEND] = "SELECT id FROM frames WHERE device = ?1 AND seq = ?2 AND "
                          "received_ms >= ?3 AND payload = ?4 ORDER BY id DESC LIMIT 1",
-    [STMT_GET_EPOCH] = "SELECT epoch, last_seq, last_payload FROM device_epochs WHERE device = ?1",
-    [STMT_SET_EPOCH] = "INSERT INTO device_epochs(device, epoch, last_seq, last_payload) "
-                       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(device) DO UPDATE SET "
-                       "epoch = excluded.epoch, last_seq = excluded.last_seq, "
-                       "last_payload = excluded.last_payload",
+    [STMT_GET_EPOCH] = "SELECT epoch, last_seq FROM device_epochs WHERE device = ?1",
+    [STMT_SET_EPOCH] = "INSERT INTO device_epochs(device, epoch, last_seq) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT(device) DO UPDATE SET epoch = excluded.epoch, "
+                       "last_seq = excluded.last_seq",
 };
 
 struct journal {
@@ -522,16 +520,11 @@ static int assign_epoch(struct journal *j, const struct frame_record *rec, int64
     if (known) {
         current = sqlite3_column_int64(st, 0);
         int64_t last_seq = sqlite3_column_int64(st, 1);
-        const void *last = sqlite3_column_blob(st, 2);
-        int last_len = sqlite3_column_bytes(st, 2);
-        bool same_bytes =
-            (size_t)last_len == rec->payload_len &&
-            (last_len == 0 || (last != NULL && memcmp(last, rec->payload, rec->payload_len) == 0));
-        bool restarted = (rec->status & (UPLINK_STATUS_REBOOTED | UPLINK_STATUS_NVM_RESET)) != 0;
-        /* a higher seq cannot repeat an id of this epoch; the same seq with the same bytes
-         * is the same reading stored again (outside the resend window): same id */
+        /* A higher seq cannot repeat an id of this epoch. The last seq again is that
+         * uplink sent again (a node re-encodes a retry: its age_s moved on, so the bytes
+         * differ) and keeps its id, unless the node says its sequence started over. */
         keep = (int64_t)rec->seq > last_seq ||
-               ((int64_t)rec->seq == last_seq && same_bytes && !restarted);
+               ((int64_t)rec->seq == last_seq && (rec->status & UPLINK_STATUS_NVM_RESET) == 0);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -549,7 +542,6 @@ static int assign_epoch(struct journal *j, const struct frame_record *rec, int64
     sqlite3_bind_text(st, 1, rec->device, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, *epoch);
     sqlite3_bind_int64(st, 3, rec->seq);
-    sqlite3_bind_blob(st, 4, payload_blob(rec), (int)rec->payload_len, SQLITE_STATIC);
     return run(j, STMT_SET_EPOCH);
 }
 

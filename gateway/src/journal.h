@@ -25,8 +25,9 @@
  * stored with the row, so a frame published again after a restart has the very same id
  * and the epoch is exactly as durable as the frame. A device's epoch changes when a frame
  * could otherwise repeat an id: the first frame of the device in this journal, a seq lower
- * than the last one appended, or the last seq again with other bytes (or flagged rebooted /
- * nvm_reset: a node that restarted its sequence). A new epoch is the frame's reception time
+ * than the last one appended, or the last seq again flagged nvm_reset (the node's sequence
+ * started over). The last seq again without it is that uplink sent again, perhaps
+ * re-encoded, and keeps the id. A new epoch is the frame's reception time
  * in unix seconds, or the previous epoch + 1 when that is not greater, so epochs of a device
  * only grow, also across a journal that was lost and created anew (as long as the clock
  * does not go back). Rows from before schema 6 have no epoch (0) and keep the id they had

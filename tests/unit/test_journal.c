@@ -378,8 +378,8 @@ static int64_t epoch_of(struct journal *j, int64_t id)
 #define T0_MS 1795425600123LL /* 2026-11-23T09:20:00.123Z */
 #define T0_S  1795425600LL
 
-/* Epochs: stable while seq goes up, new when seq goes back or an id would repeat with other
- * bytes, never smaller than before, and kept across a reopen (rw has no resend window: the
+/* Epochs: stable while seq goes up or repeats, new when seq goes back or repeats flagged
+ * nvm_reset, never smaller than before, and kept across a reopen (rw has no resend window: the
  * same frame stored again keeps its id). */
 static void test_epochs(void **state)
 {
@@ -413,23 +413,25 @@ static void test_epochs(void **state)
     assert_int_equal(append_uplink(f->j, &r, &id), 0);
     int64_t e2 = epoch_of(f->j, id);
     assert_int_equal(e2, T0_S + 3);
-    r = make_uplink(a, T0_MS + 3100, 0, 5, 0); /* seq 0 again, other bytes: a new reading */
+    /* seq 0 again with other bytes, unflagged: that uplink re-encoded for a retry (its
+     * age_s moved on), the same reading: the same id; rebooted alone changes nothing */
+    r = make_uplink(a, T0_MS + 3100, 0, 5, UPLINK_STATUS_REBOOTED);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    assert_int_equal(epoch_of(f->j, id), e2);
+    /* seq 0 again flagged nvm_reset: the sequence started over once more */
+    r = make_uplink(a, T0_MS + 3200, 0, 6, UPLINK_STATUS_NVM_RESET);
     assert_int_equal(append_uplink(f->j, &r, &id), 0);
     int64_t e3 = epoch_of(f->j, id);
-    assert_int_equal(e3, e2 + 1);
-    /* the same bytes under a restart flag: the node started over, not a resend */
-    r = make_uplink(a, T0_MS + 3200, 0, 6, UPLINK_STATUS_NVM_RESET);
+    assert_int_equal(e3, e2 + 1); /* in the same second as e2: one more */
     assert_int_equal(append_uplink(f->j, &r, &id), 0);
     int64_t e4 = epoch_of(f->j, id);
     assert_int_equal(e4, e3 + 1);
-    assert_int_equal(append_uplink(f->j, &r, &id), 0);
-    assert_int_equal(epoch_of(f->j, id), e4 + 1);
 
-    /* the clock went back: epochs still only grow */
-    r = make_uplink(a, T0_MS - 86400000, 0, 7, 0);
+    /* the clock went back, seq too: epochs still only grow */
+    r = make_uplink(a, T0_MS - 86400000, 0, 7, UPLINK_STATUS_NVM_RESET);
     assert_int_equal(append_uplink(f->j, &r, &id), 0);
     int64_t e5 = epoch_of(f->j, id);
-    assert_int_equal(e5, e4 + 2);
+    assert_int_equal(e5, e4 + 1);
 
     /* a frame appended without its decode (has_uplink false) has no epoch */
     struct frame_record raw = make_record(a, T0_MS + 4000, 9, 3);
@@ -583,6 +585,7 @@ static void test_migration_from_v5(void **state)
     assert_int_equal(query(db, "PRAGMA user_version"), JOURNAL_SCHEMA_VERSION);
     assert_int_equal(query(db, "SELECT count(*) FROM frames WHERE epoch IS NULL"), 2);
     assert_int_equal(query(db, "SELECT last_seq FROM device_epochs"), 3);
+    assert_int_equal(query(db, "SELECT epoch FROM device_epochs"), T0_S);
     sqlite3_close(db);
     assert_int_equal(journal_open(&f->j, f->path, &rw, err, sizeof(err)), 0);
 }
