@@ -199,6 +199,7 @@ static const struct key keys[] = {
     UINT(journal, max_mb, 0, 4194304, "1024"),
     UINT(journal, min_free_mb, 0, 1048576, "64"),
     CHOICE(journal, full_policy, full_policy_choices, "drop_oldest"),
+    UINT(journal, resend_window_s, 0, 31622400, "3600"),
     STR(mqtt, host, "localhost", check_host),
     UINT(mqtt, port, 1, 65535, "1883"),
     CHOICE(mqtt, protocol, protocol_choices, "5"),
@@ -233,6 +234,8 @@ static const struct key keys[] = {
     UINT(lns_mqtt, session_expiry_s, 0, 4294967295u, "86400"),
     UINT(lns_mqtt, keepalive_s, 5, 3600, "30"),
     UINT(lns_mqtt, dedup_window, 1, 1000000, "4096"),
+    UINT(lns_mqtt, max_event_age_s, 0, 31622400, "604800"),
+    UINT(lns_mqtt, max_event_ahead_s, 0, 86400, "300"),
     CHOICE(render, profile, profile_choices, "json"),
     CHOICE(log, level, level_choices, "info"),
 };

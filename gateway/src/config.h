@@ -51,9 +51,10 @@ struct config {
         uint32_t batch_max_ms;
         uint32_t queue_frames;
         uint32_t retention_h;
-        uint32_t max_mb;      /* cap of the journal's used pages; 0: none */
-        uint32_t min_free_mb; /* free space kept on the journal's filesystem */
-        uint32_t full_policy; /* enum config_full_policy */
+        uint32_t max_mb;          /* cap of the journal's used pages; 0: none */
+        uint32_t min_free_mb;     /* free space kept on the journal's filesystem */
+        uint32_t full_policy;     /* enum config_full_policy */
+        uint32_t resend_window_s; /* same device, seq and bytes within this long: stored once */
     } journal;
     struct {
         char host[256];
@@ -90,7 +91,9 @@ struct config {
         char downlink_topic[256]; /* {application} and {device} are replaced */
         uint32_t session_expiry_s;
         uint32_t keepalive_s;
-        uint32_t dedup_window; /* deduplicationIds remembered */
+        uint32_t dedup_window;      /* deduplicationIds remembered */
+        uint32_t max_event_age_s;   /* an event's time may lie this far before its receipt */
+        uint32_t max_event_ahead_s; /* and this far after it (clocks differ) */
     } lns_mqtt;
     struct {
         uint32_t profile; /* enum config_profile */

@@ -207,6 +207,17 @@ int decode_uplink(struct decoder *decoder, const uint8_t *buf, size_t len, int64
     /* No need to free msg: it lives in the arena, which the next call resets. */
     if (add_fixed_series(out, msg, reason) != 0 || add_extra_series(out, msg, reason) != 0)
         return -1;
+    /* Nothing to publish. protobuf reads an empty or all-default message as seq 0, so such
+     * a frame would be published as "seq 0, values {}" under the id of the device's real
+     * seq 0. A node with nothing to say but a status (rebooted, low battery) still sends
+     * the status. */
+    if (out->series_count == 0 && out->status == 0) {
+        snprintf(reason, DECODE_REASON_SIZE,
+                 len == 0 ? "empty payload: no Uplink"
+                          : "no series and no status: nothing to "
+                            "publish");
+        return -1;
+    }
     return check_time_base(out, received_ms, reason);
 }
 

@@ -4,8 +4,9 @@
  * The bytes are untrusted (radio, network, or a journal on disk). protobuf-c unpacks them
  * into a fixed arena owned by the decoder, so a hostile frame can never make the gateway
  * allocate more than DECODE_ARENA_BYTES; then every series is checked and expanded from
- * deltas into absolute values. A frame that fails any check is refused with a one-line
- * reason fit for the quarantine table and for a CoAP 4.00 diagnostic payload.
+ * deltas into absolute values. A frame that fails any check, or carries neither a series
+ * nor a status, is refused with a one-line reason fit for the quarantine table and for a
+ * CoAP 4.00 diagnostic payload.
  *
  * Threads: a struct decoder is used by one thread at a time; use one per thread.
  * Ownership: the caller owns both the decoder and the decoded_uplink; decode_uplink keeps
@@ -74,7 +75,9 @@ struct decoder {
     _Alignas(16) uint8_t arena[DECODE_ARENA_BYTES];
 };
 
-/* Decodes and validates one Uplink received at received_ms (unix ms).
+/* Decodes and validates one Uplink received at received_ms (unix ms): the instant sample
+ * times of a node without a clock are counted back from, frame_anchor_ms() of its record.
+ * An Uplink with no series and no status is refused (it has nothing to publish).
  * Returns 0 and fills out, or -1 and writes a reason into reason (DECODE_REASON_SIZE). */
 int decode_uplink(struct decoder *decoder, const uint8_t *buf, size_t len, int64_t received_ms,
                   struct decoded_uplink *out, char reason[DECODE_REASON_SIZE]);

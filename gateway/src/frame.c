@@ -18,3 +18,8 @@ int frame_parse_device_id(const char *text, size_t text_len, char out[FRAME_DEVI
     out[FRAME_DEVICE_ID_LEN] = '\0';
     return 0;
 }
+
+int64_t frame_anchor_ms(const struct frame_record *rec)
+{
+    return rec->heard_ms != 0 ? rec->heard_ms : rec->received_ms;
+}

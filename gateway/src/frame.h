@@ -47,10 +47,25 @@ struct frame_record {
     char transport[FRAME_TRANSPORT_SIZE]; /* "coap", "semtech-udp", "lns-mqtt" */
     char source[FRAME_SOURCE_SIZE];       /* sender's address, "192.0.2.7:5683" */
     int64_t received_ms;                  /* wall clock at reception, unix ms */
-    struct frame_radio radio;             /* LoRaWAN transports only */
+    /* When the radio heard the frame, by the network server's clock (lns-mqtt: the event's
+     * `time`), unix ms; 0 when unknown. An event can reach sensorbro long after it was heard
+     * (a broker's backlog after an outage): sample times are anchored on this one when it is
+     * set (frame_anchor_ms), and received_ms stays sensorbro's own receipt. */
+    int64_t heard_ms;
+    struct frame_radio radio; /* LoRaWAN transports only */
+    /* What the adapter's decode (decode_uplink) found in the payload, for the journal: the
+     * message id's epoch and the resend check need seq and status (journal.h). Every
+     * adapter sets them for the frames it appends; has_uplink false (quarantined frames,
+     * unit tests) means neither applies: no epoch, and the legacy id (render.h). */
+    bool has_uplink;
+    uint32_t seq;
+    uint32_t status;
     size_t payload_len;
     uint8_t payload[FRAME_MAX_PAYLOAD_BYTES];
 };
+
+/* The instant sample times are computed from: heard_ms when known, else received_ms. */
+int64_t frame_anchor_ms(const struct frame_record *rec);
 
 /* Normalises a device EUI written as 16 hex digits (either case) into out (lower case,
  * NUL-terminated). Returns 0, or -1 when text is not exactly 16 hex digits. */

@@ -19,6 +19,8 @@
 
 #include <sqlite3.h>
 
+#include "decode.h" /* UPLINK_STATUS_* */
+
 static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {
     /* 0 -> 1 */
     "CREATE TABLE frames ("
@@ -99,12 +101,28 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {
     "  name TEXT NOT NULL UNIQUE,"
     "  kind TEXT NOT NULL CHECK (kind IN ('counter', 'gauge')),"
     "  value REAL NOT NULL);",
+    /* 5 -> 6: message ids that never repeat (journal.h). seq and epoch name a frame's
+     * message; rows from before have neither and keep their legacy id. heard_ms is when
+     * the network server says the radio heard the frame (lns-mqtt), the anchor of its
+     * sample times. device_epochs holds each device's current epoch and its last seq and
+     * seq; the index finds resends. */
+    "ALTER TABLE frames ADD COLUMN heard_ms INTEGER;"
+    "ALTER TABLE frames ADD COLUMN seq INTEGER;"
+    "ALTER TABLE frames ADD COLUMN epoch INTEGER;"
+    "ALTER TABLE quarantine ADD COLUMN heard_ms INTEGER;"
+    "CREATE INDEX frames_device_seq ON frames(device, seq) WHERE seq IS NOT NULL;"
+    "CREATE TABLE device_epochs ("
+    "  device TEXT PRIMARY KEY,"
+    "  epoch INTEGER NOT NULL,"
+    "  last_seq INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
-/* The radio columns, in this order, follow the record's own in every statement below. */
-#define RADIO_COLUMNS     "fcnt, fport, rssi_dbm, snr_db, freq_hz, datr, gateways"
-#define RADIO_PARAMS      "?7, ?8, ?9, ?10, ?11, ?12, ?13"
+/* The radio columns, in this order, follow the record's own in every statement below,
+ * and heard_ms follows them. */
+#define RADIO_COLUMNS     "fcnt, fport, rssi_dbm, snr_db, freq_hz, datr, gateways, heard_ms"
+#define RADIO_PARAMS      "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14"
 #define RADIO_FIRST_PARAM 7
+#define HEARD_PARAM       14
 
 enum statement {
     STMT_BEGIN,
@@ -120,6 +138,9 @@ enum statement {
     STMT_TRIM,
     STMT_DROP_OLDEST_PENDING,
     STMT_ADD_COUNTER,
+    STMT_FIND_RESEND,
+    STMT_GET_EPOCH,
+    STMT_SET_EPOCH,
     STMT_COUNT
 };
 
@@ -129,8 +150,8 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_ROLLBACK] = "ROLLBACK",
     /* ?6 is the quarantine reason; frames have none */
     [STMT_APPEND] =
-        "INSERT INTO frames(device, transport, source, received_ms, payload, " RADIO_COLUMNS
-        ") VALUES (?1, ?2, ?3, ?4, ?5, " RADIO_PARAMS ")",
+        "INSERT INTO frames(device, transport, source, received_ms, payload, "
+        "seq, epoch, " RADIO_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?15, ?16, " RADIO_PARAMS ")",
     [STMT_QUARANTINE] =
         "INSERT INTO quarantine(device, transport, source, received_ms, payload, "
         "reason, " RADIO_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, " RADIO_PARAMS ")",
@@ -144,7 +165,7 @@ static const char *const statement_sql[STMT_COUNT] = {
         "UPDATE frames SET published_ms = ?2 WHERE id = ?1 AND published_ms IS NULL",
     [STMT_READ_PENDING] =
         "SELECT id, device, transport, source, received_ms, payload, NULL, " RADIO_COLUMNS
-        " FROM frames "
+        ", epoch FROM frames "
         "WHERE published_ms IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
     [STMT_READ_QUARANTINE] =
         "SELECT id, device, transport, source, received_ms, payload, reason, " RADIO_COLUMNS
@@ -155,11 +176,19 @@ static const char *const statement_sql[STMT_COUNT] = {
                                  "WHERE published_ms IS NULL ORDER BY id LIMIT ?1)",
     [STMT_ADD_COUNTER] = "INSERT INTO counters(name, value) VALUES (?1, ?2) "
                          "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+    /* published rows count too: a resend may come after the first copy's PUBACK */
+    [STMT_FIND_RESEND] = "SELECT id FROM frames WHERE device = ?1 AND seq = ?2 AND "
+                         "received_ms >= ?3 AND payload = ?4 ORDER BY id DESC LIMIT 1",
+    [STMT_GET_EPOCH] = "SELECT epoch, last_seq FROM device_epochs WHERE device = ?1",
+    [STMT_SET_EPOCH] = "INSERT INTO device_epochs(device, epoch, last_seq) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT(device) DO UPDATE SET epoch = excluded.epoch, "
+                       "last_seq = excluded.last_seq",
 };
 
 struct journal {
     sqlite3 *db;
     bool read_only;
+    int64_t resend_window_ms;
     sqlite3_stmt *stmt[STMT_COUNT];
     char errmsg[1024]; /* room for a full path in the damaged-journal advice */
 };
@@ -369,6 +398,7 @@ int journal_open(struct journal **out, const char *path, const struct journal_op
         return -1;
     }
     j->read_only = options->read_only;
+    j->resend_window_ms = options->resend_window_ms > 0 ? options->resend_window_ms : 0;
     if (!options->read_only && restrict_mode(path, err, err_size) != 0) {
         journal_close(j);
         return -1;
@@ -434,15 +464,21 @@ void journal_rollback(struct journal *j)
         run(j, STMT_ROLLBACK);
 }
 
+static const void *payload_blob(const struct frame_record *rec)
+{
+    /* a zero-length blob must still be a blob, not NULL: give it a valid pointer */
+    return rec->payload_len ? (const void *)rec->payload : "";
+}
+
 static void bind_record(sqlite3_stmt *st, const struct frame_record *rec)
 {
     sqlite3_bind_text(st, 1, rec->device, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, rec->transport, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, rec->source, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, rec->received_ms);
-    /* a zero-length blob must still be a blob, not NULL: give it a valid pointer */
-    sqlite3_bind_blob(st, 5, rec->payload_len ? (const void *)rec->payload : "",
-                      (int)rec->payload_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 5, payload_blob(rec), (int)rec->payload_len, SQLITE_STATIC);
+    if (rec->heard_ms != 0)
+        sqlite3_bind_int64(st, HEARD_PARAM, rec->heard_ms);
     const struct frame_radio *r = &rec->radio;
     if (!r->has_lorawan)
         return; /* unbound parameters are NULL */
@@ -463,9 +499,85 @@ static void bind_record(sqlite3_stmt *st, const struct frame_record *rec)
     sqlite3_bind_text(st, p, gateways, -1, SQLITE_TRANSIENT);
 }
 
+/* The stored frame that rec repeats (same device, seq and bytes, within the window), or 0. */
+static int find_resend(struct journal *j, const struct frame_record *rec, int64_t *found)
+{
+    sqlite3_stmt *st = j->stmt[STMT_FIND_RESEND];
+    *found = 0;
+    sqlite3_bind_text(st, 1, rec->device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, rec->seq);
+    int64_t since = rec->received_ms > INT64_MIN + j->resend_window_ms
+                        ? rec->received_ms - j->resend_window_ms
+                        : INT64_MIN;
+    sqlite3_bind_int64(st, 3, since);
+    sqlite3_bind_blob(st, 4, payload_blob(rec), (int)rec->payload_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *found = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(j, "looking for a resend");
+}
+
+/* Chooses the epoch of rec's message id and records rec as the device's last frame (see
+ * journal.h for the rules). */
+static int assign_epoch(struct journal *j, const struct frame_record *rec, int64_t *epoch)
+{
+    sqlite3_stmt *st = j->stmt[STMT_GET_EPOCH];
+    sqlite3_bind_text(st, 1, rec->device, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    bool known = rc == SQLITE_ROW, keep = false;
+    int64_t current = 0;
+    if (known) {
+        current = sqlite3_column_int64(st, 0);
+        int64_t last_seq = sqlite3_column_int64(st, 1);
+        /* A higher seq cannot repeat an id of this epoch. The last seq again is that
+         * uplink sent again (a node re-encodes a retry: its age_s moved on, so the bytes
+         * differ) and keeps its id, unless the node says its sequence started over. */
+        keep = (int64_t)rec->seq > last_seq ||
+               ((int64_t)rec->seq == last_seq && (rec->status & UPLINK_STATUS_NVM_RESET) == 0);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(j, "reading the device's epoch");
+    if (keep) {
+        *epoch = current;
+    } else {
+        int64_t received_s = rec->received_ms >= 0 ? rec->received_ms / 1000 : 0;
+        *epoch = received_s > current ? received_s : current + 1;
+        if (*epoch < 1)
+            *epoch = 1;
+    }
+    st = j->stmt[STMT_SET_EPOCH];
+    sqlite3_bind_text(st, 1, rec->device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, *epoch);
+    sqlite3_bind_int64(st, 3, rec->seq);
+    return run(j, STMT_SET_EPOCH);
+}
+
 int journal_append(struct journal *j, const struct frame_record *rec, int64_t *id)
 {
-    bind_record(j->stmt[STMT_APPEND], rec);
+    int64_t epoch = 0;
+    if (rec->has_uplink) {
+        if (j->resend_window_ms > 0) {
+            int64_t found;
+            if (find_resend(j, rec, &found) != 0)
+                return -1;
+            if (found != 0) {
+                *id = found;
+                return JOURNAL_APPEND_RESEND;
+            }
+        }
+        if (assign_epoch(j, rec, &epoch) != 0)
+            return -1;
+    }
+    sqlite3_stmt *st = j->stmt[STMT_APPEND];
+    bind_record(st, rec);
+    if (rec->has_uplink) {
+        sqlite3_bind_int64(st, 15, rec->seq);
+        sqlite3_bind_int64(st, 16, epoch);
+    }
     if (run(j, STMT_APPEND) != 0)
         return -1;
     *id = sqlite3_last_insert_rowid(j->db);
@@ -516,8 +628,11 @@ static bool column_text(sqlite3_stmt *st, int col, char *dst, size_t dst_size)
     return true;
 }
 
-/* Column of fcnt in the read statements: id, 5 record columns, reason (or NULL), radio. */
+/* Column of fcnt in the read statements: id, 5 record columns, reason (or NULL), radio,
+ * heard_ms; then, reading pending frames, the epoch. */
 #define RADIO_FIRST_COLUMN 7
+#define HEARD_COLUMN       14
+#define EPOCH_COLUMN       15
 
 /* Reads the radio columns, checking every bound. A NULL fcnt means no LoRaWAN metadata.
  * Returns NULL, or what is wrong with the row. */
@@ -582,6 +697,11 @@ static const char *read_record(sqlite3_stmt *st, struct frame_record *rec)
     if (blob_len > 0)
         memcpy(rec->payload, blob, (size_t)blob_len);
     rec->payload_len = (size_t)blob_len;
+    rec->heard_ms = sqlite3_column_int64(st, HEARD_COLUMN); /* NULL reads as 0: unknown */
+    rec->has_uplink = false; /* the decode's findings are not stored: decode again */
+    rec->seq = rec->status = 0;
+    if (rec->heard_ms < 0)
+        return "damaged row: negative heard time";
     return read_radio(st, RADIO_FIRST_COLUMN, &rec->radio);
 }
 
@@ -597,6 +717,9 @@ int journal_read_pending(struct journal *j, int64_t after_id, struct journal_fra
         struct journal_frame *f = &frames[n++];
         f->id = sqlite3_column_int64(st, 0);
         const char *damage = read_record(st, &f->record);
+        f->epoch = sqlite3_column_int64(st, EPOCH_COLUMN); /* NULL: before schema 6, 0 */
+        if (damage == NULL && f->epoch < 0)
+            damage = "damaged row: negative epoch";
         f->damaged = damage != NULL;
         snprintf(f->damage, sizeof(f->damage), "%s", damage ? damage : "");
     }
@@ -887,7 +1010,7 @@ int journal_salvage(const char *damaged_path, const char *out_path,
         return -1;
     }
     int rc;
-    static const char *const tables[] = {"frames", "quarantine", "counters"};
+    static const char *const tables[] = {"frames", "quarantine", "counters", "device_epochs"};
     sqlite3_exec(dst->db, "BEGIN", NULL, NULL, NULL);
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && i < JOURNAL_SALVAGE_TABLES; i++) {
         salvage_table(src, dst, tables[i], &report->tables[i]);

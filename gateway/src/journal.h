@@ -13,9 +13,30 @@
  *               space floor (dropped_disk_floor).
  *   status      the running daemon's latest counters and gauges (metrics.h), replaced as a
  *               whole every few seconds, for sensorbroctl status (schema 5).
+ *   device_epochs
+ *               per device, the epoch of its message ids and the last seq appended in it
+ *               (schema 6, below).
  *   devices, dev_nonces, downlinks
  *               the LoRaWAN device registry (schema 3): read and written only through
  *               registry.h, which has its own connection.
+ *
+ * Message ids (schema 6). A published message is named <device>-<epoch>-<seq> (render.h).
+ * The epoch is chosen by journal_append, in the transaction that appends the frame, and
+ * stored with the row, so a frame published again after a restart has the very same id
+ * and the epoch is exactly as durable as the frame. A device's epoch changes when a frame
+ * could otherwise repeat an id: the first frame of the device in this journal, a seq lower
+ * than the last one appended, or the last seq again flagged nvm_reset (the node's sequence
+ * started over). The last seq again without it is that uplink sent again, perhaps
+ * re-encoded, and keeps the id. A new epoch is the frame's reception time
+ * in unix seconds, or the previous epoch + 1 when that is not greater, so epochs of a device
+ * only grow, also across a journal that was lost and created anew (as long as the clock
+ * does not go back). Rows from before schema 6 have no epoch (0) and keep the id they had
+ * then, <device>-<seq>.
+ *
+ * Resends (schema 6). A frame with the same device, seq and bytes as one appended at most
+ * resend_window_ms earlier (by received_ms) is a sensor sending again what was already
+ * stored (its acknowledgement was lost, or it came back after a restart): journal_append
+ * stores nothing and returns JOURNAL_APPEND_RESEND with the stored frame's id.
  *
  * The database holds device keys: a writable open creates it (and SQLite its -wal and -shm
  * files, which take the main file's mode) with mode 0600, and tightens an older file.
@@ -39,7 +60,7 @@
 #include "frame.h"
 #include "metrics.h"
 
-#define JOURNAL_SCHEMA_VERSION 5
+#define JOURNAL_SCHEMA_VERSION 6
 #define JOURNAL_REASON_SIZE    160
 
 enum journal_sync { JOURNAL_SYNC_FULL, JOURNAL_SYNC_NORMAL };
@@ -51,10 +72,16 @@ struct journal_options {
     /* Run PRAGMA quick_check before anything else and refuse a damaged database (the
      * daemon's start): writing into a damaged b-tree can spread the damage. */
     bool check_integrity;
+    /* journal_append recognises a resend within this long (0: never). */
+    int64_t resend_window_ms;
 };
+
+/* journal_append: the frame was a resend of the frame *id; nothing was stored. */
+#define JOURNAL_APPEND_RESEND 1
 
 struct journal_frame {
     int64_t id;
+    int64_t epoch; /* of the message id; 0 for rows from before schema 6 (legacy id) */
     struct frame_record record;
     /* Set when the row on disk breaks a bound (bad device id, oversize payload): the
      * record is then not to be trusted and should be quarantined with this reason. */
@@ -101,7 +128,10 @@ int journal_begin(struct journal *j);
 int journal_commit(struct journal *j);
 void journal_rollback(struct journal *j);
 
-/* Appends a frame to the pending queue; sets *id. */
+/* Appends a frame to the pending queue; sets *id. With rec->has_uplink it also chooses the
+ * frame's epoch (above) and first checks for a resend: then nothing is stored, *id is the
+ * stored frame's and JOURNAL_APPEND_RESEND is returned. Inside a transaction (the epoch's
+ * update and the append commit together). Returns 0, JOURNAL_APPEND_RESEND or -1. */
 int journal_append(struct journal *j, const struct frame_record *rec, int64_t *id);
 /* Records a frame that did not decode; sets *id (the quarantine row's id). */
 int journal_quarantine(struct journal *j, const struct frame_record *rec, const char *reason,

@@ -47,6 +47,7 @@ struct op {
     int64_t enqueued_mono_ms;
     int64_t frame_id;  /* OP_MOVE_TO_QUARANTINE */
     int64_t result_id; /* set by the commit: the new row's id */
+    bool resend;       /* set by the commit: an OP_APPEND that repeated a stored frame */
     char reason[JOURNAL_REASON_SIZE];
     struct frame_record rec;
 };
@@ -245,9 +246,13 @@ int journal_writer_sync(struct journal_writer *w)
 static int execute_op(struct journal_writer *w, struct op *op, int64_t *id)
 {
     *id = 0;
+    op->resend = false;
     switch (op->kind) {
-    case OP_APPEND:
-        return journal_append(w->journal, &op->rec, id);
+    case OP_APPEND: {
+        int rc = journal_append(w->journal, &op->rec, id);
+        op->resend = rc == JOURNAL_APPEND_RESEND;
+        return rc < 0 ? -1 : 0;
+    }
     case OP_QUARANTINE:
         return journal_quarantine(w->journal, &op->rec, op->reason, id);
     case OP_MOVE_TO_QUARANTINE:
@@ -311,21 +316,24 @@ static void end_failure_burst_if_quiet(struct journal_writer *w)
 static size_t release_batch(struct journal_writer *w, size_t first, size_t n_ops, size_t n_marks,
                             int status, struct completion *out)
 {
-    size_t appended = 0, quarantined = 0;
+    size_t appended = 0, quarantined = 0, resends = 0;
     for (size_t i = 0; i < n_ops; i++) {
         const struct op *op = &w->ops[(first + i) % w->ops_capacity];
-        if (op->kind == OP_APPEND)
+        if (op->kind == OP_APPEND && status == 0 && op->resend)
+            resends++;
+        else if (op->kind == OP_APPEND)
             appended++;
         else if (op->kind == OP_QUARANTINE)
             quarantined++;
         out[i] = (struct completion){op->done, op->ctx, status == 0 ? op->result_id : 0};
     }
-    w->frames_queued -= appended + quarantined;
+    w->frames_queued -= appended + quarantined + resends;
     w->ops_tail = (w->ops_tail + n_ops) % w->ops_capacity;
     w->ops_count -= n_ops;
     w->stats.transactions++;
     if (status == 0) {
         w->stats.frames_committed += appended;
+        w->stats.resends += resends;
         w->stats.quarantined += quarantined;
         w->stats.marked_published += n_marks;
     } else {

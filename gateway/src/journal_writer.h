@@ -20,6 +20,13 @@
  * oldest pending frames (counted by reason in the journal's counters table, logged once per
  * burst) and reject_new refuses new frames until publishing makes room. A failed commit reports
  * status -1 to every frame of the batch; nothing of it was stored.
+ *
+ * Resends are recognised here, by journal_append (journal.h), rather than in each adapter:
+ * the writer sees every transport, and it checks the journal itself inside the transaction
+ * that would append, so a resend is caught also after a restart (a CoAP sensor whose 2.04
+ * was lost to a kill -9, an LNS event the broker delivers again) and two copies in one
+ * batch cannot both slip through. A resend completes with status 0, like a commit: its
+ * sender is told "stored", which it is.
  */
 #ifndef SENSORBRO_JOURNAL_WRITER_H
 #define SENSORBRO_JOURNAL_WRITER_H
@@ -52,7 +59,8 @@ struct journal_writer_options {
  * is reject_new (the queue being full returns -1). */
 #define JOURNAL_WRITER_FULL (-2)
 
-/* status 0: committed (id is the frame's or quarantine row's id); -1: not stored. */
+/* status 0: committed (id is the frame's or quarantine row's id; for a resend, which stores
+ * nothing, the id of the frame it repeats); -1: not stored. */
 typedef void (*journal_done_fn)(void *ctx, int status, int64_t id);
 /* Called after a commit that added frames to the pending queue. */
 typedef void (*journal_committed_fn)(void *ctx);
@@ -60,6 +68,7 @@ typedef void (*journal_committed_fn)(void *ctx);
 struct journal_writer_stats {
     uint64_t transactions;
     uint64_t frames_committed;
+    uint64_t resends; /* appends that repeated a stored frame (journal.h): not stored again */
     uint64_t quarantined;
     uint64_t marked_published;
     uint64_t commit_failures;

@@ -176,7 +176,8 @@ static int start(struct gateway *gw)
                                        ? JOURNAL_SYNC_FULL
                                        : JOURNAL_SYNC_NORMAL,
                     .busy_timeout_ms = 5000,
-                    .check_integrity = true},
+                    .check_integrity = true,
+                    .resend_window_ms = (int64_t)cfg->journal.resend_window_s * 1000},
         .batch_max_rows = cfg->journal.batch_max_rows,
         .batch_max_ms = cfg->journal.batch_max_ms,
         .queue_frames = cfg->journal.queue_frames,
@@ -377,13 +378,14 @@ static void log_stats(struct gateway *gw, enum log_level level)
     log_msg(level,
             "stats: coap requests %" PRIu64 " (2.04 %" PRIu64 ", 4.00 %" PRIu64 ", 5.03 %" PRIu64
             ", kernel drops %" PRIu64 "), committed %" PRIu64 " in %" PRIu64
-            " transactions, published %" PRIu64 ", refused %" PRIu64 ", in flight %" PRIu32
+            " transactions (resends %" PRIu64 " not stored again), published %" PRIu64
+            ", refused %" PRIu64 ", in flight %" PRIu32
             ", journal %.1f MiB%s, dropped full %" PRIu64 " disk %" PRIu64
             ", rejected full %" PRIu64 ", broker %s",
             cs.requests, cs.accepted, cs.quarantined, cs.unavailable, cs.kernel_drops,
-            ws.frames_committed, ws.transactions, ps.published, ps.refused, ps.in_flight,
-            (double)ws.used_bytes / 1048576.0, ws.full ? " (full)" : "", ws.dropped_journal_full,
-            ws.dropped_disk_floor, ws.rejected_full,
+            ws.frames_committed, ws.transactions, ws.resends, ps.published, ps.refused,
+            ps.in_flight, (double)ws.used_bytes / 1048576.0, ws.full ? " (full)" : "",
+            ws.dropped_journal_full, ws.dropped_disk_floor, ws.rejected_full,
             ps.state == PUBLISHER_CONNECTED ? "connected" : "disconnected");
     if (gw->semtech)
         log_semtech_stats(gw->semtech, &gw->stats.semtech, level);
@@ -392,10 +394,11 @@ static void log_stats(struct gateway *gw, enum log_level level)
         log_msg(level,
                 "stats: lns-mqtt events %" PRIu64 " (journaled %" PRIu64 ", duplicates %" PRIu64
                 ", without data %" PRIu64 ", bad %" PRIu64 ", quarantined %" PRIu64
-                ", not stored %" PRIu64 "), downlinks %" PRIu64 " (failed %" PRIu64
-                "), connection losses %" PRIu64 ", %s",
+                ", not stored %" PRIu64 ", times untrusted %" PRIu64 "), downlinks %" PRIu64
+                " (failed %" PRIu64 "), connection losses %" PRIu64 ", %s",
                 ls.received, ls.accepted, ls.duplicates, ls.empty, ls.bad, ls.quarantined,
-                ls.not_stored, ls.downlinks, ls.downlink_failures, ls.connection_losses,
+                ls.not_stored, ls.time_untrusted, ls.downlinks, ls.downlink_failures,
+                ls.connection_losses,
                 ls.subscribed  ? "subscribed"
                 : ls.connected ? "connected"
                                : "disconnected");

@@ -85,6 +85,7 @@ static void collect_pipeline(struct metrics *m, const struct metrics_sources *sr
     const struct journal_writer_stats ws = src->writer ? *src->writer : no_writer;
     const struct publisher_stats ps = src->publisher ? *src->publisher : no_publisher;
     counter(m, "sensorbro_frames_committed_total", ws.frames_committed);
+    counter(m, "sensorbro_frames_resends_total", ws.resends);
     labelled(m, "sensorbro_frames_quarantined_total", "stage", "ingest", ws.quarantined);
     labelled(m, "sensorbro_frames_quarantined_total", "stage", "publish", ps.quarantined);
     counter(m, "sensorbro_frames_sent_total", ps.sent);
@@ -156,6 +157,7 @@ static void collect_lns(struct metrics *m, const struct lns_mqtt_stats *lns)
     labelled(m, "sensorbro_lns_events_refused_total", "reason", "bad", ls.bad);
     labelled(m, "sensorbro_lns_events_refused_total", "reason", "without_data", ls.empty);
     labelled(m, "sensorbro_lns_events_refused_total", "reason", "not_stored", ls.not_stored);
+    counter(m, "sensorbro_lns_event_times_untrusted_total", ls.time_untrusted);
     counter(m, "sensorbro_lns_downlinks_total", ls.downlinks);
     counter(m, "sensorbro_lns_downlink_failures_total", ls.downlink_failures);
     counter(m, "sensorbro_lns_connection_losses_total", ls.connection_losses);

@@ -607,8 +607,10 @@ static int prepare(struct publisher *p, const struct journal_frame *f, size_t *j
         return -1;
     }
     char why[DECODE_REASON_SIZE];
-    if (decode_uplink(p->decoder, f->record.payload, f->record.payload_len, f->record.received_ms,
-                      p->uplink, why) != 0) {
+    /* sample times from when the frame was heard, which a backlog delivered after an
+     * outage still knows (lns-mqtt), not from when it reached sensorbro */
+    if (decode_uplink(p->decoder, f->record.payload, f->record.payload_len,
+                      frame_anchor_ms(&f->record), p->uplink, why) != 0) {
         snprintf(reason, JOURNAL_REASON_SIZE, "%s", why);
         return -1;
     }
@@ -616,6 +618,8 @@ static int prepare(struct publisher *p, const struct journal_frame *f, size_t *j
                                .gateway = p->cfg->gateway.id,
                                .transport = f->record.transport,
                                .received_ms = f->record.received_ms,
+                               .heard_ms = f->record.heard_ms,
+                               .epoch = f->epoch,
                                .radio = &f->record.radio};
     char render_why[RENDER_REASON_SIZE];
     if (render_json(p->uplink, &meta, p->json, RENDER_MAX_JSON_BYTES, json_len, render_why) != 0) {
@@ -694,7 +698,7 @@ static void fill_window(struct publisher *p)
             }
             char topic[TOPIC_SIZE], message_id[RENDER_MESSAGE_ID_SIZE];
             expand_topic(p->cfg->mqtt.topic, p->cfg->gateway.id, f->record.device, topic);
-            render_message_id(f->record.device, p->uplink->seq, message_id);
+            render_message_id(f->record.device, f->epoch, p->uplink->seq, message_id);
             int rc = send_json(p, topic, p->json, json_len, message_id, t);
             if (rc != MQTTASYNC_SUCCESS) {
                 pthread_mutex_lock(&p->lock);

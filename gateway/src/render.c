@@ -155,9 +155,13 @@ static void put_radio(struct out *o, const struct frame_radio *r)
     put_char(o, ']');
 }
 
-void render_message_id(const char *device, uint32_t seq, char out[RENDER_MESSAGE_ID_SIZE])
+void render_message_id(const char *device, int64_t epoch, uint32_t seq,
+                       char out[RENDER_MESSAGE_ID_SIZE])
 {
-    snprintf(out, RENDER_MESSAGE_ID_SIZE, "%.16s-%" PRIu32, device, seq);
+    if (epoch <= 0)
+        snprintf(out, RENDER_MESSAGE_ID_SIZE, "%.16s-%" PRIu32, device, seq);
+    else
+        snprintf(out, RENDER_MESSAGE_ID_SIZE, "%.16s-%" PRId64 "-%" PRIu32, device, epoch, seq);
 }
 
 void render_series_key(const struct decoded_series *s, char *out, size_t out_size)
@@ -237,7 +241,7 @@ int render_json(const struct decoded_uplink *u, const struct render_meta *meta, 
 {
     struct out o = {.buf = out, .size = out_size, .len = 0, .overflow = out_size == 0};
     char id[RENDER_MESSAGE_ID_SIZE];
-    render_message_id(meta->device, u->seq, id);
+    render_message_id(meta->device, meta->epoch, u->seq, id);
     int64_t first_sample_s =
         u->last_sample_s - (u->max_count > 1 ? (int64_t)(u->max_count - 1) * u->interval_s : 0);
 
@@ -250,10 +254,16 @@ int render_json(const struct decoded_uplink *u, const struct render_meta *meta, 
     put_json_string(&o, meta->gateway);
     put_str(&o, ",\"seq\":");
     put_uint(&o, u->seq);
+    put_str(&o, ",\"epoch\":");
+    put_uint(&o, meta->epoch > 0 ? (uint64_t)meta->epoch : 0);
     put_str(&o, ",\"time\":");
     bool times_ok = put_time(&o, first_sample_s * 1000, 0);
     put_str(&o, ",\"received\":");
     times_ok = times_ok && put_time(&o, meta->received_ms, 1);
+    if (meta->heard_ms != 0) {
+        put_str(&o, ",\"heard\":");
+        times_ok = times_ok && put_time(&o, meta->heard_ms, 1);
+    }
     put_str(&o, ",\"transport\":");
     put_json_string(&o, meta->transport);
     if (meta->radio != NULL && meta->radio->has_lorawan)

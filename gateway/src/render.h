@@ -2,8 +2,9 @@
  * render.h - turns a decoded uplink into the JSON message that is published.
  *
  * Profile `json` (docs/protocol.md has the full description and an example):
- *   {"id":"<device>-<seq>","device":...,"gateway":...,"seq":...,
- *    "time":<first sample, RFC 3339 UTC>,"received":<RFC 3339 UTC, ms>,"transport":...,
+ *   {"id":"<device>-<epoch>-<seq>","device":...,"gateway":...,"seq":...,"epoch":...,
+ *    "time":<first sample, RFC 3339 UTC>,"received":<RFC 3339 UTC, ms>,
+ *    ["heard":<RFC 3339 UTC, ms>,]"transport":...,
  *    "interval_s":...,"status":[flag names],"alert":bool,["config_version":n,]
  *    "values":{<key with unit>: latest value, ...},
  *    "samples":[{"time":...,<key>: value, ...}, ... oldest first]}
@@ -24,8 +25,8 @@
 /* Room for the largest message a FRAME_MAX_PAYLOAD_BYTES frame can produce: about 80 bytes
  * of JSON per sample in the worst case. */
 #define RENDER_MAX_JSON_BYTES (FRAME_MAX_PAYLOAD_BYTES * 96 + 4096)
-/* "<16 hex digits>-<up to 10 digits>" */
-#define RENDER_MESSAGE_ID_SIZE 32
+/* "<16 hex digits>-<up to 19 digits>-<up to 10 digits>" */
+#define RENDER_MESSAGE_ID_SIZE 48
 #define RENDER_REASON_SIZE     96
 
 struct render_meta {
@@ -33,11 +34,17 @@ struct render_meta {
     const char *gateway;             /* this gateway's id */
     const char *transport;           /* "coap", ... */
     int64_t received_ms;             /* unix ms */
+    int64_t heard_ms;                /* unix ms, 0 unknown (frame.h); rendered as "heard" */
+    int64_t epoch;                   /* of the message id (journal.h); 0: legacy id */
     const struct frame_radio *radio; /* NULL, or how a LoRaWAN frame was heard */
 };
 
-/* The stable message id of an uplink: "<device>-<seq>". */
-void render_message_id(const char *device, uint32_t seq, char out[RENDER_MESSAGE_ID_SIZE]);
+/* The message id of an uplink: "<device>-<epoch>-<seq>", the same for every publish of one
+ * stored frame and never the same for two distinct readings (journal.h says how epochs
+ * are chosen). epoch 0 (frames journaled before message epochs existed): the legacy
+ * "<device>-<seq>", which such a frame may already have been published under. */
+void render_message_id(const char *device, int64_t epoch, uint32_t seq,
+                       char out[RENDER_MESSAGE_ID_SIZE]);
 
 /* The JSON key of a series: its quantity's key, with "_ch<N>" appended for channel N > 0. */
 void render_series_key(const struct decoded_series *s, char *out, size_t out_size);

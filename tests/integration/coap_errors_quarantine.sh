@@ -33,7 +33,16 @@ encode_uplink 'seq: 3 extra { quantity: 99 samples: [1] }' "$TEST_TMP/unknown.bi
 expect_eq "unknown quantity" "4.00 extra[0]: unknown quantity 99" \
     "$(coap_post "$COAP_PORT" "/up/$EUI" "$TEST_TMP/unknown.bin")"
 
-# 5. Paths, methods and sizes: nothing journaled for these.
+# 5. Nothing to publish: an empty payload (protobuf would read it as seq 0 and take the id
+# of the device's real seq 0), and a seq with neither series nor status.
+: >"$TEST_TMP/empty.bin"
+expect_eq "empty payload" "4.00 empty payload: no Uplink" \
+    "$(coap_post "$COAP_PORT" "/up/$EUI" "$TEST_TMP/empty.bin")"
+encode_uplink 'seq: 4 interval_s: 60 age_s: 3' "$TEST_TMP/nothing.bin"
+expect_eq "no series, no status" "4.00 no series and no status: nothing to publish" \
+    "$(coap_post "$COAP_PORT" "/up/$EUI" "$TEST_TMP/nothing.bin")"
+
+# 6. Paths, methods and sizes: nothing journaled for these.
 encode_uplink 'seq: 10 interval_s: 60 temperature: [2100]' "$TEST_TMP/good.bin"
 expect_eq "wrong path" "4.04 POST to /up/<device EUI, 16 hex digits>" \
     "$(coap_post "$COAP_PORT" "/down/$EUI" "$TEST_TMP/good.bin")"
@@ -46,24 +55,29 @@ expect_eq "PUT" "4.05" "$(coap_request put "$COAP_PORT" "/up/$EUI")"
 head -c 100 /dev/zero >"$TEST_TMP/large.bin"
 expect_eq "oversize" "4.13 payload too large" "$(coap_post "$COAP_PORT" "/up/$EUI" "$TEST_TMP/large.bin")"
 
-# 6. A good frame afterwards: the only message the broker ever sees.
+# 7. A good frame afterwards: the only message the broker ever sees.
 expect_eq "good frame" "2.04" "$(coap_post "$COAP_PORT" "/up/$EUI" "$TEST_TMP/good.bin")"
 collect_messages "$MQTT_PORT" q-sub "sensorbro/gw-q/+/up" 5 3 "$TEST_TMP/messages.txt"
 expect_eq "messages on the broker" 1 "$(wc -l <"$TEST_TMP/messages.txt")"
 expect_eq "the good frame" 10 "$(cut -d' ' -f2- "$TEST_TMP/messages.txt" | jq .seq)"
 
-# 7. The journal tells the operator.
+# 8. The journal tells the operator.
 status=$("$SENSORBROCTL_BIN" -j "$SB_DIR/sensorbro.db" status)
 log "sensorbroctl status:"$'\n'"$status"
-grep -Eq '^quarantined +4$' <<<"$status" || fail "status does not show 4 quarantined frames"
+grep -Eq '^quarantined +6$' <<<"$status" || fail "status does not show 6 quarantined frames"
 "$SENSORBROCTL_BIN" -j "$SB_DIR/sensorbro.db" quarantine >"$TEST_TMP/quarantine.txt"
-expect_eq "quarantine entries" 4 "$(wc -l <"$TEST_TMP/quarantine.txt")"
+expect_eq "quarantine entries" 6 "$(wc -l <"$TEST_TMP/quarantine.txt")"
 first=$(head -n 1 "$TEST_TMP/quarantine.txt")
 expect_eq "quarantined device" "$EUI" "$(cut -f3 <<<"$first")"
 expect_eq "quarantined transport" coap "$(cut -f4 <<<"$first")"
 expect_eq "quarantine reason" "protobuf: not a valid Uplink (truncated or malformed)" "$(cut -f6 <<<"$first")"
 expect_eq "raw bytes kept" "$(od -An -v -tx1 "$TEST_TMP/garbage.bin" | tr -d " \n")" "$(cut -f7 <<<"$first")"
 grep -q "unknown quantity 99" "$TEST_TMP/quarantine.txt" || fail "reason for the unknown quantity missing"
+empty=$(sed -n 5p "$TEST_TMP/quarantine.txt")
+expect_eq "empty payload: reason" "empty payload: no Uplink" "$(cut -f6 <<<"$empty")"
+expect_eq "empty payload: no bytes" "" "$(cut -f7 <<<"$empty")"
+expect_eq "nothing to publish: raw bytes kept" "$(od -An -v -tx1 "$TEST_TMP/nothing.bin" | tr -d " \n")" \
+    "$(sed -n 6p "$TEST_TMP/quarantine.txt" | cut -f7)"
 
 stop_sensorbro
 log "ok"

@@ -31,7 +31,11 @@ json=$(cut -d' ' -f2- "$TEST_TMP/messages.txt")
 expect_eq topic "sensorbro/gw-it/$DEVICE/up" "$topic"
 field() { jq -c "$1" <<<"$json"; }
 
-expect_eq id '"70b3d57ed0001234-4242"' "$(field .id)"
+# the device's first frame in this journal opens its first epoch: the second it was received
+epoch=$(field .epoch)
+received_s=$(jq -r '.received | sub("\\.[0-9]+Z$"; "Z") | fromdate' <<<"$json")
+expect_eq epoch "$received_s" "$epoch"
+expect_eq id "\"70b3d57ed0001234-$epoch-4242\"" "$(field .id)"
 expect_eq device "\"$DEVICE\"" "$(field .device)"
 expect_eq gateway '"gw-it"' "$(field .gateway)"
 expect_eq seq 4242 "$(field .seq)"

@@ -220,12 +220,14 @@ expect_eq()
     [ "$2" == "$3" ] || fail "$1: expected '$2', got '$3'"
 }
 
-# chirpstack_event DEDUP_ID DEV_EUI FCNT BASE64_DATA [APPLICATION_ID]: a ChirpStack v4
+# chirpstack_event DEDUP_ID DEV_EUI FCNT BASE64_DATA [APPLICATION_ID] [TIME]: a ChirpStack v4
 # uplink event as its MQTT integration publishes it (one line of JSON), heard by two
-# gateways, the stronger one listed second.
+# gateways, the stronger one listed second. TIME (RFC 3339, default a fixed instant in
+# November 2026) is the event's `time`, when the network server says it was heard.
 chirpstack_event()
 {
     local app=${5:-a1b2c3d4-0000-1111-2222-333344445555}
-    printf '{"deduplicationId":"%s","time":"2026-11-23T09:17:03.123456Z","deviceInfo":{"tenantId":"52f14cd4-c6f1-4fbd-8f87-4025e1d49242","tenantName":"Kommune","applicationId":"%s","applicationName":"indeklima","deviceProfileId":"p","deviceProfileName":"sensorbro","deviceName":"room-12","devEui":"%s","tags":{}},"devAddr":"01020304","adr":true,"dr":5,"fCnt":%s,"fPort":2,"confirmed":false,"data":"%s","rxInfo":[{"gatewayId":"0016c001ff10a235","uplinkId":1,"rssi":-97,"snr":7.5,"context":"AAAA"},{"gatewayId":"0016C001FF10A236","uplinkId":2,"rssi":-80,"snr":3.0,"context":"AAAA"}],"txInfo":{"frequency":868100000,"modulation":{"lora":{"bandwidth":125000,"spreadingFactor":7,"codeRate":"CR_4_5"}}}}\n' \
-        "$1" "$app" "$2" "$3" "$4"
+    local time=${6:-2026-11-23T09:17:03.123456Z}
+    printf '{"deduplicationId":"%s","time":"%s","deviceInfo":{"tenantId":"52f14cd4-c6f1-4fbd-8f87-4025e1d49242","tenantName":"Kommune","applicationId":"%s","applicationName":"indeklima","deviceProfileId":"p","deviceProfileName":"sensorbro","deviceName":"room-12","devEui":"%s","tags":{}},"devAddr":"01020304","adr":true,"dr":5,"fCnt":%s,"fPort":2,"confirmed":false,"data":"%s","rxInfo":[{"gatewayId":"0016c001ff10a235","uplinkId":1,"rssi":-97,"snr":7.5,"context":"AAAA"},{"gatewayId":"0016C001FF10A236","uplinkId":2,"rssi":-80,"snr":3.0,"context":"AAAA"}],"txInfo":{"frequency":868100000,"modulation":{"lora":{"bandwidth":125000,"spreadingFactor":7,"codeRate":"CR_4_5"}}}}\n' \
+        "$1" "$time" "$app" "$2" "$3" "$4"
 }

@@ -20,9 +20,12 @@ wait_until "lns-mqtt subscribed" 15 grep -q "lns-mqtt: subscribed to application
 # The payload is encoded by Google's protoc, the event written by hand as ChirpStack does.
 encode_uplink 'seq: 7 interval_s: 60 age_s: 5 temperature: [2100, 5] co2: [612]' "$TEST_TMP/frame.bin"
 DATA=$(base64 -w0 "$TEST_TMP/frame.bin")
-chirpstack_event 3e3a8b7c-1234-4f00-9a1b-0123456789ab 70B3D57ED0001234 42 "$DATA" >"$TEST_TMP/ev1.json"
+# heard half a minute ago, by the network server's clock
+HEARD_S=$(($(date +%s) - 30))
+HEARD=$(date -u -d "@$HEARD_S" +%Y-%m-%dT%H:%M:%S.250000Z)
+chirpstack_event 3e3a8b7c-1234-4f00-9a1b-0123456789ab 70B3D57ED0001234 42 "$DATA" "" "$HEARD" >"$TEST_TMP/ev1.json"
 encode_uplink 'seq: 8 interval_s: 60 temperature: [2110]' "$TEST_TMP/frame2.bin"
-chirpstack_event 4e3a8b7c-1234-4f00-9a1b-0123456789ab 70B3D57ED0001234 43 "$(base64 -w0 "$TEST_TMP/frame2.bin")" >"$TEST_TMP/ev2.json"
+chirpstack_event 4e3a8b7c-1234-4f00-9a1b-0123456789ab 70B3D57ED0001234 43 "$(base64 -w0 "$TEST_TMP/frame2.bin")" "" "$HEARD" >"$TEST_TMP/ev2.json"
 
 before_s=$(date +%s)
 mosquitto_pub -p "$MQTT_PORT" -q 1 -t "$UP_TOPIC" -f "$TEST_TMP/ev1.json"
@@ -34,7 +37,7 @@ chirpstack_event 5e3a8b7c-0000-0000-0000-000000000001 70B3D57ED0001234 44 'AB!D'
     mosquitto_pub -p "$MQTT_PORT" -q 1 -t "$UP_TOPIC" -s
 chirpstack_event 5e3a8b7c-0000-0000-0000-000000000002 '' 45 "$DATA" |
     mosquitto_pub -p "$MQTT_PORT" -q 1 -t "$UP_TOPIC" -s
-chirpstack_event 5e3a8b7c-0000-0000-0000-000000000003 70B3D57ED0001234 46 "$(printf '\xff\xff\xff' | base64)" |
+chirpstack_event 5e3a8b7c-0000-0000-0000-000000000003 70B3D57ED0001234 46 "$(printf '\xff\xff\xff' | base64)" "" "$HEARD" |
     mosquitto_pub -p "$MQTT_PORT" -q 1 -t "$UP_TOPIC" -s
 # a later good event: it arrives after all of the above (one topic, QoS 1, in order)
 mosquitto_pub -p "$MQTT_PORT" -q 1 -t "$UP_TOPIC" -f "$TEST_TMP/ev2.json"
@@ -45,7 +48,9 @@ topic=$(head -n 1 "$TEST_TMP/messages.txt" | cut -d' ' -f1)
 json=$(head -n 1 "$TEST_TMP/messages.txt" | cut -d' ' -f2-)
 expect_eq topic "sensorbro/gw-lns/$DEVICE/up" "$topic"
 field() { jq -c "$1" <<<"$json"; }
-expect_eq id "\"$DEVICE-7\"" "$(field .id)"
+epoch=$(field .epoch)
+[ "$epoch" -ge "$before_s" ] && [ "$epoch" -le "$(date +%s)" ] || fail "epoch $epoch is not the first frame's receipt"
+expect_eq id "\"$DEVICE-$epoch-7\"" "$(field .id)"
 expect_eq device "\"$DEVICE\"" "$(field .device)"
 expect_eq gateway '"gw-lns"' "$(field .gateway)"
 expect_eq seq 7 "$(field .seq)"
@@ -62,7 +67,11 @@ expect_eq values '{"temperature_c":21.05,"co2_ppm":612}' "$(field .values)"
 received_s=$(jq -r '.received | sub("\\.[0-9]+Z$"; "Z") | fromdate' <<<"$json")
 [ "$received_s" -ge "$before_s" ] && [ "$received_s" -le "$(date +%s)" ] ||
     fail "received $received_s is not the time of reception"
-expect_eq "second message" "\"$DEVICE-8\"" "$(tail -n 1 "$TEST_TMP/messages.txt" | cut -d' ' -f2- | jq -c .id)"
+# the samples are timed from when the frame was heard (its last one age_s = 5 s before)
+expect_eq heard "\"$(date -u -d "@$HEARD_S" +%Y-%m-%dT%H:%M:%S).250Z\"" "$(field .heard)"
+expect_eq "sample times" "[\"$(date -u -d "@$((HEARD_S - 65))" +%FT%TZ)\",\"$(date -u -d "@$((HEARD_S - 5))" +%FT%TZ)\"]" \
+    "$(field '[.samples[].time]')"
+expect_eq "second message" "\"$DEVICE-$epoch-8\"" "$(tail -n 1 "$TEST_TMP/messages.txt" | cut -d' ' -f2- | jq -c .id)"
 
 # Nothing more: the duplicate and the bad events were not published.
 collect_messages "$MQTT_PORT" lns-sub "sensorbro/gw-lns/+/up" 1 2 "$TEST_TMP/more.txt"
@@ -87,6 +96,6 @@ expect_eq "undecodable: reason" "protobuf: not a valid Uplink (truncated or malf
 expect_eq "undecodable: raw bytes" ffffff "$(line 4 | cut -f7)"
 
 stop_sensorbro
-grep -q "stats: lns-mqtt events 7 (journaled 2, duplicates 1, without data 0, bad 3, quarantined 4, not stored 0)" \
+grep -q "stats: lns-mqtt events 7 (journaled 2, duplicates 1, without data 0, bad 3, quarantined 4, not stored 0, times untrusted 0)" \
     "$TEST_TMP/gw.log" || fail "counters at stop: $(grep 'stats: lns' "$TEST_TMP/gw.log")"
 log "ok"

@@ -1,8 +1,8 @@
 /*
  * test_decode.c - decode.c: every quantity, negative values, delta expansion, the bounds
- * (series at and over the cap, time base, clock), and hostile input (every truncation of a
- * valid frame, random bytes, an arena-exhausting frame). Frames are built with protobuf-c's
- * generated packer, so the encoder is not the code under test.
+ * (series at and over the cap, time base, clock, nothing to publish), and hostile input (every
+ * truncation of a valid frame, random bytes, an arena-exhausting frame). Frames are built with
+ * protobuf-c's generated packer, so the encoder is not the code under test.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -261,10 +261,28 @@ static void test_too_many_series(void **state)
 static void test_empty_and_unknown_fields(void **state)
 {
     (void)state;
-    /* An empty payload is a valid Uplink: seq 0, nothing measured (a first heartbeat). */
-    assert_int_equal(decode(0), 0);
+    /* An empty payload reads as a valid protobuf Uplink (seq 0, nothing measured), and
+     * would be published under the id of the device's real seq 0: refused. */
+    expect_refused(0, "empty payload: no Uplink");
+
+    /* Likewise a seq and a time base without any series or status (empty series count as
+     * none). */
+    int32_t none[1] = {0};
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.seq = 9;
+    msg.interval_s = 60;
+    msg.age_s = 5;
+    msg.config_version = 2;
+    msg.temperature = none;
+    msg.n_temperature = 0;
+    expect_refused(pack(&msg), "no series and no status: nothing to publish");
+
+    /* A status alone is something to say (a node that rebooted, a low battery). */
+    msg.status = 0x04;
+    assert_int_equal(decode(pack(&msg)), 0);
     assert_int_equal(uplink.series_count, 0);
     assert_int_equal(uplink.max_count, 0);
+    assert_int_equal(uplink.seq, 9);
 
     /* A field from a newer schema (number 40, varint) is skipped. */
     const uint8_t newer[] = {0x08, 0x05, 0xc0, 0x02, 0x2a, 0x22, 0x01, 0x04};

@@ -1,7 +1,8 @@
 /*
  * test_journal.c - journal.c on a real SQLite file in a temporary directory: commit, read
  * back in order, mark published after ack, reopen after close, quarantine, trimming, ids
- * never reused, damaged rows on disk, schema versions.
+ * never reused, damaged rows on disk, schema versions, message epochs and resends (schema 6),
+ * and the migration of a version-5 journal.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "decode.h"
 #include "journal.h"
 
 struct fixture {
@@ -343,6 +345,252 @@ static void test_schema_versions(void **state)
     assert_non_null(strstr(err, "journal schema version 99 is newer"));
 }
 
+/* An uplink as an adapter hands it over after decoding: seq and status known. */
+static struct frame_record make_uplink(const char *device, int64_t received_ms, uint32_t seq,
+                                       uint8_t fill, uint32_t status)
+{
+    struct frame_record rec = make_record(device, received_ms, fill, 6);
+    rec.has_uplink = true;
+    rec.seq = seq;
+    rec.status = status;
+    return rec;
+}
+
+/* Appends rec in a transaction of its own; returns the journal_append result. */
+static int append_uplink(struct journal *j, const struct frame_record *rec, int64_t *id)
+{
+    assert_int_equal(journal_begin(j), 0);
+    int rc = journal_append(j, rec, id);
+    assert_int_equal(journal_commit(j), 0);
+    return rc;
+}
+
+/* The epoch journal_read_pending reports for the frame with this id. */
+static int64_t epoch_of(struct journal *j, int64_t id)
+{
+    size_t n = 0;
+    assert_int_equal(journal_read_pending(j, id - 1, frames, 1, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(frames[0].id, id);
+    assert_false(frames[0].damaged);
+    return frames[0].epoch;
+}
+
+#define T0_MS 1795425600123LL /* 2026-11-23T09:20:00.123Z */
+#define T0_S  1795425600LL
+
+/* Epochs: stable while seq goes up or repeats, new when seq goes back or repeats flagged
+ * nvm_reset, never smaller than before, and kept across a reopen (rw has no resend window: the
+ * same frame stored again keeps its id). */
+static void test_epochs(void **state)
+{
+    struct fixture *f = *state;
+    const char *a = "70b3d57ed00000a1", *b = "70b3d57ed00000b2";
+    int64_t id;
+    struct frame_record r = make_uplink(a, T0_MS, 5, 1, 0);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    int64_t e1 = epoch_of(f->j, id);
+    assert_int_equal(e1, T0_S); /* the first frame: a new epoch, its reception second */
+    r = make_uplink(a, T0_MS + 1000, 6, 2, 0);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    assert_int_equal(epoch_of(f->j, id), e1);
+    r = make_uplink(a, T0_MS + 2000, 1000, 3, UPLINK_STATUS_REBOOTED); /* a jump forward */
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    assert_int_equal(epoch_of(f->j, id), e1);
+    /* the same seq and bytes again (a resend, no window here): the same id */
+    r = make_uplink(a, T0_MS + 2100, 1001, 3, 0);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    assert_int_equal(epoch_of(f->j, id), e1);
+
+    /* another device has its own epoch */
+    struct frame_record other = make_uplink(b, T0_MS + 2500, 1000, 3, 0);
+    assert_int_equal(append_uplink(f->j, &other, &id), 0);
+    assert_int_equal(epoch_of(f->j, id), T0_S + 2);
+
+    /* seq goes back (NVM lost): a new epoch, so <device>-<epoch>-0 is not the old seq 0's
+     * id; within the same second as the last epoch it is one more */
+    r = make_uplink(a, T0_MS + 3000, 0, 4, UPLINK_STATUS_REBOOTED | UPLINK_STATUS_NVM_RESET);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    int64_t e2 = epoch_of(f->j, id);
+    assert_int_equal(e2, T0_S + 3);
+    /* seq 0 again with other bytes, unflagged: that uplink re-encoded for a retry (its
+     * age_s moved on), the same reading: the same id; rebooted alone changes nothing */
+    r = make_uplink(a, T0_MS + 3100, 0, 5, UPLINK_STATUS_REBOOTED);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    assert_int_equal(epoch_of(f->j, id), e2);
+    /* seq 0 again flagged nvm_reset: the sequence started over once more */
+    r = make_uplink(a, T0_MS + 3200, 0, 6, UPLINK_STATUS_NVM_RESET);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    int64_t e3 = epoch_of(f->j, id);
+    assert_int_equal(e3, e2 + 1); /* in the same second as e2: one more */
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    int64_t e4 = epoch_of(f->j, id);
+    assert_int_equal(e4, e3 + 1);
+
+    /* the clock went back, seq too: epochs still only grow */
+    r = make_uplink(a, T0_MS - 86400000, 0, 7, UPLINK_STATUS_NVM_RESET);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    int64_t e5 = epoch_of(f->j, id);
+    assert_int_equal(e5, e4 + 1);
+
+    /* a frame appended without its decode (has_uplink false) has no epoch */
+    struct frame_record raw = make_record(a, T0_MS + 4000, 9, 3);
+    assert_int_equal(append_uplink(f->j, &raw, &id), 0);
+    assert_int_equal(epoch_of(f->j, id), 0);
+
+    /* the epoch is on disk with the device's last seq: after a reopen, seq 1 goes on in it */
+    journal_close(f->j);
+    char err[256];
+    assert_int_equal(journal_open(&f->j, f->path, &rw, err, sizeof(err)), 0);
+    r = make_uplink(a, T0_MS + 5000, 1, 8, 0);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    assert_int_equal(epoch_of(f->j, id), e5);
+
+    size_t n = 0;
+    assert_int_equal(journal_read_pending(f->j, 0, frames, 16, &n), 0);
+    assert_int_equal(n, 13);
+}
+
+/* Resends: the same device, seq and bytes within the window are stored once, also after
+ * the first copy was published and after a reopen; outside the window, with other bytes or
+ * for another device, a frame is stored. */
+static void test_resends(void **state)
+{
+    struct fixture *f = *state;
+    journal_close(f->j);
+    struct journal_options windowed = rw;
+    windowed.resend_window_ms = 60000;
+    char err[256];
+    assert_int_equal(journal_open(&f->j, f->path, &windowed, err, sizeof(err)), 0);
+
+    const char *a = "70b3d57ed00000a1";
+    int64_t first, id;
+    struct frame_record r = make_uplink(a, T0_MS, 42, 1, 0);
+    assert_int_equal(append_uplink(f->j, &r, &first), 0);
+    r.received_ms = T0_MS + 30000;
+    assert_int_equal(append_uplink(f->j, &r, &id), JOURNAL_APPEND_RESEND);
+    assert_int_equal(id, first);
+
+    /* two copies in one transaction: the second sees the first */
+    struct frame_record twice = make_uplink(a, T0_MS + 100, 43, 2, 0);
+    int64_t i1, i2;
+    assert_int_equal(journal_begin(f->j), 0);
+    assert_int_equal(journal_append(f->j, &twice, &i1), 0);
+    assert_int_equal(journal_append(f->j, &twice, &i2), JOURNAL_APPEND_RESEND);
+    assert_int_equal(journal_commit(f->j), 0);
+    assert_int_equal(i1, i2);
+
+    /* published, then sent again after a reopen: still the same frame */
+    assert_int_equal(journal_mark_published(f->j, first, T0_MS + 1), 0);
+    journal_close(f->j);
+    assert_int_equal(journal_open(&f->j, f->path, &windowed, err, sizeof(err)), 0);
+    r.received_ms = T0_MS + 59000;
+    assert_int_equal(append_uplink(f->j, &r, &id), JOURNAL_APPEND_RESEND);
+    assert_int_equal(id, first);
+
+    struct journal_stats st;
+    assert_int_equal(journal_stats(f->j, &st), 0);
+    assert_int_equal(st.pending_frames, 1);
+    assert_int_equal(st.published_frames, 1);
+
+    /* other bytes under the same seq, another device, or outside the window: stored */
+    struct frame_record changed = make_uplink(a, T0_MS + 40000, 42, 9, 0);
+    assert_int_equal(append_uplink(f->j, &changed, &id), 0);
+    struct frame_record elsewhere = make_uplink("70b3d57ed00000b2", T0_MS + 40000, 42, 1, 0);
+    assert_int_equal(append_uplink(f->j, &elsewhere, &id), 0);
+    r.received_ms = T0_MS + 60001;
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    assert_true(id > first);
+    assert_int_equal(journal_stats(f->j, &st), 0);
+    assert_int_equal(st.pending_frames, 4);
+}
+
+static int64_t query(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    int rc = sqlite3_step(st);
+    int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* A version-5 journal with pending and published frames is carried forward: its rows keep
+ * everything and read with epoch 0 (their legacy id, render.h), and new frames get epochs.
+ * The version-5 file is made by taking schema 6 back: its index, columns and table dropped,
+ * which leaves exactly the tables and columns of version 5. */
+static void test_migration_from_v5(void **state)
+{
+    struct fixture *f = *state;
+    journal_close(f->j);
+    f->j = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP INDEX frames_device_seq;"
+                                  "DROP TABLE device_epochs;"
+                                  "ALTER TABLE frames DROP COLUMN heard_ms;"
+                                  "ALTER TABLE frames DROP COLUMN seq;"
+                                  "ALTER TABLE frames DROP COLUMN epoch;"
+                                  "ALTER TABLE quarantine DROP COLUMN heard_ms;"
+                                  "PRAGMA user_version = 5;"
+                                  /* what a version-5 sensorbro left: two frames of one
+                                   * device, one published, one pending, and a quarantined */
+                                  "INSERT INTO frames(device, transport, source, received_ms, "
+                                  "payload, published_ms) VALUES ('70b3d57ed00000a1', 'coap', "
+                                  "'x', 1000, x'0801', 2000);"
+                                  "INSERT INTO frames(device, transport, source, received_ms, "
+                                  "payload, fcnt) VALUES ('70b3d57ed00000a1', 'lns-mqtt', 'y', "
+                                  "3000, x'0802', 17);"
+                                  "INSERT INTO quarantine(device, transport, source, "
+                                  "received_ms, payload, reason) VALUES ('70b3d57ed00000a1', "
+                                  "'coap', 'z', 4000, x'ff', 'bad');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(query(db, "SELECT count(*) FROM pragma_table_info('frames') WHERE name "
+                               "IN ('seq', 'epoch', 'heard_ms')"),
+                     0);
+    sqlite3_close(db);
+
+    char err[256];
+    /* sensorbroctl (read-only) asks for the daemon to migrate first */
+    assert_int_equal(journal_open(&f->j, f->path, &ro, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "schema version 5, expected 6"));
+    assert_int_equal(journal_open(&f->j, f->path, &rw, err, sizeof(err)), 0);
+
+    size_t n = 0;
+    assert_int_equal(journal_read_pending(f->j, 0, frames, 16, &n), 0);
+    assert_int_equal(n, 1);
+    assert_false(frames[0].damaged);
+    assert_int_equal(frames[0].epoch, 0);
+    assert_int_equal(frames[0].record.received_ms, 3000);
+    assert_int_equal(frames[0].record.heard_ms, 0);
+    assert_int_equal(frames[0].record.radio.fcnt, 17);
+    static struct journal_quarantine_entry entries[2];
+    assert_int_equal(journal_read_quarantine(f->j, 0, entries, 2, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(entries[0].reason, "bad");
+
+    /* the first frame after the migration opens the device's first epoch */
+    struct frame_record r = make_uplink("70b3d57ed00000a1", T0_MS, 3, 1, 0);
+    r.heard_ms = T0_MS - 3600000;
+    int64_t id;
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    assert_int_equal(epoch_of(f->j, id), T0_S);
+    assert_int_equal(frames[0].record.heard_ms, T0_MS - 3600000);
+
+    journal_close(f->j);
+    f->j = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(query(db, "PRAGMA user_version"), JOURNAL_SCHEMA_VERSION);
+    assert_int_equal(query(db, "SELECT count(*) FROM frames WHERE epoch IS NULL"), 2);
+    assert_int_equal(query(db, "SELECT last_seq FROM device_epochs"), 3);
+    assert_int_equal(query(db, "SELECT epoch FROM device_epochs"), T0_S);
+    sqlite3_close(db);
+    assert_int_equal(journal_open(&f->j, f->path, &rw, err, sizeof(err)), 0);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -446,6 +694,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_radio_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_connections_keep_the_wal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_epochs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_from_v5, setup, teardown),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

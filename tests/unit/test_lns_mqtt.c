@@ -1,5 +1,6 @@
 /*
- * test_lns_mqtt.c - the ChirpStack v4 event parser and the downlink command, against
+ * test_lns_mqtt.c - the ChirpStack v4 event parser, the choice and bound of an event's
+ * reception time, and the downlink command, against
  * hand-written events and hostile ones. cJSON (an independent parser) reads back the
  * downlink JSON.
  */
@@ -95,6 +96,78 @@ static void test_time_with_offset(void **state)
     /* a time that does not parse is left out, not fatal */
     assert_int_equal(parse(variant("2026-11-23T09:17:03.123456Z", "yesterday"), &ev, reason), 0);
     assert_true(ev.time_ms == -1);
+}
+
+/* The event's own reception time: `time`, else the best reception's gwTime, else its
+ * nsTime; bounded from the receipt both ways. */
+static void test_heard_time(void **state)
+{
+    (void)state;
+    struct lns_uplink_event ev;
+    char reason[LNS_MQTT_REASON_SIZE];
+    const int64_t time_ms = 1795425423123LL; /* the event's time, 09:17:03.123Z */
+    const int64_t hour_ms = 3600000, week_ms = 7 * 86400000LL, ahead_ms = 300000;
+    int64_t heard = -7;
+    const char *source = NULL;
+
+    /* delivered an hour late (a broker's backlog after an outage): the event's time holds */
+    assert_int_equal(parse(GOOD_EVENT, &ev, reason), 0);
+    assert_int_equal(
+        lns_mqtt_heard_time(&ev, time_ms + hour_ms, week_ms, ahead_ms, &heard, &source), 0);
+    assert_true(heard == time_ms);
+    assert_string_equal(source, "time");
+
+    /* absurd: 1970 and 2100 are not trusted, and the receipt is left to stand */
+    assert_int_equal(
+        parse(variant("2026-11-23T09:17:03.123456Z", "1970-01-01T00:00:01Z"), &ev, reason), 0);
+    assert_int_equal(
+        lns_mqtt_heard_time(&ev, time_ms + hour_ms, week_ms, ahead_ms, &heard, &source), -1);
+    assert_true(heard == 0);
+    assert_string_equal(source, "time");
+    assert_int_equal(
+        parse(variant("2026-11-23T09:17:03.123456Z", "2100-01-01T00:00:00Z"), &ev, reason), 0);
+    assert_int_equal(lns_mqtt_heard_time(&ev, time_ms, week_ms, ahead_ms, &heard, &source), -1);
+    assert_true(heard == 0);
+    /* at the bounds exactly: trusted; a millisecond past them: not */
+    assert_int_equal(parse(GOOD_EVENT, &ev, reason), 0);
+    assert_int_equal(
+        lns_mqtt_heard_time(&ev, time_ms + week_ms, week_ms, ahead_ms, &heard, &source), 0);
+    assert_int_equal(
+        lns_mqtt_heard_time(&ev, time_ms + week_ms + 1, week_ms, ahead_ms, &heard, &source), -1);
+    assert_int_equal(
+        lns_mqtt_heard_time(&ev, time_ms - ahead_ms, week_ms, ahead_ms, &heard, &source), 0);
+    assert_int_equal(
+        lns_mqtt_heard_time(&ev, time_ms - ahead_ms - 1, week_ms, ahead_ms, &heard, &source), -1);
+
+    /* without `time`: the best reception's gwTime (the -80 dBm one), else its nsTime */
+    const char *rx = "\"rxInfo\":[{\"gatewayId\":\"0016c001ff10a235\",\"rssi\":-97,\"snr\":7.5,"
+                     "\"gwTime\":\"2026-11-23T09:17:01Z\",\"nsTime\":\"2026-11-23T09:17:02Z\"},"
+                     "{\"gatewayId\":\"0016C001FF10A236\",\"rssi\":-80,\"snr\":3.0,"
+                     "\"nsTime\":\"2026-11-23T09:17:03.5Z\"}],";
+    static char no_time[65536];
+    snprintf(no_time, sizeof(no_time), "%s",
+             variant("\"time\":\"2026-11-23T09:17:03.123456Z\",", ""));
+    char *at = strstr(no_time, "\"rxInfo\":");
+    char *end = strstr(at, "],") + 2;
+    static char with_rx[65536];
+    snprintf(with_rx, sizeof(with_rx), "%.*s%s%s", (int)(at - no_time), no_time, rx, end);
+    assert_int_equal(parse(with_rx, &ev, reason), 0);
+    assert_true(ev.time_ms == -1);
+    assert_true(ev.gw_time_ms == 1795425421000LL); /* only the weaker one has a gwTime */
+    assert_true(ev.ns_time_ms == 1795425423500LL); /* the best one's nsTime */
+    assert_int_equal(lns_mqtt_heard_time(&ev, time_ms, week_ms, ahead_ms, &heard, &source), 0);
+    assert_true(heard == 1795425421000LL);
+    assert_string_equal(source, "rxInfo[].gwTime");
+    ev.gw_time_ms = -1;
+    assert_int_equal(lns_mqtt_heard_time(&ev, time_ms, week_ms, ahead_ms, &heard, &source), 0);
+    assert_true(heard == 1795425423500LL);
+    assert_string_equal(source, "rxInfo[].nsTime");
+
+    /* none at all: nothing wrong, nothing heard */
+    assert_int_equal(parse(no_time, &ev, reason), 0);
+    assert_int_equal(lns_mqtt_heard_time(&ev, time_ms, week_ms, ahead_ms, &heard, &source), 0);
+    assert_true(heard == 0);
+    assert_null(source);
 }
 
 static void test_base64_padding(void **state)
@@ -332,6 +405,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_field),
         cmocka_unit_test(test_time_with_offset),
+        cmocka_unit_test(test_heard_time),
         cmocka_unit_test(test_base64_padding),
         cmocka_unit_test(test_no_data_is_not_bad),
         cmocka_unit_test(test_oversize_data),

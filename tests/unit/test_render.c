@@ -1,7 +1,7 @@
 /*
  * test_render.c - render.c: the `json` profile field by field, parsed back with cJSON:
- * id, times, status names, scaling with units in keys, channels, sample rows, and the
- * error when the output buffer is too small.
+ * id (with its epoch), times (heard too), status names, scaling with units in keys, channels,
+ * sample rows, and the error when the output buffer is too small.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +18,7 @@
 #include "sensorbro/v1/telemetry.pb-c.h"
 
 #define RECEIVED_MS 1795425600123LL /* 2026-11-23T09:20:00.123Z */
+#define EPOCH       1795000000LL    /* the device's message epoch (journal.h) */
 
 static struct decoder decoder;
 static struct decoded_uplink uplink;
@@ -26,7 +27,8 @@ static char json[RENDER_MAX_JSON_BYTES];
 static struct render_meta meta = {.device = "70b3d57ed0001234",
                                   .gateway = "town-hall",
                                   .transport = "coap",
-                                  .received_ms = RECEIVED_MS};
+                                  .received_ms = RECEIVED_MS,
+                                  .epoch = EPOCH};
 
 static cJSON *render(const Sensorbro__V1__Uplink *msg)
 {
@@ -80,10 +82,13 @@ static void test_message_fields(void **state)
     msg.n_battery = 1;
     cJSON *doc = render(&msg);
 
-    assert_string_field(doc, "id", "70b3d57ed0001234-4242");
+    assert_string_field(doc, "id", "70b3d57ed0001234-1795000000-4242");
     assert_string_field(doc, "device", "70b3d57ed0001234");
     assert_string_field(doc, "gateway", "town-hall");
     assert_number_field(doc, "seq", 4242);
+    assert_number_field(doc, "epoch", 1795000000);
+    /* no heard time given (CoAP): no "heard" */
+    assert_null(cJSON_GetObjectItemCaseSensitive(doc, "heard"));
     /* received 09:20:00.123, last sample 20 s earlier, first 600 s before that */
     assert_string_field(doc, "received", "2026-11-23T09:20:00.123Z");
     assert_string_field(doc, "time", "2026-11-23T09:09:40Z");
@@ -204,9 +209,11 @@ static void test_units_channels_and_synced_time(void **state)
 static void test_no_series(void **state)
 {
     (void)state;
+    /* a status is all it has (an uplink with neither is refused by the decoder) */
     Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
     msg.seq = 1;
     msg.age_s = 3;
+    msg.status = 0x04;
     cJSON *doc = render(&msg);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "values")), 0);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "samples")), 0);
@@ -288,6 +295,7 @@ static void test_strings_escaped(void **state)
 {
     (void)state;
     Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.status = 0x01;
     cJSON_Delete(render(&msg));
     struct render_meta odd = meta;
     odd.gateway = "gw \"a\"\\b\n\x01";
@@ -334,8 +342,31 @@ static void test_message_id(void **state)
 {
     (void)state;
     char id[RENDER_MESSAGE_ID_SIZE];
-    render_message_id("ffffffffffffffff", UINT32_MAX, id);
-    assert_string_equal(id, "ffffffffffffffff-4294967295");
+    render_message_id("ffffffffffffffff", INT64_MAX, UINT32_MAX, id);
+    assert_string_equal(id, "ffffffffffffffff-9223372036854775807-4294967295");
+    render_message_id("70b3d57ed0001234", 1795000000, 0, id);
+    assert_string_equal(id, "70b3d57ed0001234-1795000000-0");
+    /* frames journaled before epochs existed keep the id they may have been sent under */
+    render_message_id("70b3d57ed0001234", 0, 4242, id);
+    assert_string_equal(id, "70b3d57ed0001234-4242");
+}
+
+/* A frame heard long before it reached the gateway (a network server's backlog): "heard"
+ * is rendered beside "received"; sample times are the decoder's (anchored by the caller). */
+static void test_heard_time(void **state)
+{
+    (void)state;
+    int32_t t[1] = {2100};
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.seq = 7;
+    msg.temperature = t;
+    msg.n_temperature = 1;
+    meta.heard_ms = RECEIVED_MS - 3600000 + 877; /* 08:20:01.000Z */
+    cJSON *doc = render(&msg);
+    meta.heard_ms = 0;
+    assert_string_field(doc, "heard", "2026-11-23T08:20:01.000Z");
+    assert_string_field(doc, "received", "2026-11-23T09:20:00.123Z");
+    cJSON_Delete(doc);
 }
 
 int main(void)
@@ -349,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_strings_escaped),
         cmocka_unit_test(test_worst_case_fits),
         cmocka_unit_test(test_message_id),
+        cmocka_unit_test(test_heard_time),
         cmocka_unit_test(test_lorawan_radio_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

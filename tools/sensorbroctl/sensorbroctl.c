@@ -400,6 +400,7 @@ static void print_daemon_status(const struct metrics *m, int64_t now_ms)
     printf("since its start:\n");
     print_family(m, "frames received", "sensorbro_frames_received_total");
     printf("%-26s %.0f\n", "committed", metric(m, "sensorbro_frames_committed_total"));
+    printf("%-26s %.0f\n", "resends (stored once)", metric(m, "sensorbro_frames_resends_total"));
     print_family(m, "quarantined", "sensorbro_frames_quarantined_total");
     printf("%-26s %.0f\n", "sent to the broker", metric(m, "sensorbro_frames_sent_total"));
     printf("%-26s %.0f\n", "published (PUBACK)", metric(m, "sensorbro_frames_published_total"));
@@ -412,8 +413,11 @@ static void print_daemon_status(const struct metrics *m, int64_t now_ms)
         print_family(m, "LoRaWAN frames dropped", "sensorbro_lorawan_dropped_total");
         print_family(m, "Semtech UDP dropped", "sensorbro_semtech_dropped_total");
     }
-    if (metrics_find(m, "sensorbro_lns_events_total"))
+    if (metrics_find(m, "sensorbro_lns_events_total")) {
         print_family(m, "LNS events refused", "sensorbro_lns_events_refused_total");
+        printf("%-26s %.0f\n", "LNS event times untrusted",
+               metric(m, "sensorbro_lns_event_times_untrusted_total"));
+    }
 }
 
 static int cmd_status(struct ctl *ctl, int argc, char **argv)

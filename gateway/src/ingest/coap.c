@@ -233,6 +233,10 @@ static void handle_request(coap_resource_t *resource, coap_session_t *session,
     pp->ci = ci;
     pp->quarantined = decode_uplink(&ci->decoder, rec->payload, rec->payload_len, rec->received_ms,
                                     &ci->uplink, pp->reason) != 0;
+    rec->heard_ms = 0;
+    rec->has_uplink = !pp->quarantined;
+    rec->seq = ci->uplink.seq;
+    rec->status = ci->uplink.status;
 
     pp->async = coap_register_async(session, request, 0);
     if (pp->async == NULL) {

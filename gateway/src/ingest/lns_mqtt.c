@@ -204,16 +204,28 @@ struct reception {
     char gateway[FRAME_DEVICE_ID_SIZE];
     int16_t rssi_dbm;
     float snr_db;
+    int64_t gw_time_ms; /* gwTime (gateways with GNSS), -1 when absent */
+    int64_t ns_time_ms; /* nsTime, -1 when absent */
 };
+
+/* An optional RFC 3339 string field: unix ms, or -1 when absent or unreadable. */
+static int64_t json_time_ms(const cJSON *item)
+{
+    size_t len = 0;
+    const char *s = json_string(item, &len);
+    return s != NULL ? parse_rfc3339_ms(s, len) : -1;
+}
 
 static bool better(const struct reception *a, const struct reception *b)
 {
     return a->rssi_dbm != b->rssi_dbm ? a->rssi_dbm > b->rssi_dbm : a->snr_db > b->snr_db;
 }
 
-/* Keeps the best FRAME_MAX_GATEWAYS receptions of rxInfo, best first. Entries with a field
- * missing or out of range are skipped: radio metadata must not cost the data. */
-static void parse_rx_info(const cJSON *rx_info, struct frame_radio *radio)
+/* Keeps the best FRAME_MAX_GATEWAYS receptions of rxInfo, best first, and the gwTime and
+ * nsTime of the best of them that has one (into ev). Entries with a field missing or out
+ * of range are skipped: radio metadata must not cost the data. */
+static void parse_rx_info(const cJSON *rx_info, struct frame_radio *radio,
+                          struct lns_uplink_event *ev)
 {
     struct reception best[FRAME_MAX_GATEWAYS];
     size_t n = 0;
@@ -235,6 +247,8 @@ static void parse_rx_info(const cJSON *rx_info, struct frame_radio *radio)
             continue;
         r.rssi_dbm = (int16_t)rssi;
         r.snr_db = (float)snr;
+        r.gw_time_ms = json_time_ms(cJSON_GetObjectItemCaseSensitive(entry, "gwTime"));
+        r.ns_time_ms = json_time_ms(cJSON_GetObjectItemCaseSensitive(entry, "nsTime"));
         /* insertion into the sorted top list; a gateway listed twice counts once */
         bool duplicate = false;
         for (size_t i = 0; i < n; i++)
@@ -253,8 +267,13 @@ static void parse_rx_info(const cJSON *rx_info, struct frame_radio *radio)
             n++;
     }
     radio->n_gateways = (uint8_t)n;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         memcpy(radio->gateways[i], best[i].gateway, FRAME_DEVICE_ID_SIZE);
+        if (ev->gw_time_ms < 0)
+            ev->gw_time_ms = best[i].gw_time_ms;
+        if (ev->ns_time_ms < 0)
+            ev->ns_time_ms = best[i].ns_time_ms;
+    }
     if (n > 0) {
         radio->rssi_dbm = best[0].rssi_dbm;
         radio->snr_db = best[0].snr_db;
@@ -319,16 +338,14 @@ static int parse_event(const cJSON *root, struct lns_uplink_event *ev,
     }
     memcpy(ev->dedup_id, s, len + 1);
 
-    s = json_string(cJSON_GetObjectItemCaseSensitive(root, "time"), &len);
-    if (s != NULL)
-        ev->time_ms = parse_rfc3339_ms(s, len);
+    ev->time_ms = json_time_ms(cJSON_GetObjectItemCaseSensitive(root, "time"));
 
     int64_t fcnt;
     if (!json_integer(cJSON_GetObjectItemCaseSensitive(root, "fCnt"), 0, 4294967295.0, &fcnt))
         return bad(reason, "fCnt: missing or not an integer 0..4294967295");
     ev->radio.has_lorawan = true;
     ev->radio.fcnt = (uint32_t)fcnt;
-    parse_rx_info(cJSON_GetObjectItemCaseSensitive(root, "rxInfo"), &ev->radio);
+    parse_rx_info(cJSON_GetObjectItemCaseSensitive(root, "rxInfo"), &ev->radio, ev);
     parse_tx_info(cJSON_GetObjectItemCaseSensitive(root, "txInfo"), &ev->radio);
 
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
@@ -357,7 +374,7 @@ int lns_mqtt_parse_uplink(const char *json, size_t len, struct lns_uplink_event 
                           char reason[LNS_MQTT_REASON_SIZE])
 {
     memset(ev, 0, sizeof(*ev));
-    ev->time_ms = -1;
+    ev->time_ms = ev->gw_time_ms = ev->ns_time_ms = -1;
     reason[0] = '\0';
     if (len > LNS_MQTT_MAX_EVENT_BYTES) {
         snprintf(reason, LNS_MQTT_REASON_SIZE, "event: %zu bytes (max %d)", len,
@@ -370,6 +387,32 @@ int lns_mqtt_parse_uplink(const char *json, size_t len, struct lns_uplink_event 
     int rc = parse_event(root, ev, reason);
     cJSON_Delete(root);
     return rc;
+}
+
+int lns_mqtt_heard_time(const struct lns_uplink_event *ev, int64_t received_ms, int64_t max_age_ms,
+                        int64_t max_ahead_ms, int64_t *heard_ms, const char **source)
+{
+    *heard_ms = 0;
+    *source = NULL;
+    int64_t t = ev->time_ms;
+    const char *from = "time";
+    if (t < 0) {
+        t = ev->gw_time_ms;
+        from = "rxInfo[].gwTime";
+    }
+    if (t < 0) {
+        t = ev->ns_time_ms;
+        from = "rxInfo[].nsTime";
+    }
+    if (t < 0)
+        return 0; /* none given: the receipt it is, nothing wrong */
+    *source = from;
+    /* both limits are at most 2^32 s apart from a receipt within years 1970-9999: no
+     * overflow in the differences below */
+    if (received_ms - t > max_age_ms || t - received_ms > max_ahead_ms)
+        return -1;
+    *heard_ms = t;
+    return 0;
 }
 
 /* ---- the downlink command ---- */
@@ -533,12 +576,14 @@ struct lns_mqtt {
     struct dedup_set dedup;
     int64_t bad_logged_mono_ms;
     uint64_t bad_unlogged;
+    int64_t clock_logged_mono_ms;
+    uint64_t clock_unlogged;
 
     pthread_mutex_t app_lock;
     struct app_slot *apps; /* APP_MAP_SLOTS */
 
     _Atomic uint64_t received, accepted, duplicates, empty, bad, quarantined, not_stored, downlinks,
-        downlink_failures, connects, connection_losses;
+        downlink_failures, connects, connection_losses, time_untrusted;
 };
 
 static void wake_locked(struct lns_mqtt *lm)
@@ -663,6 +708,28 @@ static void log_bad_event(struct lns_mqtt *lm, const char *topic, const char *re
     lm->bad_unlogged = 0;
 }
 
+/* The event's reception time is too far from ours: one warning a minute at most, since a
+ * network server whose clock is wrong makes every event say so. */
+static void log_untrusted_time(struct lns_mqtt *lm, const struct frame_record *rec,
+                               const char *source, int64_t claimed_ms)
+{
+    int64_t now = clock_mono_ms();
+    double off_s = (double)(claimed_ms - rec->received_ms) / 1000.0;
+    if (lm->clock_logged_mono_ms != 0 && now - lm->clock_logged_mono_ms < BAD_LOG_PERIOD_MS) {
+        lm->clock_unlogged++;
+        log_debug("lns-mqtt: event from %s: %s is %.0f s from receipt; not trusted", rec->device,
+                  source, off_s);
+        return;
+    }
+    log_warn("lns-mqtt: event from %s: %s is %.0f s from its receipt, beyond "
+             "lns_mqtt.max_event_age_s / max_event_ahead_s: is the network server's clock "
+             "wrong? Its samples are timed from the receipt (%" PRIu64 " more since the last "
+             "report; at most one report a minute)",
+             rec->device, source, off_s, lm->clock_unlogged);
+    lm->clock_logged_mono_ms = now;
+    lm->clock_unlogged = 0;
+}
+
 static void handle_event(struct lns_mqtt *lm, const char *topic, size_t topic_len,
                          const char *payload, size_t payload_len)
 {
@@ -697,12 +764,26 @@ static void handle_event(struct lns_mqtt *lm, const char *topic, size_t topic_le
         remember_application(lm, ev->device, ev->application_id);
         rec->payload_len = ev->data_len;
         memcpy(rec->payload, ev->data, ev->data_len);
+        const char *time_source = NULL;
+        if (lns_mqtt_heard_time(ev, rec->received_ms,
+                                (int64_t)lm->cfg->lns_mqtt.max_event_age_s * 1000,
+                                (int64_t)lm->cfg->lns_mqtt.max_event_ahead_s * 1000, &rec->heard_ms,
+                                &time_source) != 0) {
+            atomic_fetch_add(&lm->time_untrusted, 1);
+            int64_t claimed = ev->time_ms >= 0      ? ev->time_ms
+                              : ev->gw_time_ms >= 0 ? ev->gw_time_ms
+                                                    : ev->ns_time_ms;
+            log_untrusted_time(lm, rec, time_source, claimed);
+        }
         char decode_why[DECODE_REASON_SIZE];
-        if (decode_uplink(&lm->decoder, rec->payload, rec->payload_len, rec->received_ms,
+        if (decode_uplink(&lm->decoder, rec->payload, rec->payload_len, frame_anchor_ms(rec),
                           &lm->uplink, decode_why) != 0) {
             snprintf(why, sizeof(why), "%s", decode_why);
             quarantine_reason = why;
         }
+        rec->has_uplink = quarantine_reason == NULL;
+        rec->seq = lm->uplink.seq;
+        rec->status = lm->uplink.status;
     } else {
         atomic_fetch_add(&lm->bad, 1);
         char shown_topic[TOPIC_SIZE];
@@ -1331,6 +1412,7 @@ void lns_mqtt_get_stats(struct lns_mqtt *lm, struct lns_mqtt_stats *stats)
     stats->empty = atomic_load(&lm->empty);
     stats->bad = atomic_load(&lm->bad);
     stats->quarantined = atomic_load(&lm->quarantined);
+    stats->time_untrusted = atomic_load(&lm->time_untrusted);
     stats->not_stored = atomic_load(&lm->not_stored);
     stats->downlinks = atomic_load(&lm->downlinks);
     stats->downlink_failures = atomic_load(&lm->downlink_failures);

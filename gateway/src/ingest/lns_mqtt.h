@@ -11,10 +11,14 @@
  *
  * Every event is untrusted JSON (cJSON, every field's type and size checked, see
  * lns_mqtt_parse_uplink). A good one becomes a frame_record with transport "lns-mqtt",
- * device = devEui in lower case, source "mqtt:<topic>", received_ms = now, and the radio
- * metadata of the event, and goes through journal_writer_append: the same journal, decode
- * and publish path as CoAP. A payload that does not decode as an Uplink is quarantined with
- * the decoder's reason, as CoAP does.
+ * device = devEui in lower case, source "mqtt:<topic>", received_ms = now, heard_ms = the
+ * event's own reception time (lns_mqtt_heard_time: `time`, else gwTime, else nsTime,
+ * bounded by lns_mqtt.max_event_age_s / max_event_ahead_s from now; outside them it is
+ * counted, logged at most once a minute, and not used), and the radio metadata of the
+ * event, and goes through journal_writer_append: the same journal, decode and publish path
+ * as CoAP. Sample times are anchored on heard_ms, so a backlog that the broker delivers
+ * after an outage keeps the times the frames were heard at. A payload that does not decode as an
+ * Uplink is quarantined with the decoder's reason, as CoAP does.
  *
  * Durability: acknowledged only after the commit. Events are QoS 1 on a persistent session
  * (MQTT 5: clean start off, session expiry lns_mqtt.session_expiry_s; 3.1.1: clean session
@@ -79,8 +83,10 @@
 
 /* What one ChirpStack v4 uplink event says, after every check. */
 struct lns_uplink_event {
-    char dedup_id[LNS_MQTT_DEDUP_ID_SIZE];       /* deduplicationId */
-    int64_t time_ms;                             /* `time` (radio reception), unix ms; -1 unknown */
+    char dedup_id[LNS_MQTT_DEDUP_ID_SIZE]; /* deduplicationId */
+    int64_t time_ms;                       /* `time` (radio reception), unix ms; -1 unknown */
+    int64_t gw_time_ms; /* rxInfo[].gwTime of the best reception that has one; -1 unknown */
+    int64_t ns_time_ms; /* rxInfo[].nsTime of the best reception that has one; -1 unknown */
     char device[FRAME_DEVICE_ID_SIZE];           /* deviceInfo.devEui, lower case; "" unknown */
     char device_name[LNS_MQTT_DEVICE_NAME_SIZE]; /* deviceInfo.deviceName, may be "" */
     char application_id[LNS_MQTT_APP_ID_SIZE];   /* deviceInfo.applicationId, may be "" */
@@ -95,13 +101,22 @@ struct lns_uplink_event {
  * Required: deduplicationId (string, 1-64 printable characters), deviceInfo.devEui (16 hex
  * digits), fCnt (integer 0..2^32-1), and with data: fPort (1..255) and data (base64,
  * padded, at most LNS_MQTT_MAX_DATA_BYTES decoded). Optional, ignored when of the wrong type
- * or out of range: time, deviceInfo.deviceName, deviceInfo.applicationId, rxInfo[] entries
+ * or out of range: time (and rxInfo[].gwTime, nsTime; RFC 3339), deviceInfo.deviceName,
+ * deviceInfo.applicationId, rxInfo[] entries
  * (gatewayId 16 hex digits, rssi -200..50 dBm, snr -50..50 dB; the best by RSSI then SNR
  * first, at most FRAME_MAX_GATEWAYS), txInfo.frequency and txInfo.modulation.lora
  * (spreadingFactor 5..12, bandwidth in Hz -> datr "SF12BW125"). No allocation survives the
  * call; thread-safe. */
 int lns_mqtt_parse_uplink(const char *json, size_t len, struct lns_uplink_event *ev,
                           char reason[LNS_MQTT_REASON_SIZE]);
+
+/* When the frame of ev was heard: its `time`, else the best reception's gwTime, else its
+ * nsTime, into *heard_ms, and which of them into *source. Returns 0 with *heard_ms 0 and
+ * *source NULL when the event gives none; -1 when the one it gives lies more than
+ * max_age_ms before received_ms or more than max_ahead_ms after it (a network server clock
+ * gone wrong: not trusted, *heard_ms 0, *source names it). Pure; thread-safe. */
+int lns_mqtt_heard_time(const struct lns_uplink_event *ev, int64_t received_ms, int64_t max_age_ms,
+                        int64_t max_ahead_ms, int64_t *heard_ms, const char **source);
 
 /* Writes the ChirpStack v4 downlink command for one device into out. Returns the length, or
  * -1 when out is too small or an argument is out of range (reason written). */
@@ -112,14 +127,15 @@ int lns_mqtt_format_downlink(const char *dev_eui, uint8_t fport, const uint8_t *
 struct lns_mqtt_stats {
     bool connected;
     bool subscribed;
-    uint64_t received;    /* every message that arrived */
-    uint64_t accepted;    /* journaled to the pending queue */
-    uint64_t duplicates;  /* dropped: deduplicationId seen recently */
-    uint64_t empty;       /* good events without data: nothing to journal */
-    uint64_t bad;         /* refused events (see above) */
-    uint64_t quarantined; /* journaled to quarantine: bad events and undecodable payloads */
-    uint64_t not_stored;  /* the journal refused or failed: lost after Paho's PUBACK */
-    uint64_t downlinks;   /* downlink commands acknowledged by the broker */
+    uint64_t received;       /* every message that arrived */
+    uint64_t accepted;       /* journaled to the pending queue */
+    uint64_t duplicates;     /* dropped: deduplicationId seen recently */
+    uint64_t empty;          /* good events without data: nothing to journal */
+    uint64_t bad;            /* refused events (see above) */
+    uint64_t quarantined;    /* journaled to quarantine: bad events and undecodable payloads */
+    uint64_t not_stored;     /* the journal refused or failed: lost after Paho's PUBACK */
+    uint64_t time_untrusted; /* events whose reception time was too far from the receipt */
+    uint64_t downlinks;      /* downlink commands acknowledged by the broker */
     uint64_t downlink_failures;
     uint64_t connects;
     uint64_t connection_losses;

@@ -488,6 +488,9 @@ static void journal_group(struct semtech_udp *su, struct group *g)
     char reason[DECODE_REASON_SIZE];
     g->quarantined = decode_uplink(&su->decoder, rec->payload, rec->payload_len, rec->received_ms,
                                    &su->uplink, reason) != 0;
+    rec->has_uplink = !g->quarantined; /* for the journal's message ids and resend check */
+    rec->seq = su->uplink.seq;
+    rec->status = su->uplink.status;
     g->state = GROUP_COMMITTING;
     g->su = su;
     pthread_mutex_lock(&su->done_lock);
