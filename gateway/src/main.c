@@ -318,7 +318,8 @@ static void stop(struct gateway *gw)
 }
 
 /* The Semtech UDP adapter's and the edge network server's counters: every drop reason with
- * a count above zero, so a quiet line stays short; then one line per forwarder. */
+ * a count above zero, so a quiet line stays short; then one line per forwarder. Each name
+ * means what the metric of the same name means (gateway/src/metrics.c, docs/lorawan.md). */
 static void log_semtech_stats(struct semtech_udp *su, const struct semtech_udp_stats *stats,
                               enum log_level level)
 {
@@ -340,11 +341,12 @@ static void log_semtech_stats(struct semtech_udp *su, const struct semtech_udp_s
             ", tx_ack %" PRIu64 ", tx errors %" PRIu64 "), rxpk %" PRIu64 ", duplicates %" PRIu64
             ", frames %" PRIu64 ", uplinks %" PRIu64 " (journaled %" PRIu64 ", quarantined %" PRIu64
             ", not journaled %" PRIu64 ", retransmissions %" PRIu64 "), joins %" PRIu64
-            ", downlinks %" PRIu64 ", push acks %" PRIu64 ", dropped:%s",
+            ", downlinks %" PRIu64 " (queued %" PRIu64 ", resent %" PRIu64 "), pull_resp %" PRIu64
+            ", push acks %" PRIu64 ", dropped:%s",
             s.datagrams, s.push_data, s.pull_data, s.tx_acks, s.tx_errors, s.rxpk, s.duplicates,
             s.ns.frames, s.ns.uplinks, s.journaled, s.quarantined, s.ns.not_journaled,
-            s.ns.retransmissions, s.ns.joins, s.pull_resps, s.push_acks,
-            drops[0] ? drops : " none");
+            s.ns.retransmissions, s.ns.joins, s.ns.downlinks, s.ns.queued_sent, s.ns.queued_resent,
+            s.pull_resps, s.push_acks, drops[0] ? drops : " none");
     static struct semtech_udp_forwarder fwd[SEMTECH_UDP_MAX_FORWARDERS];
     size_t n = semtech_udp_get_forwarders(su, fwd, SEMTECH_UDP_MAX_FORWARDERS);
     for (size_t i = 0; i < n; i++) {

@@ -126,8 +126,9 @@ static void collect_semtech(struct metrics *m, const struct semtech_udp_stats *s
 {
     labelled(m, "sensorbro_frames_received_total", "transport", "semtech-udp",
              s->journaled + s->quarantined + s->dropped[SEMTECH_UDP_DROP_JOURNAL]);
-    labelled(m, "sensorbro_frames_duplicate_total", "transport", "semtech-udp",
-             s->duplicates + s->dropped[SEMTECH_UDP_DROP_LATE_DUPLICATE]);
+    /* copies merged within the window, as the log's `duplicates`; a late copy is a drop
+     * (sensorbro_semtech_dropped_total{reason="late_duplicate"}) */
+    labelled(m, "sensorbro_frames_duplicate_total", "transport", "semtech-udp", s->duplicates);
     labelled(m, "sensorbro_semtech_packets_total", "type", "push_data", s->push_data);
     labelled(m, "sensorbro_semtech_packets_total", "type", "pull_data", s->pull_data);
     labelled(m, "sensorbro_semtech_packets_total", "type", "tx_ack", s->tx_acks);
@@ -141,7 +142,9 @@ static void collect_semtech(struct metrics *m, const struct semtech_udp_stats *s
     counter(m, "sensorbro_lorawan_retransmissions_total", s->ns.retransmissions);
     counter(m, "sensorbro_lorawan_not_journaled_total", s->ns.not_journaled);
     counter(m, "sensorbro_lorawan_joins_total", s->ns.joins);
-    counter(m, "sensorbro_lorawan_downlinks_total", s->ns.downlinks);
+    counter(m, "sensorbro_lorawan_downlinks_total", s->ns.downlinks); /* no Join-Accepts */
+    counter(m, "sensorbro_lorawan_downlinks_queued_total", s->ns.queued_sent);
+    counter(m, "sensorbro_lorawan_downlinks_resent_total", s->ns.queued_resent);
     for (int i = 0; i < EDGE_NS_DROP_COUNT; i++)
         labelled(m, "sensorbro_lorawan_dropped_total", "reason",
                  edge_ns_drop_name((enum edge_ns_drop)i), s->ns.dropped[i]);

@@ -5,12 +5,18 @@ of the project's C (crypto: the openssl command line, through tests/firmware/lor
   uplink  --dev-addr HEX8 --nwk-s-key HEX --app-s-key HEX --fcnt N --payload-file FILE
           [--port P] [--confirmed]
           Prints a LoRaWAN 1.0.x uplink PHYPayload (hex) carrying the file's bytes.
+  join    --join-eui HEX16 --dev-eui HEX16 --app-key HEX --dev-nonce N
+          Prints a LoRaWAN 1.0.x Join-Request PHYPayload (hex).
   push    --server PORT --phy HEX --eui HEX16 [--eui HEX16]... [--rssi DBM]...
-          [--timeout S] [--pull]
+          [--tmst US]... [--freq MHZ] [--timeout S] [--pull]
           Sends the same PUSH_DATA (one rxpk with PHY) from one UDP socket per EUI, all at
-          once, as forwarders that heard the same frame do; prints "ack <eui>" for every
+          once, as forwarders that heard the same frame do; the i-th EUI reports the i-th
+          --rssi and --tmst (default -80 dBm, (i + 1) s). Prints "ack <eui>" for every
           PUSH_ACK received within the timeout, and with --pull first sends PULL_DATA from
           each socket and afterwards prints "downlink <eui> <txpk json>" for each PULL_RESP.
+  open    --nwk-s-key HEX --app-s-key HEX --data BASE64
+          Opens a data downlink PHYPayload (a txpk's data): prints one JSON object with
+          mtype, dev_addr, ack, fpending, fcnt, fport, payload (decrypted, hex), mic_ok.
   raw     --server PORT --hex DATAGRAM [--timeout S]
           Sends one datagram as given; prints the reply's hex, or "none".
 Standard library only.
@@ -25,7 +31,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "firmware"))
-from lorawan_tool import crypt, mic  # noqa: E402
+from lorawan_tool import cmac, crypt, mic  # noqa: E402
 
 
 def cmd_uplink(a):
@@ -39,9 +45,34 @@ def cmd_uplink(a):
     print((msg + mic(bytes.fromhex(a.nwk_s_key), 0, dev_addr, a.fcnt, msg)).hex())
 
 
-def push_datagram(token, eui, phy, rssi, tmst):
+def cmd_join(a):
+    msg = (bytes([0x00]) + int(a.join_eui, 16).to_bytes(8, "little") +
+           int(a.dev_eui, 16).to_bytes(8, "little") + a.dev_nonce.to_bytes(2, "little"))
+    print((msg + cmac(bytes.fromhex(a.app_key), msg)[:4]).hex())
+
+
+def cmd_open(a):
+    phy = base64.b64decode(a.data)
+    if len(phy) < 12 or phy[0] >> 5 not in (3, 5):
+        print(json.dumps({"error": "not a data downlink", "hex": phy.hex()}))
+        return
+    dev_addr = int.from_bytes(phy[1:5], "little")
+    fctrl = phy[5]
+    fcnt = int.from_bytes(phy[6:8], "little")  # 16 bits on air; the tests stay below
+    nwk, app = bytes.fromhex(a.nwk_s_key), bytes.fromhex(a.app_s_key)
+    body = phy[8 + (fctrl & 0x0F):-4]
+    out = {"mtype": phy[0] >> 5, "dev_addr": "%08X" % dev_addr, "ack": bool(fctrl & 0x20),
+           "fpending": bool(fctrl & 0x10), "fcnt": fcnt, "fport": None, "payload": "",
+           "mic_ok": mic(nwk, 1, dev_addr, fcnt, phy[:-4]) == phy[-4:]}
+    if body:
+        out["fport"] = body[0]
+        out["payload"] = crypt(nwk if body[0] == 0 else app, 1, dev_addr, fcnt, body[1:]).hex()
+    print(json.dumps(out))
+
+
+def push_datagram(token, eui, phy, rssi, tmst, freq):
     rxpk = {"time": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()), "tmst": tmst,
-            "chan": 0, "rfch": 0, "freq": 868.1, "stat": 1, "modu": "LORA",
+            "chan": 0, "rfch": 0, "freq": freq, "stat": 1, "modu": "LORA",
             "datr": "SF7BW125", "codr": "4/5", "rssi": rssi, "lsnr": 7.5, "size": len(phy),
             "data": base64.b64encode(phy).decode()}
     body = json.dumps({"rxpk": [rxpk]}).encode()
@@ -51,6 +82,7 @@ def push_datagram(token, eui, phy, rssi, tmst):
 def cmd_push(a):
     phy = bytes.fromhex(a.phy)
     rssis = a.rssi or []
+    tmsts = a.tmst or []
     socks = []
     for i, eui in enumerate(a.eui):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -60,7 +92,8 @@ def cmd_push(a):
         for s, eui, _ in socks:
             s.send(bytes([2, 0, 1, 2]) + bytes.fromhex(eui))
     for i, (s, eui, rssi) in enumerate(socks):
-        s.send(push_datagram(0x1000 + i, eui, phy, rssi, 1000000 * (i + 1)))
+        tmst = tmsts[i] if i < len(tmsts) else 1000000 * (i + 1)
+        s.send(push_datagram(0x1000 + i, eui, phy, rssi, tmst, a.freq))
     deadline = time.monotonic() + a.timeout
     by_fd = {s.fileno(): (s, eui) for s, eui, _ in socks}
     while time.monotonic() < deadline:
@@ -104,14 +137,26 @@ def main():
     q.add_argument("--phy", required=True)
     q.add_argument("--eui", action="append", required=True)
     q.add_argument("--rssi", type=int, action="append")
+    q.add_argument("--tmst", type=int, action="append")
+    q.add_argument("--freq", type=float, default=868.1)
     q.add_argument("--timeout", type=float, default=3)
     q.add_argument("--pull", action="store_true")
+    j = sub.add_parser("join")
+    j.add_argument("--join-eui", required=True)
+    j.add_argument("--dev-eui", required=True)
+    j.add_argument("--app-key", required=True)
+    j.add_argument("--dev-nonce", type=int, required=True)
+    o = sub.add_parser("open")
+    o.add_argument("--nwk-s-key", required=True)
+    o.add_argument("--app-s-key", required=True)
+    o.add_argument("--data", required=True)
     r = sub.add_parser("raw")
     r.add_argument("--server", type=int, required=True)
     r.add_argument("--hex", required=True)
     r.add_argument("--timeout", type=float, default=1)
     a = p.parse_args()
-    {"uplink": cmd_uplink, "push": cmd_push, "raw": cmd_raw}[a.cmd](a)
+    {"uplink": cmd_uplink, "join": cmd_join, "push": cmd_push, "open": cmd_open,
+     "raw": cmd_raw}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@
  * DevAddr; a duplicate handed in twice is a replay; a confirmed uplink and its
  * retransmission ACKed; the counter recovered from the journal after a restart; an
  * abandoned frame taken again; OTAA join (DevNonce never reused, bad MIC, unknown DevEUI)
- * and an uplink in the joined session; a queued downlink in RX1.
+ * and an uplink in the joined session; a queued downlink in RX1; every retransmission of a
+ * confirmed uplink ACKed with a new FCntDown up to EDGE_NS_MAX_NB_TRANS transmissions and
+ * refused beyond; a retransmission repeating the queued downlink its FCnt took, never
+ * taking another one.
  *
  * Frames are built with lorawan.c (checked against published vectors in test_lorawan.c),
  * as the device would build them.
@@ -336,6 +339,157 @@ static void test_confirmed_and_queued_downlinks(void **state)
     assert_int_equal(d.fcnt_down, 3);
 }
 
+/* Answers edge_ns gives to the uplink in v: 1 with the opened frame, or 0 for none. */
+static int answer(struct fixture *f, struct lorawan_data_frame *frame, uint8_t *payload,
+                  size_t *payload_len)
+{
+    static uint8_t down[LORAWAN_PHY_MAX_BYTES];
+    size_t down_len = 0;
+    int rc = edge_ns_downlink(f->ns, &v, down, sizeof(down), &down_len);
+    assert_true(rc == 0 || rc == 1);
+    if (rc == 1)
+        open_downlink(down, down_len, DEV_ADDR, nwk_s_key, app_s_key, payload, payload_len, frame);
+    return rc;
+}
+
+static int64_t queued_count(struct fixture *f)
+{
+    int64_t n = -1;
+    assert_int_equal(registry_count_downlinks(f->r, DEV_EUI, &n), 0);
+    return n;
+}
+
+/* The device misses every ACK and sends the frame again and again: each transmission up to
+ * EDGE_NS_MAX_NB_TRANS is ACKed by a frame of its own with the next FCntDown, never stored
+ * again; the one after is refused and counted. The next FCnt starts a fresh count. */
+static void test_retransmissions_bounded(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t phy[LORAWAN_PHY_MAX_BYTES], payload[64];
+    size_t payload_len = 0;
+    struct lorawan_data_frame frame;
+    size_t n = uplink_with(LORAWAN_CONFIRMED_UP, DEV_ADDR, 60, 1, nwk_s_key, app_s_key, phy);
+    expect_uplink(f->ns, phy, n, 60);
+    assert_false(v.retransmission);
+    assert_true(v.journal);
+    assert_int_equal(answer(f, &frame, payload, &payload_len), 1);
+    assert_true(frame.fctrl & LORAWAN_FCTRL_ACK);
+    assert_int_equal(frame.fcnt16, 0);
+    for (uint32_t i = 1; i < EDGE_NS_MAX_NB_TRANS; i++) {
+        expect_uplink(f->ns, phy, n, 60);
+        assert_true(v.retransmission);
+        assert_false(v.journal);
+        assert_memory_equal(v.payload, plain, sizeof(plain));
+        assert_int_equal(answer(f, &frame, payload, &payload_len), 1);
+        assert_int_equal(frame.mtype, LORAWAN_UNCONFIRMED_DOWN);
+        assert_true(frame.fctrl & LORAWAN_FCTRL_ACK);
+        assert_false(frame.has_fport);
+        assert_int_equal(frame.fcnt16, i); /* a new frame counter for every answer */
+    }
+    expect_drop(f->ns, phy, n, EDGE_NS_DROP_RETRANSMISSION_LIMIT);
+    expect_drop(f->ns, phy, n, EDGE_NS_DROP_RETRANSMISSION_LIMIT);
+    struct edge_ns_stats s;
+    edge_ns_get_stats(f->ns, &s);
+    assert_int_equal(s.retransmissions, EDGE_NS_MAX_NB_TRANS - 1);
+    assert_int_equal(s.dropped[EDGE_NS_DROP_RETRANSMISSION_LIMIT], 2);
+    assert_int_equal(s.downlinks, EDGE_NS_MAX_NB_TRANS);
+    assert_int_equal(s.uplinks, EDGE_NS_MAX_NB_TRANS);
+
+    /* an unconfirmed frame with the last FCnt is a replay, not a retransmission */
+    n = uplink(61, phy);
+    expect_uplink(f->ns, phy, n, 61);
+    expect_drop(f->ns, phy, n, EDGE_NS_DROP_REPLAY);
+    /* the next confirmed FCnt is answered again, and may be sent again */
+    n = uplink_with(LORAWAN_CONFIRMED_UP, DEV_ADDR, 62, 1, nwk_s_key, app_s_key, phy);
+    expect_uplink(f->ns, phy, n, 62);
+    assert_int_equal(answer(f, &frame, payload, &payload_len), 1);
+    assert_int_equal(frame.fcnt16, EDGE_NS_MAX_NB_TRANS);
+    expect_uplink(f->ns, phy, n, 62);
+    assert_true(v.retransmission);
+    assert_int_equal(answer(f, &frame, payload, &payload_len), 1);
+    assert_int_equal(frame.fcnt16, EDGE_NS_MAX_NB_TRANS + 1);
+}
+
+/* A retransmission gets the queued downlink its FCnt's first answer carried (the device
+ * missed it), in a new frame; it never takes another entry, however often it comes. */
+static void test_retransmission_and_queue(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t phy[LORAWAN_PHY_MAX_BYTES], payload[64];
+    size_t payload_len = 0;
+    struct lorawan_data_frame frame;
+    static const uint8_t first[] = {0x01, 0x02}, second[] = {0x03}, third[] = {0x04, 0x05};
+    int64_t id;
+    assert_int_equal(registry_queue_downlink(f->r, DEV_EUI, 5, first, sizeof(first), true, &id), 0);
+    assert_int_equal(registry_queue_downlink(f->r, DEV_EUI, 6, second, sizeof(second), false, &id),
+                     0);
+    size_t n = uplink_with(LORAWAN_CONFIRMED_UP, DEV_ADDR, 70, 1, nwk_s_key, app_s_key, phy);
+    expect_uplink(f->ns, phy, n, 70);
+    assert_int_equal(answer(f, &frame, payload, &payload_len), 1);
+    assert_int_equal(frame.mtype, LORAWAN_CONFIRMED_DOWN);
+    assert_true(frame.fctrl & LORAWAN_FCTRL_ACK);
+    assert_true(frame.fctrl & LORAWAN_FCTRL_FPENDING); /* `second` waits */
+    assert_int_equal(frame.fport, 5);
+    assert_int_equal(payload_len, sizeof(first));
+    assert_memory_equal(payload, first, sizeof(first));
+    assert_int_equal(frame.fcnt16, 0);
+    assert_int_equal(queued_count(f), 1);
+    for (uint32_t i = 1; i <= 3; i++) {
+        expect_uplink(f->ns, phy, n, 70);
+        assert_true(v.retransmission);
+        assert_int_equal(answer(f, &frame, payload, &payload_len), 1);
+        assert_int_equal(frame.mtype, LORAWAN_CONFIRMED_DOWN);
+        assert_true(frame.fctrl & LORAWAN_FCTRL_ACK);
+        assert_true(frame.fctrl & LORAWAN_FCTRL_FPENDING);
+        assert_int_equal(frame.fport, 5);
+        assert_int_equal(payload_len, sizeof(first)); /* decrypted with its own FCntDown */
+        assert_memory_equal(payload, first, sizeof(first));
+        assert_int_equal(frame.fcnt16, i);
+        assert_int_equal(queued_count(f), 1); /* `second` still waits */
+    }
+    struct edge_ns_stats s;
+    edge_ns_get_stats(f->ns, &s);
+    assert_int_equal(s.queued_sent, 1);
+    assert_int_equal(s.queued_resent, 3);
+
+    /* the next FCnt takes the next entry */
+    n = uplink(71, phy);
+    expect_uplink(f->ns, phy, n, 71);
+    assert_int_equal(answer(f, &frame, payload, &payload_len), 1);
+    assert_int_equal(frame.fport, 6);
+    assert_false(frame.fctrl & (LORAWAN_FCTRL_ACK | LORAWAN_FCTRL_FPENDING));
+    assert_memory_equal(payload, second, sizeof(second));
+    assert_int_equal(queued_count(f), 0);
+
+    /* a bare ACK first; what is queued after it waits for a new FCnt */
+    n = uplink_with(LORAWAN_CONFIRMED_UP, DEV_ADDR, 72, 1, nwk_s_key, app_s_key, phy);
+    expect_uplink(f->ns, phy, n, 72);
+    assert_int_equal(answer(f, &frame, payload, &payload_len), 1);
+    assert_false(frame.has_fport);
+    assert_int_equal(registry_queue_downlink(f->r, DEV_EUI, 7, third, sizeof(third), false, &id),
+                     0);
+    expect_uplink(f->ns, phy, n, 72);
+    assert_true(v.retransmission);
+    assert_int_equal(answer(f, &frame, payload, &payload_len), 1);
+    assert_false(frame.has_fport);
+    assert_true(frame.fctrl & LORAWAN_FCTRL_ACK);
+    assert_true(frame.fctrl & LORAWAN_FCTRL_FPENDING); /* `third` waits: send a new uplink */
+    assert_int_equal(queued_count(f), 1);
+    n = uplink(73, phy);
+    expect_uplink(f->ns, phy, n, 73);
+    assert_int_equal(answer(f, &frame, payload, &payload_len), 1);
+    assert_int_equal(frame.fport, 7);
+    assert_memory_equal(payload, third, sizeof(third));
+    assert_int_equal(queued_count(f), 0);
+    edge_ns_get_stats(f->ns, &s);
+    assert_int_equal(s.queued_sent, 3);
+    assert_int_equal(s.queued_resent, 3);
+    struct registry_device d;
+    bool found;
+    assert_int_equal(registry_get(f->r, DEV_EUI, &d, &found), 0);
+    assert_int_equal(d.fcnt_down, 8); /* one per answer, none used twice */
+}
+
 static size_t join_request(uint64_t dev_eui, uint16_t nonce, const uint8_t key[16], uint8_t *out)
 {
     struct lorawan_join_request req = {
@@ -413,6 +567,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_recovers_from_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abandon, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirmed_and_queued_downlinks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retransmissions_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retransmission_and_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_otaa_join, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

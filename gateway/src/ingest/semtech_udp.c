@@ -10,6 +10,21 @@
  * adapter's loop then sends the RX1 downlink, if any, and the PUSH_ACKs whose frames are
  * all done. Grouping by the whole PHYPayload (not only DevAddr, FCnt and MIC, which it
  * contains) keeps a tampered copy from riding on a good one.
+ *
+ * Late copies. A closed group's bytes, and which forwarder heard them at which tmst, stay
+ * in `recent` for RECENT_KEEP_MS. A LoRaWAN 1.0.x retransmission is byte-identical to the
+ * frame it repeats, so identical bytes after the window are one of two things:
+ *   - the same reception, straggling: a forwarder that already contributed sends it again
+ *     with (within the dedup window) the same tmst; or a forwarder that did not contribute
+ *     sends it less than RETRANSMIT_MIN_MS after the group opened, sooner than any device
+ *     may transmit again. A late duplicate: counted, not judged.
+ *   - a new transmission: a contributing forwarder reports another tmst (its counter moved
+ *     on by at least the device's retransmission delay), or another forwarder sends it
+ *     later than that. Such a copy opens a group of its own and is judged again when the
+ *     frame asks for an answer: a confirmed uplink (edge_ns answers a retransmission in
+ *     the RX1 of this new reception, with a new FCntDown, and does not store it again) or
+ *     a Join-Request (a replay: dev_nonce_reused, as after RECENT_KEEP_MS). Any other
+ *     frame (an unconfirmed uplink repeated, NbTrans) is a late duplicate either way.
  */
 #include "ingest/semtech_udp.h"
 
@@ -57,6 +72,9 @@
 #define JOIN_DELAY_US     (LORAWAN_JOIN_ACCEPT_DELAY1_MS * 1000u)
 #define RX1_DELAY_US      (LORAWAN_RECEIVE_DELAY1_MS * 1000u)
 #define ADDRESS_TEXT_SIZE FRAME_SOURCE_SIZE
+/* The soonest a device sends a frame again: RECEIVE_DELAY2 (2 s) plus RETRANSMIT_TIMEOUT
+ * (1..3 s, LoRaWAN 1.0.4 4.3.1.3; ACK_TIMEOUT 2 +- 1 s in 1.0.2) after its uplink ended. */
+#define RETRANSMIT_MIN_MS 3000
 
 struct address {
     struct sockaddr_storage sa;
@@ -88,6 +106,7 @@ enum group_state { GROUP_FREE, GROUP_OPEN, GROUP_COMMITTING };
 
 struct group {
     enum group_state state;
+    int64_t opened_ms;   /* monotonic: at the first copy */
     int64_t deadline_ms; /* monotonic: when the window closes */
     int64_t received_ms; /* wall clock at the first copy */
     size_t len;
@@ -103,10 +122,23 @@ struct group {
     struct group *next_done;
 };
 
+/* A judged frame: its bytes and the receptions it was made of (forwarder, tmst). */
 struct recent {
+    int64_t opened_ms;
     int64_t closed_ms;
     size_t len;
     uint8_t phy[LORAWAN_PHY_MAX_BYTES];
+    size_t n_heard;
+    struct {
+        int forwarder; /* -1: not in the forwarder table */
+        uint32_t tmst_us;
+    } heard[MAX_COPIES];
+};
+
+enum late_copy {
+    LATE_NONE,             /* bytes not judged recently */
+    LATE_DUPLICATE,        /* another copy of a reception already judged */
+    LATE_NEW_TRANSMISSION, /* the device sent the same bytes again: judge them again */
 };
 
 struct semtech_udp {
@@ -306,20 +338,69 @@ static void remember_recent(struct semtech_udp *su, const struct group *g)
 {
     struct recent *r = &su->recent[su->recent_next];
     su->recent_next = (su->recent_next + 1) % RECENT_FRAMES;
+    r->opened_ms = g->opened_ms;
     r->closed_ms = clock_mono_ms();
     r->len = g->len;
     memcpy(r->phy, g->phy, g->len);
+    r->n_heard = g->n_copies;
+    for (size_t i = 0; i < g->n_copies; i++) {
+        r->heard[i].forwarder = g->copies[i].forwarder;
+        r->heard[i].tmst_us = g->copies[i].tmst_us;
+    }
 }
 
-static bool is_recent(struct semtech_udp *su, const uint8_t *phy, size_t len, int64_t now_ms)
+/* Whether two tmst values of one forwarder are within tolerance_us (the counter wraps at
+ * 2^32 us, about 71 minutes). */
+static bool same_tmst(uint32_t a, uint32_t b, uint32_t tolerance_us)
 {
+    uint32_t diff = a - b;
+    if (diff > UINT32_MAX / 2)
+        diff = b - a;
+    return diff <= tolerance_us;
+}
+
+/* The frames whose new transmissions are judged again: a confirmed uplink (the device
+ * wants its ACK) and a Join-Request (a replay, counted as such by edge_ns). */
+static bool asks_answer(const uint8_t *phy, size_t len)
+{
+    enum lorawan_mtype mtype = len > 0 ? (enum lorawan_mtype)(phy[0] >> 5) : LORAWAN_PROPRIETARY;
+    return mtype == LORAWAN_CONFIRMED_UP || mtype == LORAWAN_JOIN_REQUEST;
+}
+
+/* What a copy is in the light of the frames judged recently (the file's top comment).
+ * collecting: a group with these bytes is open, so only a reception already judged keeps
+ * the copy out of it. */
+static enum late_copy judge_late_copy(struct semtech_udp *su, const uint8_t *phy, size_t len,
+                                      const struct copy *c, bool collecting, int64_t now_ms)
+{
+    uint32_t tolerance_us = su->opts.dedup_window_ms * 1000u;
+    bool seen = false, heard_before = false;
+    int64_t last_opened_ms = 0;
     for (size_t i = 0; i < RECENT_FRAMES; i++) {
         const struct recent *r = &su->recent[i];
-        if (r->len == len && len > 0 && now_ms - r->closed_ms < RECENT_KEEP_MS &&
-            memcmp(r->phy, phy, len) == 0)
-            return true;
+        if (r->len != len || len == 0 || now_ms - r->closed_ms >= RECENT_KEEP_MS ||
+            memcmp(r->phy, phy, len) != 0)
+            continue;
+        if (!seen || r->opened_ms > last_opened_ms)
+            last_opened_ms = r->opened_ms;
+        seen = true;
+        for (size_t k = 0; k < r->n_heard; k++) {
+            if (c->forwarder < 0 || r->heard[k].forwarder != c->forwarder)
+                continue;
+            if (same_tmst(r->heard[k].tmst_us, c->tmst_us, tolerance_us))
+                return LATE_DUPLICATE; /* this forwarder's copy of that very reception */
+            heard_before = true;
+        }
     }
-    return false;
+    if (!seen)
+        return LATE_NONE;
+    if (collecting)
+        return LATE_NEW_TRANSMISSION;
+    if (!asks_answer(phy, len))
+        return LATE_DUPLICATE;
+    if (heard_before)
+        return LATE_NEW_TRANSMISSION; /* the forwarder heard it before, at another time */
+    return now_ms - last_opened_ms < RETRANSMIT_MIN_MS ? LATE_DUPLICATE : LATE_NEW_TRANSMISSION;
 }
 
 /* Finishes a group: every push involved gets its frame done. */
@@ -370,6 +451,10 @@ static void send_downlink(struct semtech_udp *su, const struct group *g, uint32_
     cJSON_AddStringToObject(tx, "datr", c->datr);
     cJSON_AddStringToObject(tx, "codr", c->codr[0] ? c->codr : "4/5");
     cJSON_AddBoolToObject(tx, "ipol", true);
+    /* No "ncrc", as ChirpStack sends none: its Gateway Bridge's TXPK.NCRC is omitempty and
+     * never set, and ChirpStack v4 builds every data downlink and Join-Accept with
+     * no_crc false. The forwarder then sends a PHY CRC (lora_pkt_fwd's default); the
+     * device reads from the explicit header whether one follows (docs/lorawan.md). */
     cJSON_AddNumberToObject(tx, "size", (double)len);
     cJSON_AddStringToObject(tx, "data", b64);
     char *text = cJSON_PrintUnformatted(root);
@@ -553,30 +638,43 @@ static bool collect(struct semtech_udp *su, int push, const uint8_t *phy, size_t
                     const struct copy *copy)
 {
     int64_t now = clock_mono_ms();
-    struct group *free_group = NULL;
+    struct group *free_group = NULL, *open_group = NULL;
+    bool committing = false;
     for (int i = 0; i < MAX_GROUPS; i++) {
         struct group *g = &su->groups[i];
-        if (g->state == GROUP_OPEN && g->len == len && memcmp(g->phy, phy, len) == 0) {
-            atomic_fetch_add(&su->duplicates, 1);
-            if (g->n_copies < MAX_COPIES)
-                g->copies[g->n_copies++] = *copy;
-            bool listed = false;
-            for (size_t k = 0; k < g->n_pushes; k++)
-                listed = listed || g->pushes[k] == push;
-            if (listed)
-                return false; /* the same bytes twice in one PUSH_DATA: one frame */
-            if (g->n_pushes == MAX_PUSH_REFS) {
-                /* its ACK would wait for nobody: it is a copy, acknowledge it as done */
-                return false;
-            }
-            g->pushes[g->n_pushes++] = push;
-            return true;
-        }
+        bool same = g->state != GROUP_FREE && g->len == len && memcmp(g->phy, phy, len) == 0;
+        if (same && g->state == GROUP_OPEN)
+            open_group = g;
+        committing = committing || (same && g->state == GROUP_COMMITTING);
         if (g->state == GROUP_FREE && free_group == NULL)
             free_group = g;
     }
-    if (is_recent(su, phy, len, now)) {
+    if (judge_late_copy(su, phy, len, copy, open_group != NULL, now) == LATE_DUPLICATE) {
         count_drop(su, SEMTECH_UDP_DROP_LATE_DUPLICATE);
+        return false;
+    }
+    if (open_group) {
+        struct group *g = open_group;
+        atomic_fetch_add(&su->duplicates, 1);
+        if (g->n_copies < MAX_COPIES)
+            g->copies[g->n_copies++] = *copy;
+        bool listed = false;
+        for (size_t k = 0; k < g->n_pushes; k++)
+            listed = listed || g->pushes[k] == push;
+        if (listed)
+            return false; /* the same bytes twice in one PUSH_DATA: one frame */
+        if (g->n_pushes == MAX_PUSH_REFS) {
+            /* its ACK would wait for nobody: it is a copy, acknowledge it as done */
+            return false;
+        }
+        g->pushes[g->n_pushes++] = push;
+        return true;
+    }
+    if (committing) {
+        /* sent again while the first transmission is still being stored: answering now
+         * would acknowledge what is not durable yet. The device will send it again. */
+        count_drop(su, SEMTECH_UDP_DROP_BUSY);
+        su->pushes[push].failed = true;
         return false;
     }
     if (free_group == NULL) {
@@ -587,6 +685,7 @@ static bool collect(struct semtech_udp *su, int push, const uint8_t *phy, size_t
     struct group *g = free_group;
     memset(g, 0, offsetof(struct group, verdict));
     g->state = GROUP_OPEN;
+    g->opened_ms = now;
     g->deadline_ms = now + su->opts.dedup_window_ms;
     g->received_ms = clock_wall_ms();
     g->len = len;

@@ -11,6 +11,10 @@
  *              when it does not decode. PUSH_ACK goes back to every PUSH_DATA involved
  *              only after all its frames are committed or dropped (counted); it is not sent
  *              when the journal refused a frame, so that a forwarder that retries can.
+ *              The same bytes after the window (up to 30 s) are a late duplicate, unless
+ *              they are a new transmission of a confirmed uplink or a Join-Request, which
+ *              is judged again (semtech_udp.c says how the two are told apart): a
+ *              retransmitted confirmed uplink is ACKed in its own RX1, not stored again.
  *   PULL_DATA  PULL_ACK; the forwarder's address is remembered with its gateway EUI as its
  *              downlink path.
  *   PULL_RESP  Join-Accepts (RX1, tmst + 5 s) and data downlinks (RX1, tmst + 1 s): same
@@ -55,8 +59,10 @@ enum semtech_udp_drop {
     SEMTECH_UDP_DROP_RXPK_OVERSIZE,    /* data longer than any LoRaWAN PHYPayload */
     SEMTECH_UDP_DROP_CRC,              /* stat not 1: CRC bad or absent */
     SEMTECH_UDP_DROP_NOT_LORA,         /* FSK */
-    SEMTECH_UDP_DROP_BUSY,             /* too many frames in collection at once */
-    SEMTECH_UDP_DROP_LATE_DUPLICATE,   /* a copy of a frame already judged */
+    SEMTECH_UDP_DROP_BUSY,             /* too many frames in collection at once, or a frame
+                                          sent again while its first copy is being stored */
+    SEMTECH_UDP_DROP_LATE_DUPLICATE,   /* after the window: another copy of a reception
+                                          already judged, or an unconfirmed frame repeated */
     SEMTECH_UDP_DROP_NO_DOWNLINK_PATH, /* a downlink for a forwarder never PULLed */
     SEMTECH_UDP_DROP_JOURNAL,          /* the journal refused or failed to commit a frame */
     SEMTECH_UDP_DROP_COUNT
@@ -68,10 +74,10 @@ struct semtech_udp_stats {
     uint64_t datagrams;
     uint64_t push_data, push_acks, pull_data, tx_acks, tx_errors, stats_received;
     uint64_t rxpk;        /* rxpk objects read */
-    uint64_t duplicates;  /* copies merged into a frame within the window */
+    uint64_t duplicates;  /* copies merged into a frame within the window (late: dropped) */
     uint64_t journaled;   /* frames committed to the pending queue */
     uint64_t quarantined; /* frames committed to quarantine (did not decode) */
-    uint64_t pull_resps;  /* downlinks sent */
+    uint64_t pull_resps;  /* PULL_RESP datagrams sent: Join-Accepts and data downlinks */
     uint64_t dropped[SEMTECH_UDP_DROP_COUNT];
     struct edge_ns_stats ns;
 };

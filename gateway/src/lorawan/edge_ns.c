@@ -6,7 +6,8 @@
  * next frame with no reload protocol. What is kept in memory is only what must not wait
  * for a disk write: each device's last accepted FCnt, tagged with the session it belongs to
  * (DevAddr, creation time, session mark), written back lazily (registry.h explains why
- * that is safe).
+ * that is safe), and for that last FCnt how often it was sent and the queued downlink its
+ * first answer carried, so that retransmissions are answered alike and bounded (edge_ns.h).
  */
 #include "lorawan/edge_ns.h"
 
@@ -36,6 +37,14 @@ struct session_counter {
     bool had_prev; /* the value before the last accepted frame, for edge_ns_abandon */
     uint32_t prev;
     bool dirty; /* last not yet written to the registry */
+    /* Answers to `last`: transmissions seen (1, +1 per retransmission) and the queued
+     * downlink the first answer took, repeated to each retransmission. */
+    unsigned transmissions;
+    bool has_repeat;
+    bool repeat_confirmed;
+    uint8_t repeat_fport;
+    size_t repeat_len;
+    uint8_t repeat_payload[REGISTRY_DOWNLINK_MAX];
 };
 
 struct edge_ns {
@@ -44,7 +53,7 @@ struct edge_ns {
     struct session_counter *counters;
     size_t n_counters, cap_counters;
     _Atomic uint64_t frames, uplinks, retransmissions, not_journaled, joins, downlinks, queued_sent,
-        abandoned;
+        queued_resent, abandoned;
     _Atomic uint64_t dropped[EDGE_NS_DROP_COUNT];
 };
 
@@ -60,6 +69,7 @@ static const char *const drop_names[EDGE_NS_DROP_COUNT] = {
     [EDGE_NS_DROP_FCNT_OLD] = "old_fcnt",
     [EDGE_NS_DROP_FCNT_GAP] = "fcnt_gap",
     [EDGE_NS_DROP_DEV_NONCE] = "dev_nonce_reused",
+    [EDGE_NS_DROP_RETRANSMISSION_LIMIT] = "retransmission_limit",
     [EDGE_NS_DROP_INTERNAL] = "internal",
 };
 
@@ -110,6 +120,7 @@ void edge_ns_get_stats(struct edge_ns *ns, struct edge_ns_stats *s)
     s->joins = atomic_load(&ns->joins);
     s->downlinks = atomic_load(&ns->downlinks);
     s->queued_sent = atomic_load(&ns->queued_sent);
+    s->queued_resent = atomic_load(&ns->queued_resent);
     s->abandoned = atomic_load(&ns->abandoned);
     for (int i = 0; i < EDGE_NS_DROP_COUNT; i++)
         s->dropped[i] = atomic_load(&ns->dropped[i]);
@@ -169,6 +180,7 @@ static struct session_counter *session_counter(struct edge_ns *ns,
         c->dev_eui[0] = '\0'; /* matches no device: recovered again next time */
         return NULL;
     }
+    c->transmissions = 1; /* the recovered FCnt was sent at least once; what it got is lost */
     return c;
 }
 
@@ -291,6 +303,10 @@ static void handle_data(struct edge_ns *ns, const uint8_t *phy, size_t len,
         drop(ns, v, why);
         goto out;
     }
+    if (retransmission && c->transmissions >= EDGE_NS_MAX_NB_TRANS) {
+        drop(ns, v, EDGE_NS_DROP_RETRANSMISSION_LIMIT);
+        goto out;
+    }
     v->kind = EDGE_NS_UPLINK;
     v->fcnt = fcnt;
     v->has_fport = f.has_fport;
@@ -311,6 +327,7 @@ static void handle_data(struct edge_ns *ns, const uint8_t *phy, size_t len,
     }
     atomic_fetch_add(&ns->uplinks, 1);
     if (retransmission) {
+        c->transmissions++;
         atomic_fetch_add(&ns->retransmissions, 1);
         goto out;
     }
@@ -319,6 +336,8 @@ static void handle_data(struct edge_ns *ns, const uint8_t *phy, size_t len,
     c->has_last = true;
     c->last = fcnt;
     c->dirty = true;
+    c->transmissions = 1;
+    c->has_repeat = false;
     v->journal = f.has_fport && f.fport == EDGE_NS_UPLINK_FPORT;
     if (!v->journal) {
         /* nothing in the journal will remember this counter: write it now */
@@ -341,6 +360,8 @@ void edge_ns_abandon(struct edge_ns *ns, const struct edge_ns_verdict *up)
         c->has_last = c->had_prev;
         c->last = c->prev;
         c->had_prev = false;
+        c->transmissions = 1; /* what the previous FCnt got is no longer known */
+        c->has_repeat = false;
         atomic_fetch_add(&ns->abandoned, 1);
     }
 }
@@ -458,17 +479,39 @@ void edge_ns_handle(struct edge_ns *ns, const uint8_t *phy, size_t len, struct e
 
 /* ---- downlinks ---- */
 
+/* The counter of up's session while up's FCnt is still its last one; NULL when a later
+ * frame or a new session took its place. */
+static struct session_counter *counter_of(struct edge_ns *ns, const struct edge_ns_verdict *up)
+{
+    struct session_counter *c = find_counter(ns, up->dev_eui);
+    return c && c->dev_addr == up->dev_addr && c->has_last && c->last == up->fcnt ? c : NULL;
+}
+
 int edge_ns_downlink(struct edge_ns *ns, const struct edge_ns_verdict *up, uint8_t *phy,
                      size_t phy_size, size_t *phy_len)
 {
     *phy_len = 0;
     if (up->kind != EDGE_NS_UPLINK)
         return 0;
+    struct session_counter *c = counter_of(ns, up);
     struct registry_downlink dl;
-    bool has_queued = false, found = false;
-    if (registry_next_downlink(ns->registry, up->dev_eui, &dl, &has_queued) != 0)
-        goto fail;
-    if (!has_queued && !up->confirmed)
+    bool has_payload = false, take = false, found = false;
+    if (up->retransmission) {
+        /* the first answer to this FCnt again; never a new entry of the queue */
+        if (c && c->has_repeat) {
+            memset(&dl, 0, sizeof(dl));
+            dl.fport = c->repeat_fport;
+            dl.confirmed = c->repeat_confirmed;
+            dl.payload_len = c->repeat_len;
+            memcpy(dl.payload, c->repeat_payload, c->repeat_len);
+            has_payload = true;
+        }
+    } else {
+        if (registry_next_downlink(ns->registry, up->dev_eui, &dl, &take) != 0)
+            goto fail;
+        has_payload = take;
+    }
+    if (!has_payload && !up->confirmed)
         return 0;
     struct registry_device dev;
     if (registry_get(ns->registry, up->dev_eui, &dev, &found) != 0)
@@ -477,25 +520,36 @@ int edge_ns_downlink(struct edge_ns *ns, const struct edge_ns_verdict *up, uint8
     if (!found || !dev.has_session || dev.dev_addr != up->dev_addr)
         goto out; /* removed or re-joined meanwhile: nothing to say to the old session */
     int64_t queued = 0;
-    if (has_queued && registry_count_downlinks(ns->registry, up->dev_eui, &queued) != 0)
+    if ((take || up->retransmission) &&
+        registry_count_downlinks(ns->registry, up->dev_eui, &queued) != 0)
         goto fail_dev;
+    bool pending = (take ? queued - 1 : queued) > 0; /* more wait after what this carries */
     uint32_t fcnt_down;
     if (registry_take_fcnt_down(ns->registry, up->dev_eui, &fcnt_down) != 0)
         goto fail_dev;
     uint8_t fctrl =
-        (up->confirmed ? LORAWAN_FCTRL_ACK : 0) | (queued > 1 ? LORAWAN_FCTRL_FPENDING : 0);
+        (up->confirmed ? LORAWAN_FCTRL_ACK : 0) | (pending ? LORAWAN_FCTRL_FPENDING : 0);
     enum lorawan_mtype mtype =
-        has_queued && dl.confirmed ? LORAWAN_CONFIRMED_DOWN : LORAWAN_UNCONFIRMED_DOWN;
-    *phy_len = lorawan_build_data(mtype, dev.dev_addr, fctrl, fcnt_down, NULL, 0, has_queued,
-                                  has_queued ? dl.fport : 0, has_queued ? dl.payload : NULL,
-                                  has_queued ? dl.payload_len : 0, dev.nwk_s_key, dev.app_s_key,
+        has_payload && dl.confirmed ? LORAWAN_CONFIRMED_DOWN : LORAWAN_UNCONFIRMED_DOWN;
+    *phy_len = lorawan_build_data(mtype, dev.dev_addr, fctrl, fcnt_down, NULL, 0, has_payload,
+                                  has_payload ? dl.fport : 0, has_payload ? dl.payload : NULL,
+                                  has_payload ? dl.payload_len : 0, dev.nwk_s_key, dev.app_s_key,
                                   phy, phy_size);
     if (*phy_len == 0)
         goto fail_dev;
-    if (has_queued) {
+    if (take) {
         if (registry_mark_downlink_sent(ns->registry, dl.id, clock_wall_ms()) != 0)
             goto fail_dev;
         atomic_fetch_add(&ns->queued_sent, 1);
+        if (c && up->confirmed) { /* a retransmission of this FCnt gets it again */
+            c->has_repeat = true;
+            c->repeat_confirmed = dl.confirmed;
+            c->repeat_fport = dl.fport;
+            c->repeat_len = dl.payload_len;
+            memcpy(c->repeat_payload, dl.payload, dl.payload_len);
+        }
+    } else if (has_payload) {
+        atomic_fetch_add(&ns->queued_resent, 1);
     }
     atomic_fetch_add(&ns->downlinks, 1);
     result = 1;

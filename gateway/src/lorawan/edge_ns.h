@@ -10,13 +10,28 @@
  * checked with NwkSKey and FRMPayload decrypted (AppSKey; NwkSKey on FPort 0). A replayed
  * or older counter, or one more than MAX_FCNT_GAP (16384) ahead, is refused. A confirmed
  * uplink sent again with the same FCnt (the device missed our ACK) is acknowledged again
- * but not stored twice. Join-Requests are checked with the device's AppKey, a DevNonce is
- * accepted once per device ever, and the Join-Accept carries a fresh AppNonce and a new
- * DevAddr unique in the registry (NetID type 0 layout: NwkID = NetID's low 6 bits).
+ * but not stored twice (see Retransmissions). Join-Requests are checked with the device's
+ * AppKey, a DevNonce is accepted once per device ever, and the Join-Accept carries a fresh
+ * AppNonce and a new DevAddr unique in the registry (NetID type 0 layout: NwkID = NetID's
+ * low 6 bits).
  * MAC commands (FOpts, FPort 0) are read past and ignored; ADR is not done.
  *
  * Duplicates: the caller merges the copies of one frame heard by several forwarders
- * before it calls edge_ns_handle, once per frame. A copy handed in again later is a replay.
+ * before it calls edge_ns_handle, once per frame. A copy handed in again later is a replay,
+ * except that of a confirmed uplink:
+ *
+ * Retransmissions (LoRaWAN 1.0.4 4.3.1.3; 1.0.2/1.0.3 leave their number to the device): a
+ * confirmed uplink with the last accepted FCnt and a valid MIC is the device sending again
+ * because it missed our answer. Each one is answered in its own RX1 by a new downlink frame
+ * with a new FCntDown ("a downlink frame SHALL NOT be retransmitted using the same frame
+ * counter value"), carrying the ACK and, when the first answer to that FCnt carried a queued
+ * downlink, that same downlink again: the device did not get it. A retransmission never
+ * takes an entry from the queue, so one FCnt consumes at most one queued downlink however
+ * often it is sent (or replayed off the air). At most EDGE_NS_MAX_NB_TRANS transmissions of
+ * one FCnt are answered (the largest NbTrans a LinkADRReq can set; the spec tells the
+ * network to discard transmissions beyond NbTrans); later ones are refused, counted as
+ * retransmission_limit. The count and the queued downlink to repeat live in memory: after
+ * a restart a retransmission gets a bare ACK and the count starts again.
  *
  * Threads: one thread owns a struct edge_ns (and its registry connection); only
  * edge_ns_get_stats may be called from another thread.
@@ -36,6 +51,7 @@
 #define EDGE_NS_JOIN_ACCEPT_MAX 33
 #define EDGE_NS_FLUSH_PERIOD_MS 10000 /* lazy FCnt writes, at most this far apart */
 #define EDGE_NS_UPLINK_FPORT    1     /* FRMPayload of this port is a sensorbro Uplink */
+#define EDGE_NS_MAX_NB_TRANS    15    /* LinkADRReq NbTrans is 4 bits: at most 15 transmissions */
 
 enum edge_ns_kind {
     EDGE_NS_DROP,        /* counted under its reason; nothing else to do */
@@ -51,11 +67,12 @@ enum edge_ns_drop {
     EDGE_NS_DROP_UNKNOWN_DEV_EUI, /* a Join-Request of an unregistered or ABP device */
     EDGE_NS_DROP_JOIN_EUI,        /* a Join-Request with another JoinEUI than registered */
     EDGE_NS_DROP_BAD_MIC,
-    EDGE_NS_DROP_REPLAY,    /* the last accepted FCnt again */
-    EDGE_NS_DROP_FCNT_OLD,  /* an FCnt below the last accepted one */
-    EDGE_NS_DROP_FCNT_GAP,  /* more than MAX_FCNT_GAP ahead */
-    EDGE_NS_DROP_DEV_NONCE, /* a DevNonce the device has used before */
-    EDGE_NS_DROP_INTERNAL,  /* registry or crypto failure: not the sender's fault */
+    EDGE_NS_DROP_REPLAY,               /* the last accepted FCnt again */
+    EDGE_NS_DROP_FCNT_OLD,             /* an FCnt below the last accepted one */
+    EDGE_NS_DROP_FCNT_GAP,             /* more than MAX_FCNT_GAP ahead */
+    EDGE_NS_DROP_DEV_NONCE,            /* a DevNonce the device has used before */
+    EDGE_NS_DROP_RETRANSMISSION_LIMIT, /* a confirmed FCnt sent more than MAX_NB_TRANS times */
+    EDGE_NS_DROP_INTERNAL,             /* registry or crypto failure: not the sender's fault */
     EDGE_NS_DROP_COUNT
 };
 
@@ -83,11 +100,12 @@ struct edge_ns_verdict {
 struct edge_ns_stats {
     uint64_t frames;          /* every PHYPayload handled */
     uint64_t uplinks;         /* accepted data frames, retransmissions included */
-    uint64_t retransmissions; /* confirmed uplinks seen again (ACKed again) */
+    uint64_t retransmissions; /* confirmed uplinks seen again and accepted (answered again) */
     uint64_t not_journaled;   /* accepted, on another port than 1 (or none): counted only */
-    uint64_t joins;           /* Join-Accepts made */
-    uint64_t downlinks;       /* data downlinks built (queued ones and bare ACKs) */
-    uint64_t queued_sent;     /* of which carried a queued downlink */
+    uint64_t joins;           /* Join-Accepts made (not counted under downlinks) */
+    uint64_t downlinks;       /* data downlinks made (ACKs and queued ones; no Join-Accepts) */
+    uint64_t queued_sent;     /* of which took an entry from the queue (each entry once) */
+    uint64_t queued_resent;   /* of which repeated that entry to a retransmission */
     uint64_t abandoned;       /* accepted but not stored (journal refused): counter undone */
     uint64_t dropped[EDGE_NS_DROP_COUNT];
 };
@@ -115,7 +133,9 @@ void edge_ns_abandon(struct edge_ns *ns, const struct edge_ns_verdict *up);
 
 /* After an accepted uplink is stored (or at once when it is not journaled): the RX1
  * downlink for it, if any: an ACK for a confirmed uplink, and/or the device's oldest
- * queued downlink (marked sent, FCntDown taken and stored before this returns).
+ * queued downlink (marked sent, FCntDown taken and stored before this returns). For a
+ * retransmission: the ACK, with the queued downlink the first answer to that FCnt carried,
+ * if any; never a new entry of the queue.
  * Returns 1 with the PHYPayload in phy, 0 when there is nothing to send, -1 on failure
  * (counted as internal). */
 int edge_ns_downlink(struct edge_ns *ns, const struct edge_ns_verdict *up, uint8_t *phy,
