@@ -112,6 +112,11 @@ static int configure(struct gateway *gw, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "c:s:pVh", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
+            if (config_path) {
+                fprintf(stderr, "sensorbro: -c given twice (%s, %s): one configuration file\n",
+                        config_path, optarg);
+                return -1;
+            }
             config_path = optarg;
             break;
         case 's':
@@ -160,6 +165,12 @@ static int configure(struct gateway *gw, int argc, char **argv)
     if (print_config) {
         config_print(&gw->cfg, stdout);
         return 1;
+    }
+    /* Now, not at the first connect: a wrong certificate file would otherwise only show as
+     * failing connections, long after start-up said all was well. */
+    if (config_check_files(&gw->cfg, err) != 0) {
+        fprintf(stderr, "sensorbro: %s\n", err);
+        return -1;
     }
     log_set_level((enum log_level)gw->cfg.log.level);
     return 0;
