@@ -73,6 +73,7 @@ struct publisher {
     int failure_code;        /* Paho return code of the last connect failure */
     int failure_reason;      /* MQTT 5 reason code or 3.1.1 CONNACK code, 0 when none */
     char failure_text[160];  /* Paho's message for it, when any */
+    char tls_error[256];     /* OpenSSL's reasons during the current attempt, when any */
     enum publisher_state state;
     uint64_t epoch;
     uint64_t rewind_generation;
@@ -221,6 +222,17 @@ static void on_connect_failed(struct publisher *p, int code, int reason, const c
     pthread_mutex_unlock(&p->lock);
 }
 
+/* Paho's ssl_error_cb: OpenSSL's errors of a failing handshake (or of loading a CA or key
+ * file), one line each, before the connect failure itself is reported. */
+static int on_tls_error(const char *line, size_t len, void *context)
+{
+    struct publisher *p = context;
+    pthread_mutex_lock(&p->lock);
+    mqtt_connack_add_tls_error(p->tls_error, sizeof(p->tls_error), line, len);
+    pthread_mutex_unlock(&p->lock);
+    return 1; /* go on with the next error */
+}
+
 static void on_connect_success5(void *context, MQTTAsync_successData5 *response)
 {
     (void)response;
@@ -357,10 +369,15 @@ static void describe_connect_failure(struct publisher *p, char *out, size_t out_
 {
     pthread_mutex_lock(&p->lock);
     int code = p->failure_code, reason = p->failure_reason;
-    char text[sizeof(p->failure_text)];
+    char text[sizeof(p->failure_text)], tls[sizeof(p->tls_error)];
     memcpy(text, p->failure_text, sizeof(text));
+    memcpy(tls, p->tls_error, sizeof(tls));
+    p->tls_error[0] = '\0';
     pthread_mutex_unlock(&p->lock);
     mqtt_connack_describe(p->mqtt5, code, reason, text, out, out_size);
+    size_t used = strlen(out);
+    if (tls[0] && used + 1 < out_size)
+        snprintf(out + used, out_size - used, " (TLS: %s)", tls);
 }
 
 static void schedule_reconnect(struct publisher *p, bool slow)
@@ -443,6 +460,8 @@ static void start_connect(struct publisher *p)
         ssl.keyStore = cfg->mqtt.cert_file;
         ssl.privateKey = cfg->mqtt.key_file;
     }
+    ssl.ssl_error_cb = on_tls_error;
+    ssl.ssl_error_context = p;
 
     MQTTAsync_connectOptions conn;
     if (p->mqtt5) {
@@ -473,6 +492,7 @@ static void start_connect(struct publisher *p)
 
     pthread_mutex_lock(&p->lock);
     p->state = PUBLISHER_CONNECTING;
+    p->tls_error[0] = '\0';
     pthread_mutex_unlock(&p->lock);
     rc = MQTTAsync_connect(p->client, &conn);
     if (rc != MQTTASYNC_SUCCESS) {
