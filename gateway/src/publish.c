@@ -74,6 +74,7 @@ struct publisher {
     int failure_reason;      /* MQTT 5 reason code or 3.1.1 CONNACK code, 0 when none */
     char failure_text[160];  /* Paho's message for it, when any */
     char tls_error[256];     /* OpenSSL's reasons during the current attempt, when any */
+    bool status_refusal_logged;
     enum publisher_state state;
     uint64_t epoch;
     uint64_t rewind_generation;
@@ -482,7 +483,7 @@ static void start_connect(struct publisher *p)
     conn.connectTimeout = (int)cfg->mqtt.connect_timeout_s;
     conn.maxInflight = (int)cfg->mqtt.max_inflight;
     conn.automaticReconnect = 0; /* reconnects are ours: jitter, and a fresh client each time */
-    conn.will = &will;
+    conn.will = p->status_topic[0] ? &will : NULL;
     if (cfg->mqtt.username[0]) {
         conn.username = cfg->mqtt.username;
         conn.password = cfg->mqtt.password;
@@ -503,9 +504,35 @@ static void start_connect(struct publisher *p)
     }
 }
 
+/* The broker refused "online" (MQTT 5 PUBACK reason >= 0x80): typically an ACL that lets
+ * this client write its data topics only, as OS2iot's per-device ACL does. Data is not
+ * affected, so this is said once per run, not at every reconnect. */
+static void on_status_failure5(void *context, MQTTAsync_failureData5 *response)
+{
+    struct publisher *p = context;
+    int reason = response ? (int)response->reasonCode : 0;
+    if (reason < 0x80)
+        return; /* not a refusal: the connection went away, and its loss is reported */
+    pthread_mutex_lock(&p->lock);
+    bool first = !p->status_refusal_logged;
+    p->status_refusal_logged = true;
+    pthread_mutex_unlock(&p->lock);
+    log_msg(first ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
+            "mqtt: broker refused the status message on %s: %s (0x%02x); readings are "
+            "published all the same. Allow the topic in the broker's ACL, or set "
+            "mqtt.status_topic empty to send no status and no will",
+            p->status_topic, MQTTReasonCode_toString((enum MQTTReasonCodes)reason), reason);
+}
+
 static void publish_status(struct publisher *p, const char *status)
 {
+    if (p->status_topic[0] == '\0')
+        return; /* mqtt.status_topic is empty: no status messages */
     MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+    if (p->mqtt5) {
+        opts.onFailure5 = on_status_failure5;
+        opts.context = p;
+    }
     int rc = MQTTAsync_send(p->client, p->status_topic, (int)strlen(status), status, 1, 1, &opts);
     if (rc != MQTTASYNC_SUCCESS)
         log_warn("mqtt: cannot publish \"%s\" to %s: %s", status, p->status_topic,
@@ -802,8 +829,9 @@ static void shutdown_client(struct publisher *p)
     if (p->client == NULL)
         return;
     if (MQTTAsync_isConnected(p->client)) {
-        /* "offline" first, then give outstanding PUBACKs a moment: whatever is not
-         * acknowledged stays pending in the journal and goes out after the next start. */
+        /* "offline" first (when there is a status topic), then give outstanding PUBACKs a
+         * moment: whatever is not acknowledged stays pending in the journal and goes out
+         * after the next start. */
         MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
         opts.context = p;
         if (p->mqtt5) {
@@ -813,8 +841,14 @@ static void shutdown_client(struct publisher *p)
             opts.onSuccess = on_shutdown_step3;
             opts.onFailure = on_shutdown_failed3;
         }
-        if (MQTTAsync_send(p->client, p->status_topic, 7, "offline", 1, 1, &opts) ==
-            MQTTASYNC_SUCCESS)
+        bool status = p->status_topic[0] != '\0';
+        if (!status) {
+            pthread_mutex_lock(&p->lock);
+            p->shutdown_step_done = true; /* nothing to send: wait for the PUBACKs only */
+            pthread_mutex_unlock(&p->lock);
+        }
+        if (!status || MQTTAsync_send(p->client, p->status_topic, 7, "offline", 1, 1, &opts) ==
+                           MQTTASYNC_SUCCESS)
             wait_for_shutdown_step(p, true, STOP_DRAIN_MS);
 
         MQTTAsync_disconnectOptions disc3 = MQTTAsync_disconnectOptions_initializer;
