@@ -3,7 +3,9 @@
  *
  * One table row per key gives its section, name, type, storage, bounds and help text. The
  * loader, the command-line --set option, the bound checks and --print-config all work off
- * that table, so a new key is one new row.
+ * that table, so a new key is one new row. The configuration records, per row, the line that
+ * set it, which is how a key given twice is caught and how a certificate file that only
+ * fails when read (config_check_files, OpenSSL) is reported at the line that named it.
  */
 #include "config.h"
 
@@ -13,9 +15,13 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ini.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "log.h"
 
@@ -91,6 +97,13 @@ static int check_topic_template(const char *value, char *why, size_t why_size)
         }
     }
     return 0;
+}
+
+/* The status topic may be empty: no online/offline messages and no will (a broker whose ACL
+ * lets the gateway write its data topics only). */
+static int check_status_topic(const char *value, char *why, size_t why_size)
+{
+    return value[0] == '\0' ? 0 : check_topic_template(value, why, why_size);
 }
 
 static int check_data_topic(const char *value, char *why, size_t why_size)
@@ -211,7 +224,7 @@ static const struct key keys[] = {
     STR(mqtt, cert_file, "", NULL),
     STR(mqtt, key_file, "", NULL),
     STR(mqtt, topic, "sensorbro/{gateway}/{device}/up", check_data_topic),
-    STR(mqtt, status_topic, "sensorbro/{gateway}/status", check_topic_template),
+    STR(mqtt, status_topic, "sensorbro/{gateway}/status", check_status_topic),
     UINT(mqtt, keepalive_s, 5, 3600, "30"),
     UINT(mqtt, connect_timeout_s, 1, 300, "10"),
     UINT(mqtt, max_inflight, 1, 65535, "32"),
@@ -241,6 +254,8 @@ static const struct key keys[] = {
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(N_KEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS: struct config records an "
+                                          "origin per key");
 
 static const struct key *find_key(const char *section, const char *name, bool *section_known)
 {
@@ -338,9 +353,10 @@ static int set_value(struct config *cfg, const struct key *k, const char *text, 
     return -1;
 }
 
-/* Applies one key; on error writes "<section>.<key>: why" (or an unknown-key message). */
+/* Applies one key from line (of the loaded file; -1 for --set) and records that line. On
+ * error writes "<section>.<key>: why" (or an unknown-key message). */
 static int apply(struct config *cfg, const char *section, const char *name, const char *value,
-                 char *err, size_t err_size)
+                 int line, char *err, size_t err_size)
 {
     bool section_known;
     const struct key *k = find_key(section, name, &section_known);
@@ -360,11 +376,24 @@ static int apply(struct config *cfg, const char *section, const char *name, cons
                  known);
         return -1;
     }
+    /* Taking the last of two values silently hides a mistake (two [mqtt] sections with a
+     * port each, an edit appended below the original): refuse it. A --set over the file's
+     * value is not a duplicate: overriding the file is what --set is for. */
+    int *origin = &cfg->origin.line[k - keys];
+    if (line > 0 && *origin > 0) {
+        snprintf(err, err_size, "%s.%s given again (first at line %d)", section, name, *origin);
+        return -1;
+    }
+    if (line < 0 && *origin < 0) {
+        snprintf(err, err_size, "%s.%s given twice with --set", section, name);
+        return -1;
+    }
     char why[256];
     if (set_value(cfg, k, value, why, sizeof(why)) != 0) {
         snprintf(err, err_size, "%s.%s: %s", section, name, why);
         return -1;
     }
+    *origin = line;
     return 0;
 }
 
@@ -424,7 +453,17 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     char err[CONFIG_ERROR_SIZE - 32];
     if (ctx->error_line != 0)
         return 1; /* only the first error is reported */
-    if (apply(ctx->cfg, section, name, value, err, sizeof(err)) != 0) {
+    if (ctx->longer[0] == ' ' || ctx->longer[0] == '\t') {
+        /* inih reads an indented line after a key as more of that key's value: an indented
+         * "port = 1884" under "host = a" would silently make the host "port = 1884" */
+        ctx->error_line = ctx->line;
+        snprintf(ctx->message, sizeof(ctx->message),
+                 "indented line (%s.%s): start each \"key = value\" at the beginning of its "
+                 "line; an indented line continues the value of the key above it",
+                 section, name);
+        return 0;
+    }
+    if (apply(ctx->cfg, section, name, value, ctx->line, err, sizeof(err)) != 0) {
         ctx->error_line = ctx->line;
         snprintf(ctx->message, sizeof(ctx->message), "%s", err);
         return 0;
@@ -434,6 +473,18 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 
 int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERROR_SIZE])
 {
+    if (cfg->origin.file[0] != '\0') {
+        /* the origin lines would mix two files */
+        snprintf(err, CONFIG_ERROR_SIZE, "%.200s: one configuration file only (%.200s is loaded)",
+                 path, cfg->origin.file);
+        return -1;
+    }
+    if (strlen(path) >= sizeof(cfg->origin.file)) {
+        snprintf(err, CONFIG_ERROR_SIZE, "configuration file path longer than %zu characters",
+                 sizeof(cfg->origin.file) - 1);
+        return -1;
+    }
+    snprintf(cfg->origin.file, sizeof(cfg->origin.file), "%s", path);
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         snprintf(err, CONFIG_ERROR_SIZE, "%s: cannot open: %s", path, strerror(errno));
@@ -480,7 +531,7 @@ int config_apply_option(struct config *cfg, const char *assignment, char err[CON
     memcpy(name, dot + 1, name_len);
     name[name_len] = '\0';
     char message[CONFIG_ERROR_SIZE - 16]; /* room for the "command line: " prefix */
-    if (apply(cfg, section, name, eq + 1, message, sizeof(message)) != 0) {
+    if (apply(cfg, section, name, eq + 1, -1, message, sizeof(message)) != 0) {
         snprintf(err, CONFIG_ERROR_SIZE, "command line: %s", message);
         return -1;
     }
@@ -545,6 +596,185 @@ int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE])
         snprintf(err, CONFIG_ERROR_SIZE, "lns_mqtt.password is set but lns_mqtt.username is empty");
         return -1;
     }
+    return 0;
+}
+
+/* ---- TLS files (config_check_files) ---- */
+
+/* An error is "<where>: <why>": the place (file and line) and what is wrong. */
+#define CONFIG_WHERE_SIZE 240
+#define CONFIG_WHY_SIZE   (CONFIG_ERROR_SIZE - CONFIG_WHERE_SIZE - 2)
+
+/* "<file>:<line>: section.key" or "command line: section.key", for a key of the table. */
+static void describe_origin(const struct config *cfg, const char *section, const char *name,
+                            char *out, size_t out_size)
+{
+    bool known;
+    const struct key *k = find_key(section, name, &known);
+    int line = k ? cfg->origin.line[k - keys] : 0;
+    if (line > 0)
+        snprintf(out, out_size, "%.200s:%d: %s.%s", cfg->origin.file, line, section, name);
+    else
+        snprintf(out, out_size, "%s%s.%s", line < 0 ? "command line: " : "", section, name);
+}
+
+/* OpenSSL's reason for the most recent error on this thread's queue, which is then emptied. */
+static void openssl_reason(char *out, size_t out_size)
+{
+    unsigned long code = ERR_peek_last_error();
+    const char *reason = code ? ERR_reason_error_string(code) : NULL;
+    snprintf(out, out_size, "%s", reason ? reason : "unknown error");
+    ERR_clear_error();
+}
+
+/* Opens a file that must be a readable regular file. Returns it, or NULL with why. */
+static FILE *open_pem(const char *path, char *why, size_t why_size)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(why, why_size, "cannot open %.120s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, why_size, "%.120s is not a regular file", path);
+        fclose(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Reads every PEM certificate of path, as Paho's OpenSSL will; keeps the first in *first
+ * when first is not NULL. Returns the count (> 0), or -1 with why. */
+static int read_certificates(const char *path, X509 **first, char *why, size_t why_size)
+{
+    FILE *f = open_pem(path, why, why_size);
+    if (f == NULL)
+        return -1;
+    int count = 0;
+    X509 *cert;
+    ERR_clear_error();
+    while ((cert = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+        if (count++ == 0 && first)
+            *first = cert;
+        else
+            X509_free(cert);
+    }
+    /* The loop ends at the end of the file (no further PEM block: PEM_R_NO_START_LINE) or
+     * at a block that does not parse. */
+    unsigned long last = ERR_peek_last_error();
+    bool at_end = ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
+    fclose(f);
+    if (count > 0 && (last == 0 || at_end)) {
+        ERR_clear_error();
+        return count;
+    }
+    char reason[80];
+    openssl_reason(reason, sizeof(reason));
+    if (count == 0 && at_end)
+        snprintf(why, why_size,
+                 "%.120s holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)", path);
+    else
+        snprintf(why, why_size, "%.120s: certificate %d does not parse: %s", path, count + 1,
+                 reason);
+    if (first && *first) {
+        X509_free(*first);
+        *first = NULL;
+    }
+    return -1;
+}
+
+/* Refuses to ask for a passphrase: the daemon runs unattended and has no key for it. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    *(bool *)u = true;
+    return -1;
+}
+
+static EVP_PKEY *read_private_key(const char *path, char *why, size_t why_size)
+{
+    FILE *f = open_pem(path, why, why_size);
+    if (f == NULL)
+        return NULL;
+    bool encrypted = false;
+    ERR_clear_error();
+    EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, no_passphrase, &encrypted);
+    fclose(f);
+    if (key) {
+        ERR_clear_error();
+        return key;
+    }
+    char reason[80];
+    unsigned long last = ERR_peek_last_error();
+    bool none = ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
+    openssl_reason(reason, sizeof(reason));
+    if (encrypted)
+        snprintf(why, why_size,
+                 "%.100s is encrypted with a passphrase, which sensorbro cannot be given: store "
+                 "it unencrypted (openssl pkey -in KEY -out KEY.plain), readable by the service "
+                 "user only",
+                 path);
+    else if (none)
+        snprintf(why, why_size,
+                 "%.120s holds no PEM private key (expected -----BEGIN PRIVATE KEY-----)", path);
+    else
+        snprintf(why, why_size, "%.120s: the private key does not parse: %s", path, reason);
+    return NULL;
+}
+
+static int check_ca_file(const struct config *cfg, const char *section, const char *path,
+                         char err[CONFIG_ERROR_SIZE])
+{
+    char why[CONFIG_WHY_SIZE], where[CONFIG_WHERE_SIZE];
+    if (path[0] == '\0' || read_certificates(path, NULL, why, sizeof(why)) > 0)
+        return 0;
+    describe_origin(cfg, section, "ca_file", where, sizeof(where));
+    snprintf(err, CONFIG_ERROR_SIZE, "%s: %s", where, why);
+    return -1;
+}
+
+static int check_client_certificate(const struct config *cfg, char err[CONFIG_ERROR_SIZE])
+{
+    const char *cert_path = cfg->mqtt.cert_file, *key_path = cfg->mqtt.key_file;
+    char why[CONFIG_WHY_SIZE], where[CONFIG_WHERE_SIZE];
+    if (cert_path[0] == '\0')
+        return 0;
+    X509 *cert = NULL;
+    if (read_certificates(cert_path, &cert, why, sizeof(why)) < 0) {
+        describe_origin(cfg, "mqtt", "cert_file", where, sizeof(where));
+        snprintf(err, CONFIG_ERROR_SIZE, "%s: %s", where, why);
+        return -1;
+    }
+    EVP_PKEY *key = read_private_key(key_path, why, sizeof(why));
+    if (key && X509_check_private_key(cert, key) != 1) {
+        ERR_clear_error();
+        snprintf(why, sizeof(why),
+                 "%.100s is not the key of the certificate in %.100s (mqtt.cert_file)", key_path,
+                 cert_path);
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    X509_free(cert);
+    if (key == NULL) {
+        describe_origin(cfg, "mqtt", "key_file", where, sizeof(where));
+        snprintf(err, CONFIG_ERROR_SIZE, "%s: %s", where, why);
+        return -1;
+    }
+    EVP_PKEY_free(key);
+    return 0;
+}
+
+int config_check_files(const struct config *cfg, char err[CONFIG_ERROR_SIZE])
+{
+    if (cfg->mqtt.tls && (check_ca_file(cfg, "mqtt", cfg->mqtt.ca_file, err) != 0 ||
+                          check_client_certificate(cfg, err) != 0))
+        return -1;
+    if (cfg->lns_mqtt.enabled && cfg->lns_mqtt.tls &&
+        check_ca_file(cfg, "lns_mqtt", cfg->lns_mqtt.ca_file, err) != 0)
+        return -1;
     return 0;
 }
 

@@ -2,10 +2,13 @@
  * config.h - the daemon's configuration: one INI file (libinih) over built-in defaults.
  *
  * Every key has a default, so sensorbro runs with no file at all: broker localhost:1883,
- * journal sensorbro.db in the working directory, gateway id from the host name. A file (or a
- * --set section.key=value on the command line) overrides keys one by one. Any unknown
- * section or key and any bad value stops start-up with
+ * journal sensorbro.db in the working directory, gateway id from the host name. One file
+ * and then --set section.key=value options on the command line override keys one by one; a
+ * --set over a key of the file wins. Any unknown section or key, any bad value and any key
+ * given twice (twice in the file, or twice with --set) stops start-up with
  *     <file>:<line>: <section>.<key>: <what was expected>
+ * The configuration remembers where each key was set, so that config_check_files can name
+ * the line of a certificate file that turns out to be missing or not to parse.
  * The table of keys lives in config.c; docs/configuration.md describes each, and
  * `sensorbro --print-config` prints the effective configuration (secrets masked).
  *
@@ -20,6 +23,7 @@
 
 #define CONFIG_ERROR_SIZE 512
 #define CONFIG_PATH_SIZE  512
+#define CONFIG_MAX_KEYS   96 /* room in the origin table; config.c asserts its table fits */
 
 enum config_mqtt_protocol { CONFIG_MQTT_5 = 0, CONFIG_MQTT_3_1_1 = 1 };
 enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL = 1 };
@@ -68,7 +72,7 @@ struct config {
         char cert_file[CONFIG_PATH_SIZE];
         char key_file[CONFIG_PATH_SIZE];
         char topic[256];
-        char status_topic[256];
+        char status_topic[256]; /* "": no status messages and no will */
         uint32_t keepalive_s;
         uint32_t connect_timeout_s;
         uint32_t max_inflight;
@@ -101,17 +105,32 @@ struct config {
     struct {
         uint32_t level; /* enum log_level */
     } log;
+    /* Where each key's value came from, indexed like config.c's table of keys. */
+    struct {
+        char file[CONFIG_PATH_SIZE]; /* the file loaded, "" when none */
+        int line[CONFIG_MAX_KEYS];   /* 0: the default, > 0: that line of file, -1: --set */
+    } origin;
 };
 
 /* Fills cfg with the built-in defaults. */
 void config_set_defaults(struct config *cfg);
-/* Applies an INI file over cfg. Returns 0, or -1 with "<path>:<line>: ..." in err. */
+/* Applies an INI file over cfg; at most one file per configuration, before any option.
+ * A key given twice in it is refused with both lines. Returns 0, or -1 with
+ * "<path>:<line>: ..." in err. */
 int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERROR_SIZE]);
-/* Applies one "section.key=value" (from the command line). Returns 0 or -1 with err. */
+/* Applies one "section.key=value" (from the command line), over the file's value if any;
+ * the same key twice on the command line is refused. Returns 0 or -1 with err. */
 int config_apply_option(struct config *cfg, const char *assignment, char err[CONFIG_ERROR_SIZE]);
 /* Fills in values derived from others (client id from gateway id) and checks the keys that
  * depend on each other. Call once after all files and options. Returns 0 or -1 with err. */
 int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE]);
+/* Checks the TLS files of every TLS connection that will be made (mqtt.ca_file,
+ * mqtt.cert_file and mqtt.key_file, lns_mqtt.ca_file) as the daemon's user sees them: each
+ * opens, parses as PEM certificate(s) or an unencrypted private key (OpenSSL), and the key
+ * belongs to the certificate. For the daemon at start-up, after config_finish (sensorbroctl
+ * need not read the daemon's key). Returns 0, or -1 with
+ * "<file>:<line>: mqtt.ca_file: <what is wrong>" (or "command line: ..." for --set). */
+int config_check_files(const struct config *cfg, char err[CONFIG_ERROR_SIZE]);
 /* Prints cfg as an INI file that config_load_file accepts; secrets print as "********". */
 void config_print(const struct config *cfg, FILE *out);
 

@@ -70,21 +70,19 @@ struct gateway {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: sensorbro [-c FILE] [--set SECTION.KEY=VALUE]... [--print-config]\n"
-            "\n"
-            "Receives sensor uplinks (CoAP, LoRaWAN through a Semtech UDP packet\n"
-            "forwarder, a LoRaWAN network server's MQTT feed), keeps each in an SQLite\n"
-            "journal before\n"
-            "acknowledging it, and publishes it as JSON over MQTT.\n"
-            "\n"
-            "  -c, --config FILE     INI configuration file (default: none, built-in defaults)\n"
-            "  -s, --set S.K=V       override one key, e.g. --set mqtt.port=1884 (repeatable)\n"
-            "  -p, --print-config    print the effective configuration and exit\n"
-            "  -V, --version         print the version and exit\n"
-            "  -h, --help            this text\n"
-            "\n"
-            "Documentation: docs/configuration.md, docs/protocol.md, docs/architecture.md\n");
+    fprintf(out, "usage: sensorbro [-c FILE] [--set SECTION.KEY=VALUE]... [--print-config]\n"
+                 "\n"
+                 "Receives sensor uplinks (CoAP, LoRaWAN through a Semtech UDP packet\n"
+                 "forwarder, a LoRaWAN network server's MQTT feed), keeps each in an SQLite\n"
+                 "journal before acknowledging it, and publishes it as JSON over MQTT.\n"
+                 "\n"
+                 "  -c, --config FILE     INI configuration file (default: built-in defaults)\n"
+                 "  -s, --set S.K=V       override a key, e.g. mqtt.port=1884 (once per key)\n"
+                 "  -p, --print-config    print the effective configuration and exit\n"
+                 "  -V, --version         print the version and exit\n"
+                 "  -h, --help            this text\n"
+                 "\n"
+                 "Documentation: docs/configuration.md, docs/protocol.md, docs/architecture.md\n");
 }
 
 static void on_committed(void *ctx)
@@ -112,6 +110,11 @@ static int configure(struct gateway *gw, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "c:s:pVh", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
+            if (config_path) {
+                fprintf(stderr, "sensorbro: -c given twice (%s, %s): one configuration file\n",
+                        config_path, optarg);
+                return -1;
+            }
             config_path = optarg;
             break;
         case 's':
@@ -160,6 +163,12 @@ static int configure(struct gateway *gw, int argc, char **argv)
     if (print_config) {
         config_print(&gw->cfg, stdout);
         return 1;
+    }
+    /* Now, not at the first connect: a wrong certificate file would otherwise only show as
+     * failing connections, long after start-up said all was well. */
+    if (config_check_files(&gw->cfg, err) != 0) {
+        fprintf(stderr, "sensorbro: %s\n", err);
+        return -1;
     }
     log_set_level((enum log_level)gw->cfg.log.level);
     return 0;

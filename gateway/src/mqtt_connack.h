@@ -33,4 +33,12 @@ bool mqtt_connack_is_authorisation(bool mqtt5, int reason);
 void mqtt_connack_describe(bool mqtt5, int code, int reason, const char *text, char *out,
                            size_t out_size);
 
+/* Paho says only "TCP/TLS connect failure" when a TLS handshake fails; OpenSSL's reason
+ * ("certificate verify failed") reaches the client through MQTTAsync_SSLOptions'
+ * ssl_error_cb, one line per queued error, in OpenSSL 3's format
+ * "<thread>:error:<code>:<library>:<function>:<reason>:<file>:<line>:<data>". This adds the
+ * reason (and the data, when there is any) of one such line to text ("; " between
+ * reasons, a repeat left out), keeping text NUL-terminated within text_size. */
+void mqtt_connack_add_tls_error(char *text, size_t text_size, const char *line, size_t len);
+
 #endif

@@ -73,6 +73,8 @@ struct publisher {
     int failure_code;        /* Paho return code of the last connect failure */
     int failure_reason;      /* MQTT 5 reason code or 3.1.1 CONNACK code, 0 when none */
     char failure_text[160];  /* Paho's message for it, when any */
+    char tls_error[256];     /* OpenSSL's reasons during the current attempt, when any */
+    bool status_refusal_logged;
     enum publisher_state state;
     uint64_t epoch;
     uint64_t rewind_generation;
@@ -221,6 +223,17 @@ static void on_connect_failed(struct publisher *p, int code, int reason, const c
     pthread_mutex_unlock(&p->lock);
 }
 
+/* Paho's ssl_error_cb: OpenSSL's errors of a failing handshake (or of loading a CA or key
+ * file), one line each, before the connect failure itself is reported. */
+static int on_tls_error(const char *line, size_t len, void *context)
+{
+    struct publisher *p = context;
+    pthread_mutex_lock(&p->lock);
+    mqtt_connack_add_tls_error(p->tls_error, sizeof(p->tls_error), line, len);
+    pthread_mutex_unlock(&p->lock);
+    return 1; /* go on with the next error */
+}
+
 static void on_connect_success5(void *context, MQTTAsync_successData5 *response)
 {
     (void)response;
@@ -357,10 +370,15 @@ static void describe_connect_failure(struct publisher *p, char *out, size_t out_
 {
     pthread_mutex_lock(&p->lock);
     int code = p->failure_code, reason = p->failure_reason;
-    char text[sizeof(p->failure_text)];
+    char text[sizeof(p->failure_text)], tls[sizeof(p->tls_error)];
     memcpy(text, p->failure_text, sizeof(text));
+    memcpy(tls, p->tls_error, sizeof(tls));
+    p->tls_error[0] = '\0';
     pthread_mutex_unlock(&p->lock);
     mqtt_connack_describe(p->mqtt5, code, reason, text, out, out_size);
+    size_t used = strlen(out);
+    if (tls[0] && used + 1 < out_size)
+        snprintf(out + used, out_size - used, " (TLS: %s)", tls);
 }
 
 static void schedule_reconnect(struct publisher *p, bool slow)
@@ -443,6 +461,8 @@ static void start_connect(struct publisher *p)
         ssl.keyStore = cfg->mqtt.cert_file;
         ssl.privateKey = cfg->mqtt.key_file;
     }
+    ssl.ssl_error_cb = on_tls_error;
+    ssl.ssl_error_context = p;
 
     MQTTAsync_connectOptions conn;
     if (p->mqtt5) {
@@ -463,7 +483,7 @@ static void start_connect(struct publisher *p)
     conn.connectTimeout = (int)cfg->mqtt.connect_timeout_s;
     conn.maxInflight = (int)cfg->mqtt.max_inflight;
     conn.automaticReconnect = 0; /* reconnects are ours: jitter, and a fresh client each time */
-    conn.will = &will;
+    conn.will = p->status_topic[0] ? &will : NULL;
     if (cfg->mqtt.username[0]) {
         conn.username = cfg->mqtt.username;
         conn.password = cfg->mqtt.password;
@@ -473,6 +493,7 @@ static void start_connect(struct publisher *p)
 
     pthread_mutex_lock(&p->lock);
     p->state = PUBLISHER_CONNECTING;
+    p->tls_error[0] = '\0';
     pthread_mutex_unlock(&p->lock);
     rc = MQTTAsync_connect(p->client, &conn);
     if (rc != MQTTASYNC_SUCCESS) {
@@ -483,9 +504,35 @@ static void start_connect(struct publisher *p)
     }
 }
 
+/* The broker refused "online" (MQTT 5 PUBACK reason >= 0x80): typically an ACL that lets
+ * this client write its data topics only, as OS2iot's per-device ACL does. Data is not
+ * affected, so this is said once per run, not at every reconnect. */
+static void on_status_failure5(void *context, MQTTAsync_failureData5 *response)
+{
+    struct publisher *p = context;
+    int reason = response ? (int)response->reasonCode : 0;
+    if (reason < 0x80)
+        return; /* not a refusal: the connection went away, and its loss is reported */
+    pthread_mutex_lock(&p->lock);
+    bool first = !p->status_refusal_logged;
+    p->status_refusal_logged = true;
+    pthread_mutex_unlock(&p->lock);
+    log_msg(first ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
+            "mqtt: broker refused the status message on %s: %s (0x%02x); readings are "
+            "published all the same. Allow the topic in the broker's ACL, or set "
+            "mqtt.status_topic empty to send no status and no will",
+            p->status_topic, MQTTReasonCode_toString((enum MQTTReasonCodes)reason), reason);
+}
+
 static void publish_status(struct publisher *p, const char *status)
 {
+    if (p->status_topic[0] == '\0')
+        return; /* mqtt.status_topic is empty: no status messages */
     MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+    if (p->mqtt5) {
+        opts.onFailure5 = on_status_failure5;
+        opts.context = p;
+    }
     int rc = MQTTAsync_send(p->client, p->status_topic, (int)strlen(status), status, 1, 1, &opts);
     if (rc != MQTTASYNC_SUCCESS)
         log_warn("mqtt: cannot publish \"%s\" to %s: %s", status, p->status_topic,
@@ -786,8 +833,9 @@ static void shutdown_client(struct publisher *p)
     if (p->client == NULL)
         return;
     if (MQTTAsync_isConnected(p->client)) {
-        /* "offline" first, then give outstanding PUBACKs a moment: whatever is not
-         * acknowledged stays pending in the journal and goes out after the next start. */
+        /* "offline" first (when there is a status topic), then give outstanding PUBACKs a
+         * moment: whatever is not acknowledged stays pending in the journal and goes out
+         * after the next start. */
         MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
         opts.context = p;
         if (p->mqtt5) {
@@ -797,8 +845,14 @@ static void shutdown_client(struct publisher *p)
             opts.onSuccess = on_shutdown_step3;
             opts.onFailure = on_shutdown_failed3;
         }
-        if (MQTTAsync_send(p->client, p->status_topic, 7, "offline", 1, 1, &opts) ==
-            MQTTASYNC_SUCCESS)
+        bool status = p->status_topic[0] != '\0';
+        if (!status) {
+            pthread_mutex_lock(&p->lock);
+            p->shutdown_step_done = true; /* nothing to send: wait for the PUBACKs only */
+            pthread_mutex_unlock(&p->lock);
+        }
+        if (!status || MQTTAsync_send(p->client, p->status_topic, 7, "offline", 1, 1, &opts) ==
+                           MQTTASYNC_SUCCESS)
             wait_for_shutdown_step(p, true, STOP_DRAIN_MS);
 
         MQTTAsync_disconnectOptions disc3 = MQTTAsync_disconnectOptions_initializer;

@@ -18,7 +18,8 @@
  * when set, caps publishes per second (a token bucket holding a tenth of a second's worth),
  * so a backlog after an outage drains at that pace. A will message
  * "offline" and a retained "online" on the status topic tell subscribers whether the
- * gateway is connected.
+ * gateway is connected; an empty mqtt.status_topic sends neither. A broker that refuses
+ * the status message (an ACL for the data topics only) is reported once; data goes on.
  *
  * Threads: publisher_notify and publisher_get_stats may be called from any thread; start
  * and stop from the main thread only.

@@ -50,7 +50,15 @@ expect_eq "EUI too short" "4.04 POST to /up/<device EUI, 16 hex digits>" \
     "$(coap_post "$COAP_PORT" "/up/00112233" "$TEST_TMP/good.bin")"
 expect_eq "EUI not hex" "4.04 POST to /up/<device EUI, 16 hex digits>" \
     "$(coap_post "$COAP_PORT" "/up/00112233445566zz" "$TEST_TMP/good.bin")"
+expect_eq "no EUI" "4.04 POST to /up/<device EUI, 16 hex digits>" \
+    "$(coap_post "$COAP_PORT" "/up" "$TEST_TMP/good.bin")"
 expect_eq "GET" "4.05" "$(coap_request get "$COAP_PORT" "/up/$EUI")"
+# Resource discovery (RFC 6690): the link to /up in link-format (content-format 40).
+wkc=$("$COAP_CLIENT_BIN" -v 6 -B 10 -m get "coap://127.0.0.1:$COAP_PORT/.well-known/core" 2>&1 |
+    grep -E '^v:1 t:(CON|ACK|NON) c:' | tail -n 1) || true
+expect_eq "GET /.well-known/core" \
+    "c:2.05 [ Content-Format:application/link-format ] :: '</up>;rt=\"sensorbro.uplink\";ct=42;title=\"POST a sensorbro.v1.Uplink to /up/<device EUI>\"'" \
+    "$(sed -E 's/^v:1 t:[A-Z]+ (c:[0-9.]+) i:[0-9a-f]+ \{[0-9a-f]*\} /\1 /' <<<"$wkc")"
 expect_eq "PUT" "4.05" "$(coap_request put "$COAP_PORT" "/up/$EUI")"
 head -c 100 /dev/zero >"$TEST_TMP/large.bin"
 expect_eq "oversize" "4.13 payload too large" "$(coap_post "$COAP_PORT" "/up/$EUI" "$TEST_TMP/large.bin")"

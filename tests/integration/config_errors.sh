@@ -81,6 +81,17 @@ printf '[mqtt]\ntls = true\ncert_file = /etc/ssl/gw.pem\n' >"$cfg"
 expect_config_error "cert without key" \
     "sensorbro: $cfg: mqtt.cert_file and mqtt.key_file go together: set both" -c "$cfg"
 
+printf '[mqtt]\nport = 1884\nhost = a\n\n[coap]\nport = 5684\n[mqtt]\nport = 1885\n' >"$cfg"
+expect_config_error "key given twice" \
+    "sensorbro: $cfg:8: mqtt.port given again (first at line 2)" -c "$cfg"
+expect_config_error "key given twice with --set" \
+    "sensorbro: command line: coap.port given twice with --set" --set coap.port=1 --set coap.port=2
+expect_config_error "two configuration files" \
+    "sensorbro: -c given twice ($cfg, $cfg): one configuration file" -c "$cfg" -c "$cfg"
+printf '[mqtt]\nport = 1884\n' >"$cfg"
+"$SENSORBRO_BIN" -c "$cfg" --set mqtt.port=1999 --print-config | grep -qx "port = 1999" ||
+    fail "--set does not override the file's key"
+
 expect_config_error "missing file" \
     "sensorbro: $TEST_TMP/none.ini: cannot open: No such file or directory" -c "$TEST_TMP/none.ini"
 expect_config_error "bad --set" \

@@ -161,10 +161,13 @@ start_sensorbro()
     shift
     SB_DIR=$TEST_TMP/$name
     mkdir -p "$SB_DIR"
-    # The Semtech UDP ingest is on by default: give it a free port unless the test does
-    # (a later --set wins), so that tests running at once do not meet on port 1700.
-    (cd "$SB_DIR" && exec "$SENSORBRO_BIN" --set semtech_udp.bind=127.0.0.1 \
-        --set semtech_udp.port="$(free_port)" "$@") >>"$TEST_TMP/$name.log" 2>&1 &
+    # The Semtech UDP ingest is on by default: give it a free port on loopback unless the
+    # test does, so that tests running at once do not meet on port 1700. (Not both: a key
+    # given twice with --set is refused.)
+    local defaults=() args=" $* "
+    [[ $args == *" semtech_udp.bind="* ]] || defaults+=(--set semtech_udp.bind=127.0.0.1)
+    [[ $args == *" semtech_udp.port="* ]] || defaults+=(--set semtech_udp.port="$(free_port)")
+    (cd "$SB_DIR" && exec "$SENSORBRO_BIN" "${defaults[@]}" "$@") >>"$TEST_TMP/$name.log" 2>&1 &
     SB_PID=$!
     STARTED_PIDS+=("$SB_PID")
     wait_until "sensorbro $name listening" 10 grep -q "coap: listening" "$TEST_TMP/$name.log"

@@ -1,7 +1,8 @@
 /*
  * test_config.c - config.c: defaults, every kind of key from a file, the error messages
  * (file:line: section.key: what was expected), --set options, derived values and the keys
- * that depend on each other, and --print-config output that loads back unchanged.
+ * that depend on each other, keys given twice, the TLS files checked at start-up (named by
+ * the line that set them), and --print-config output that loads back unchanged.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -172,6 +173,7 @@ static void test_values_stay_on_error(void **state)
     assert_int_equal(cfg.mqtt.port, 1884);
     assert_string_equal(cfg.mqtt.host, "localhost");
     /* a too-long value is refused, not truncated */
+    config_set_defaults(&cfg);
     char text[600];
     snprintf(text, sizeof(text), "[mqtt]\nusername = %0150d\n", 0);
     assert_int_equal(config_load_file(&cfg, write_file(text), err), -1);
@@ -215,6 +217,108 @@ static void test_dependent_keys(void **state)
     assert_string_equal(err, "mqtt.password is set but mqtt.username is empty");
 }
 
+static void test_key_given_twice(void **state)
+{
+    (void)state;
+    /* twice in the file: refused with both lines, also across two [mqtt] sections */
+    expect_file_error("[mqtt]\nport = 1884\nhost = a\n[coap]\nport = 5684\n[mqtt]\nport = 1885\n",
+                      ":7: mqtt.port given again (first at line 2)");
+    expect_file_error("[gateway]\nid = a\n\n\nid = a\n",
+                      ":5: gateway.id given again (first at line 2)");
+    /* an indented line is a continuation to inih, that is the key before given again */
+    expect_file_error("[mqtt]\nhost = a\n  port = 1884\n",
+                      ":3: indented line (mqtt.host): start each \"key = value\" at the beginning "
+                      "of its line; an indented line continues the value of the key above it");
+    /* a --set over the file's key overrides it; the same --set twice is refused */
+    config_set_defaults(&cfg);
+    assert_int_equal(config_load_file(&cfg, write_file("[mqtt]\nport = 1884\n"), err), 0);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.port=1885", err), 0);
+    assert_int_equal(cfg.mqtt.port, 1885);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.port=1886", err), -1);
+    assert_string_equal(err, "command line: mqtt.port given twice with --set");
+    assert_int_equal(cfg.mqtt.port, 1885);
+    /* one file per configuration: a second one would mix the lines of two files */
+    assert_int_equal(config_load_file(&cfg, path, err), -1);
+    assert_non_null(strstr(err, ": one configuration file only"));
+}
+
+static void test_status_topic_off(void **state)
+{
+    (void)state;
+    config_set_defaults(&cfg);
+    assert_int_equal(config_load_file(&cfg, write_file("[mqtt]\nstatus_topic =\n"), err), 0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_string_equal(cfg.mqtt.status_topic, "");
+    expect_file_error("[mqtt]\nstatus_topic = a/+/status\n",
+                      ":2: mqtt.status_topic: expected a non-empty topic without the wildcards '+' "
+                      "or '#'");
+}
+
+static void test_tls_files_checked(void **state)
+{
+    (void)state;
+    char garbage[] = "/tmp/test_config_pem.XXXXXX";
+    int fd = mkstemp(garbage);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "not a certificate\n", 18), 18);
+    close(fd);
+    char text[256], expected[CONFIG_ERROR_SIZE];
+
+    /* missing, named by the file and line that set it */
+    config_set_defaults(&cfg);
+    assert_int_equal(config_load_file(&cfg,
+                                      write_file("[mqtt]\ntls = true\n; the CA\n"
+                                                 "ca_file = /nonexistent/ca.pem\n"),
+                                      err),
+                     0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_int_equal(config_check_files(&cfg, err), -1);
+    snprintf(expected, sizeof(expected),
+             "%s:4: mqtt.ca_file: cannot open /nonexistent/ca.pem: No such file or directory",
+             path);
+    assert_string_equal(err, expected);
+
+    /* not PEM, from --set */
+    config_set_defaults(&cfg);
+    snprintf(text, sizeof(text), "mqtt.ca_file=%s", garbage);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.tls=true", err), 0);
+    assert_int_equal(config_apply_option(&cfg, text, err), 0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_int_equal(config_check_files(&cfg, err), -1);
+    snprintf(expected, sizeof(expected),
+             "command line: mqtt.ca_file: %s holds no PEM certificate (expected -----BEGIN "
+             "CERTIFICATE-----)",
+             garbage);
+    assert_string_equal(err, expected);
+
+    /* a directory, the client certificate */
+    config_set_defaults(&cfg);
+    assert_int_equal(
+        config_load_file(
+            &cfg, write_file("[mqtt]\ntls = true\ncert_file = /tmp\nkey_file = /tmp\n"), err),
+        0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_int_equal(config_check_files(&cfg, err), -1);
+    snprintf(expected, sizeof(expected), "%s:3: mqtt.cert_file: /tmp is not a regular file", path);
+    assert_string_equal(err, expected);
+
+    /* lns_mqtt.ca_file only when that feed runs with TLS; empty: the system's CAs */
+    config_set_defaults(&cfg);
+    snprintf(text, sizeof(text), "[lns_mqtt]\ntls = true\nca_file = %s\n", garbage);
+    assert_int_equal(config_load_file(&cfg, write_file(text), err), 0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_int_equal(config_check_files(&cfg, err), 0);
+    assert_int_equal(config_apply_option(&cfg, "lns_mqtt.enabled=true", err), 0);
+    assert_int_equal(config_check_files(&cfg, err), -1);
+    snprintf(expected, sizeof(expected), "%s:3: lns_mqtt.ca_file: %s holds no PEM certificate",
+             path, garbage);
+    assert_memory_equal(err, expected, strlen(expected));
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.tls=true", err), 0);
+    assert_int_equal(config_check_files(&cfg, err), 0);
+    unlink(garbage);
+}
+
 static void test_print_masks_and_reloads(void **state)
 {
     (void)state;
@@ -245,13 +349,11 @@ static void test_print_masks_and_reloads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_every_kind_of_key),
-        cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_values_stay_on_error),
-        cmocka_unit_test(test_set_options),
-        cmocka_unit_test(test_dependent_keys),
-        cmocka_unit_test(test_print_masks_and_reloads),
+        cmocka_unit_test(test_defaults),          cmocka_unit_test(test_every_kind_of_key),
+        cmocka_unit_test(test_file_errors),       cmocka_unit_test(test_values_stay_on_error),
+        cmocka_unit_test(test_set_options),       cmocka_unit_test(test_dependent_keys),
+        cmocka_unit_test(test_key_given_twice),   cmocka_unit_test(test_status_topic_off),
+        cmocka_unit_test(test_tls_files_checked), cmocka_unit_test(test_print_masks_and_reloads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

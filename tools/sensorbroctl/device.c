@@ -25,11 +25,8 @@
 #include "clock.h"
 #include "registry.h"
 
-#define EXIT_USAGE      2
 #define LABEL_KEY_MAX   32
 #define LABEL_VALUE_MAX 64
-
-static const char *journal;
 
 /* Parses exactly 2 * len hex digits into out. */
 static bool parse_hex_exact(const char *text, uint8_t *out, size_t len)
@@ -65,7 +62,7 @@ static bool parse_eui(const char *what, const char *text, char out[FRAME_DEVICE_
     return false;
 }
 
-static int open_registry(bool read_only, struct registry **r)
+static int open_registry(const char *journal, bool read_only, struct registry **r)
 {
     char err[512];
     if (read_only) {
@@ -178,14 +175,15 @@ static bool add_label(cJSON *labels, const char *text)
     return true;
 }
 
-static int cmd_add(int argc, char **argv)
+static const struct option add_opts[] = {
+    {"dev-eui", required_argument, NULL, 'e'},   {"dev-addr", required_argument, NULL, 'a'},
+    {"nwk-s-key", required_argument, NULL, 'N'}, {"app-s-key", required_argument, NULL, 'A'},
+    {"join-eui", required_argument, NULL, 'J'},  {"app-key", required_argument, NULL, 'K'},
+    {"keys-file", required_argument, NULL, 'f'}, {"name", required_argument, NULL, 'n'},
+    {"label", required_argument, NULL, 'l'},     {NULL, 0, NULL, 0}};
+
+static int cmd_add(struct ctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dev-eui", required_argument, NULL, 'e'},   {"dev-addr", required_argument, NULL, 'a'},
-        {"nwk-s-key", required_argument, NULL, 'N'}, {"app-s-key", required_argument, NULL, 'A'},
-        {"join-eui", required_argument, NULL, 'J'},  {"app-key", required_argument, NULL, 'K'},
-        {"keys-file", required_argument, NULL, 'f'}, {"name", required_argument, NULL, 'n'},
-        {"label", required_argument, NULL, 'l'},     {NULL, 0, NULL, 0}};
     static struct registry_device dev;
     memset(&dev, 0, sizeof(dev));
     struct keys keys = {0};
@@ -195,7 +193,7 @@ static int cmd_add(int argc, char **argv)
     int rc = EXIT_USAGE;
     int opt;
     optind = 0; /* 0: glibc re-initialises, so options may follow arguments */
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "", add_opts, NULL)) != -1) {
         bool ok = true;
         uint8_t bytes[8];
         char eui[FRAME_DEVICE_ID_SIZE];
@@ -291,7 +289,7 @@ static int cmd_add(int argc, char **argv)
 
     rc = EXIT_FAILURE;
     struct registry *r;
-    if (open_registry(false, &r) != 0)
+    if (open_registry(ctl->journal_path, false, &r) != 0)
         goto out;
     bool exists;
     if (registry_add(r, &dev, &exists) != 0) {
@@ -354,20 +352,21 @@ static bool list_one(void *ctx, const struct registry_device *d)
     return true;
 }
 
-static int cmd_list(int argc, char **argv)
+static const struct option list_opts[] = {{"json", no_argument, NULL, 'J'}, {NULL, 0, NULL, 0}};
+
+static int cmd_list(struct ctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'J'}, {NULL, 0, NULL, 0}};
     struct list_ctx lc = {0};
     int opt;
     optind = 0; /* 0: glibc re-initialises, so options may follow arguments */
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "", list_opts, NULL)) != -1) {
         if (opt != 'J')
             return EXIT_USAGE;
         if (lc.array == NULL)
             lc.array = cJSON_CreateArray();
     }
     struct registry *r;
-    if (open_registry(true, &r) != 0) {
+    if (open_registry(ctl->journal_path, true, &r) != 0) {
         cJSON_Delete(lc.array);
         return EXIT_FAILURE;
     }
@@ -384,7 +383,7 @@ static int cmd_list(int argc, char **argv)
     return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-static int cmd_show(int argc, char **argv)
+static int cmd_show(struct ctl *ctl, int argc, char **argv)
 {
     char eui[FRAME_DEVICE_ID_SIZE];
     if (argc != 2) {
@@ -394,7 +393,7 @@ static int cmd_show(int argc, char **argv)
     if (!parse_eui("DEV-EUI", argv[1], eui))
         return EXIT_USAGE;
     struct registry *r;
-    if (open_registry(true, &r) != 0)
+    if (open_registry(ctl->journal_path, true, &r) != 0)
         return EXIT_FAILURE;
     static struct registry_device d;
     bool found = false;
@@ -444,7 +443,7 @@ static int cmd_show(int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
-static int cmd_remove(int argc, char **argv)
+static int cmd_remove(struct ctl *ctl, int argc, char **argv)
 {
     char eui[FRAME_DEVICE_ID_SIZE];
     if (argc != 2) {
@@ -454,7 +453,7 @@ static int cmd_remove(int argc, char **argv)
     if (!parse_eui("DEV-EUI", argv[1], eui))
         return EXIT_USAGE;
     struct registry *r;
-    if (open_registry(false, &r) != 0)
+    if (open_registry(ctl->journal_path, false, &r) != 0)
         return EXIT_FAILURE;
     bool found = false;
     int rc = registry_remove(r, eui, &found);
@@ -471,16 +470,17 @@ static int cmd_remove(int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
-static int cmd_downlink(int argc, char **argv)
+static const struct option downlink_opts[] = {{"port", required_argument, NULL, 'p'},
+                                              {"confirmed", no_argument, NULL, 'c'},
+                                              {NULL, 0, NULL, 0}};
+
+static int cmd_downlink(struct ctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
-                                         {"confirmed", no_argument, NULL, 'c'},
-                                         {NULL, 0, NULL, 0}};
     long port = 2;
     bool confirmed = false;
     int opt;
     optind = 0; /* 0: glibc re-initialises, so options may follow arguments */
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "", downlink_opts, NULL)) != -1) {
         char *end;
         if (opt == 'p') {
             errno = 0;
@@ -514,7 +514,7 @@ static int cmd_downlink(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct registry *r;
-    if (open_registry(false, &r) != 0)
+    if (open_registry(ctl->journal_path, false, &r) != 0)
         return EXIT_FAILURE;
     static struct registry_device d;
     bool found = false;
@@ -538,27 +538,46 @@ static int cmd_downlink(int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
-int cmd_device(const char *journal_path, int argc, char **argv)
-{
-    journal = journal_path;
-    if (argc < 2) {
-        fprintf(stderr, "sensorbroctl device: expected add, list, show, remove or downlink\n");
-        return EXIT_USAGE;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "add") == 0)
-        return cmd_add(argc - 1, argv + 1);
-    if (strcmp(sub, "list") == 0)
-        return cmd_list(argc - 1, argv + 1);
-    if (strcmp(sub, "show") == 0)
-        return cmd_show(argc - 1, argv + 1);
-    if (strcmp(sub, "remove") == 0)
-        return cmd_remove(argc - 1, argv + 1);
-    if (strcmp(sub, "downlink") == 0)
-        return cmd_downlink(argc - 1, argv + 1);
-    fprintf(stderr,
-            "sensorbroctl device: unknown subcommand \"%.40s\" (add, list, show, remove, "
-            "downlink)\n",
-            sub);
-    return EXIT_USAGE;
-}
+const struct ctl_command device_commands[] = {
+    {"device add",
+     "--dev-eui EUI (ABP: --dev-addr HEX8 --nwk-s-key K --app-s-key K |\n"
+     "OTAA: --join-eui EUI --app-key K) [--keys-file FILE|-]\n"
+     "[--name NAME] [--label KEY=VALUE]...",
+     "register a LoRaWAN device of the edge network server",
+     "Register a LoRaWAN device of the edge network server, activated by\n"
+     "personalisation (ABP) or over the air (OTAA).\n"
+     "\n"
+     "  --dev-eui EUI       the device's EUI-64, 16 hex digits (required)\n"
+     "  --dev-addr HEX8     ABP: the DevAddr, 8 hex digits\n"
+     "  --nwk-s-key K       ABP: the NwkSKey, 32 hex digits\n"
+     "  --app-s-key K       ABP: the AppSKey, 32 hex digits\n"
+     "  --join-eui EUI      OTAA: the JoinEUI (AppEUI), 16 hex digits\n"
+     "  --app-key K         OTAA: the AppKey, 32 hex digits\n"
+     "  --keys-file FILE|-  read nwkskey/appskey/appkey = K lines from FILE (or\n"
+     "                      stdin): keeps keys out of ps and the shell's history,\n"
+     "                      safer than the options\n"
+     "  --name NAME         a name for people, at most 63 characters\n"
+     "  --label KEY=VALUE   a label (repeatable), e.g. --label room=1.12\n",
+     "", add_opts, cmd_add},
+    {"device list", "[--json]", "list the registered devices",
+     "List the registered devices: EUI, activation, DevAddr, last uplink frame\n"
+     "counter, name and labels; never keys.\n"
+     "\n"
+     "  --json  one JSON array instead of the table\n",
+     "", list_opts, cmd_list},
+    {"device show", "DEV-EUI", "show one device, keys masked",
+     "Show one device: activation, session, frame counters and the number of\n"
+     "queued downlinks. Keys show as their first and last byte only.\n",
+     "", NULL, cmd_show},
+    {"device remove", "DEV-EUI", "remove a device and its queued downlinks",
+     "Remove a device from the registry, with its queued downlinks.\n", "", NULL, cmd_remove},
+    {"device downlink", "DEV-EUI HEX [--port N] [--confirmed]", "queue a downlink for a device",
+     "Queue a downlink (at most 51 bytes, what fits every EU868 data rate); it\n"
+     "goes out in RX1 of the device's next uplink.\n"
+     "\n"
+     "  --port N     the FPort, 1..223 (default 2)\n"
+     "  --confirmed  ask the device to acknowledge it\n",
+     "", downlink_opts, cmd_downlink},
+};
+
+const size_t device_command_count = sizeof(device_commands) / sizeof(device_commands[0]);

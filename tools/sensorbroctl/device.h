@@ -1,11 +1,17 @@
 /*
- * device.h - `sensorbroctl device`: the LoRaWAN device registry (gateway/src/registry.h)
- * from the command line. Single-threaded, like the rest of sensorbroctl.
+ * device.h - `sensorbroctl device add|list|show|remove|downlink`: the LoRaWAN device
+ * registry (gateway/src/registry.h) from the command line. Its commands are the rows of
+ * device_commands (command.h). Single-threaded, like the rest of sensorbroctl.
  */
 #ifndef SENSORBROCTL_DEVICE_H
 #define SENSORBROCTL_DEVICE_H
 
-/* argv[0] is "device". Returns the process exit status: 0, 1 (failed), 2 (usage). */
-int cmd_device(const char *journal_path, int argc, char **argv);
+#include <stddef.h>
+
+#include "command.h"
+
+/* The rows of "device add", "device list", ... for the dispatcher. */
+extern const struct ctl_command device_commands[];
+extern const size_t device_command_count;
 
 #endif

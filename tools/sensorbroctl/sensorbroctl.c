@@ -10,7 +10,8 @@
  *
  * It links the daemon's own modules (config, journal, decode, render), so what it shows is
  * what the daemon does. It reads the journal through a read-only connection, which is safe
- * while the daemon runs (SQLite WAL).
+ * while the daemon runs (SQLite WAL). Every command is a row of a table (command.h): the
+ * dispatcher at the bottom, `help`, and each command's --help work off those rows.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -38,56 +39,10 @@
 #include "quantity.h"
 #include "render.h"
 
-#define EXIT_USAGE 2
-
-struct ctl {
-    struct config cfg;
-    const char *journal_path; /* --journal, else the config's */
-};
-
-static void usage(FILE *out)
-{
-    fprintf(
-        out,
-        "usage: sensorbroctl [-c FILE] [--set S.K=V]... [-j JOURNAL] COMMAND [ARGS]\n"
-        "\n"
-        "commands:\n"
-        "  decode [--device EUI] [--received TIME] [--transport T] [--pretty] [PAYLOAD]\n"
-        "        Decode an Uplink given in hex or base64 (argument, or stdin) and print\n"
-        "        the JSON the daemon publishes for it. TIME is RFC 3339 (2026-11-23T09:00:00Z)\n"
-        "        or unix milliseconds; default now. Exit 1 with the reason if it is invalid.\n"
-        "  status [--json]\n"
-        "        Journal depth, age of the oldest pending frame, quarantine count, frames\n"
-        "        dropped ever; whether sensorbro runs, its broker connection, and what\n"
-        "        happened to the frames since it started (received, committed, sent,\n"
-        "        published, refused, quarantined, dropped by reason, duplicates).\n"
-        "  quarantine [--after ID] [--limit N]\n"
-        "        List quarantined frames: id, time, device, source, reason, payload (hex).\n"
-        "  watch [--count N] [--duration S] [--topic FILTER] [--raw]\n"
-        "        Subscribe to the broker of the configuration and print each reading.\n"
-        "  journal check\n"
-        "        PRAGMA integrity_check of the journal: prints ok (exit 0) or the damage.\n"
-        "  journal recover [--output PATH]\n"
-        "        Copy every readable row of a damaged journal into a new one (default\n"
-        "        JOURNAL.recovered). The damaged file is only read, never changed.\n"
-        "  device add --dev-eui EUI (ABP: --dev-addr HEX8 --nwk-s-key K --app-s-key K |\n"
-        "             OTAA: --join-eui EUI --app-key K) [--keys-file FILE|-]\n"
-        "             [--name NAME] [--label KEY=VALUE]...\n"
-        "        Register a LoRaWAN device of the edge network server. Keys are 32 hex\n"
-        "        digits; --keys-file (or - for stdin) with lines nwkskey/appskey/appkey = K\n"
-        "        keeps them out of ps and the shell's history (safer than the options).\n"
-        "  device list [--json] | device show EUI | device remove EUI\n"
-        "        List devices, show one (keys masked), remove one with its queue.\n"
-        "  device downlink EUI HEX [--port N] [--confirmed]\n"
-        "        Queue a downlink (at most 51 bytes, FPort 1..223, default 2); it goes out\n"
-        "        in RX1 of the device's next uplink.\n"
-        "\n"
-        "options:\n"
-        "  -c, --config FILE   the daemon's configuration file (journal path, broker, ids)\n"
-        "  -s, --set S.K=V     override one configuration key, as for sensorbro\n"
-        "  -j, --journal PATH  the journal database (default: journal.path of the config)\n"
-        "  -h, --help          this text\n");
-}
+#ifndef SENSORBRO_VERSION
+#define SENSORBRO_VERSION "unknown"
+#endif
+#define MAX_SETS 64
 
 /* ---- decode ---- */
 
@@ -194,20 +149,21 @@ static int read_stdin(char *buf, size_t size)
     return 0;
 }
 
+static const struct option decode_opts[] = {{"device", required_argument, NULL, 'd'},
+                                            {"received", required_argument, NULL, 'r'},
+                                            {"transport", required_argument, NULL, 't'},
+                                            {"pretty", no_argument, NULL, 'p'},
+                                            {NULL, 0, NULL, 0}};
+
 static int cmd_decode(struct ctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {{"device", required_argument, NULL, 'd'},
-                                         {"received", required_argument, NULL, 'r'},
-                                         {"transport", required_argument, NULL, 't'},
-                                         {"pretty", no_argument, NULL, 'p'},
-                                         {NULL, 0, NULL, 0}};
     char device[FRAME_DEVICE_ID_SIZE] = "0000000000000000";
     const char *transport = "coap";
     int64_t received_ms = clock_wall_ms();
     bool pretty = false;
     int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "d:r:t:p", opts, NULL)) != -1) {
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "d:r:t:p", decode_opts, NULL)) != -1) {
         switch (opt) {
         case 'd':
             if (frame_parse_device_id(optarg, strlen(optarg), device) != 0) {
@@ -420,13 +376,14 @@ static void print_daemon_status(const struct metrics *m, int64_t now_ms)
     }
 }
 
+static const struct option status_opts[] = {{"json", no_argument, NULL, 'J'}, {NULL, 0, NULL, 0}};
+
 static int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'J'}, {NULL, 0, NULL, 0}};
     bool as_json = false;
     int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "", status_opts, NULL)) != -1) {
         if (opt != 'J')
             return EXIT_USAGE;
         as_json = true;
@@ -498,16 +455,17 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
+static const struct option quarantine_opts[] = {{"after", required_argument, NULL, 'a'},
+                                                {"limit", required_argument, NULL, 'l'},
+                                                {NULL, 0, NULL, 0}};
+
 static int cmd_quarantine(struct ctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {{"after", required_argument, NULL, 'a'},
-                                         {"limit", required_argument, NULL, 'l'},
-                                         {NULL, 0, NULL, 0}};
     int64_t after = 0;
     long limit = 100;
     int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "", quarantine_opts, NULL)) != -1) {
         char *end;
         if (opt == 'a')
             after = strtoll(optarg, &end, 10);
@@ -598,45 +556,54 @@ static void print_reading(const char *topic, const char *payload, int len, bool 
 
 /* ---- journal check / recover ---- */
 
-static int cmd_journal(struct ctl *ctl, int argc, char **argv)
+static int cmd_journal_check(struct ctl *ctl, int argc, char **argv)
 {
-    if (argc < 2 || (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "recover") != 0)) {
-        fprintf(stderr, "sensorbroctl journal: expected \"check\" or \"recover\"\n");
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "sensorbroctl journal check: no arguments expected\n");
         return EXIT_USAGE;
     }
-    if (strcmp(argv[1], "check") == 0) {
-        sqlite3 *db = NULL;
-        if (sqlite3_open_v2(ctl->journal_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-            fprintf(stderr, "sensorbroctl journal check: %s: %s\n", ctl->journal_path,
-                    db ? sqlite3_errmsg(db) : "out of memory");
-            sqlite3_close(db);
-            return EXIT_FAILURE;
-        }
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(20)", -1, &st, NULL);
-        bool ok = false;
-        int rows = 0;
-        while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-            const char *line = (const char *)sqlite3_column_text(st, 0);
-            ok = rows++ == 0 && line && strcmp(line, "ok") == 0;
-            printf("%s\n", line ? line : "(null)");
-        }
-        if (rows == 0)
-            printf("%s\n", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(ctl->journal_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "sensorbroctl journal check: %s: %s\n", ctl->journal_path,
+                db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
-        return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+        return EXIT_FAILURE;
     }
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(20)", -1, &st, NULL);
+    bool ok = false;
+    int rows = 0;
+    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+        ok = rows++ == 0 && line && strcmp(line, "ok") == 0;
+        printf("%s\n", line ? line : "(null)");
+    }
+    if (rows == 0)
+        printf("%s\n", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static const struct option recover_opts[] = {{"output", required_argument, NULL, 'o'},
+                                             {NULL, 0, NULL, 0}};
+
+static int cmd_journal_recover(struct ctl *ctl, int argc, char **argv)
+{
     char output[CONFIG_PATH_SIZE + 16];
     snprintf(output, sizeof(output), "%s.recovered", ctl->journal_path);
     int opt;
-    optind = 2;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "", recover_opts, NULL)) != -1) {
         if (opt != 'o')
             return EXIT_USAGE;
         snprintf(output, sizeof(output), "%s", optarg);
+    }
+    if (optind != argc) {
+        fprintf(stderr, "sensorbroctl journal recover: unexpected argument \"%.40s\"\n",
+                argv[optind]);
+        return EXIT_USAGE;
     }
     struct journal_salvage_report report;
     char err[512];
@@ -659,27 +626,68 @@ static int cmd_journal(struct ctl *ctl, int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
+/* Appends len bytes of text to out (NUL-terminated within out_size; cut when full). */
+static void append_text(char *out, size_t out_size, size_t *used, const char *text, size_t len)
+{
+    size_t room = *used + 1 < out_size ? out_size - *used - 1 : 0;
+    size_t n = len < room ? len : room;
+    memcpy(out + *used, text, n);
+    *used += n;
+    out[*used] = '\0';
+}
+
+/* The subscription filter for a topic template: {gateway} replaced, and each level that
+ * holds {device} a '+' (sensorbro/{gateway}/{device}/up: sensorbro/gw/+/up). */
+static void filter_of_template(const char *template, const char *gateway, char *out,
+                               size_t out_size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (const char *level = template;; level++) {
+        size_t len = strcspn(level, "/");
+        const char *device = strstr(level, "{device}");
+        if (device && (size_t)(device - level) < len) {
+            append_text(out, out_size, &used, "+", 1);
+        } else {
+            for (size_t i = 0; i < len;) {
+                bool placeholder = strncmp(level + i, "{gateway}", 9) == 0;
+                append_text(out, out_size, &used, placeholder ? gateway : level + i,
+                            placeholder ? strlen(gateway) : 1);
+                i += placeholder ? 9 : 1;
+            }
+        }
+        level += len;
+        if (*level == '\0')
+            break;
+        append_text(out, out_size, &used, "/", 1);
+    }
+}
+
+static const struct option watch_opts[] = {{"count", required_argument, NULL, 'n'},
+                                           {"duration", required_argument, NULL, 'd'},
+                                           {"topic", required_argument, NULL, 't'},
+                                           {"raw", no_argument, NULL, 'r'},
+                                           {NULL, 0, NULL, 0}};
+
 static int cmd_watch(struct ctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {{"count", required_argument, NULL, 'n'},
-                                         {"duration", required_argument, NULL, 'd'},
-                                         {"topic", required_argument, NULL, 't'},
-                                         {"raw", no_argument, NULL, 'r'},
-                                         {NULL, 0, NULL, 0}};
     long count = 0, duration_s = 0;
-    char topic[300];
-    snprintf(topic, sizeof(topic), "sensorbro/%s/#", ctl->cfg.gateway.id);
-    bool raw = false;
+    char data_filter[300], status_topic[300] = "";
+    filter_of_template(ctl->cfg.mqtt.topic, ctl->cfg.gateway.id, data_filter, sizeof(data_filter));
+    if (ctl->cfg.mqtt.status_topic[0])
+        filter_of_template(ctl->cfg.mqtt.status_topic, ctl->cfg.gateway.id, status_topic,
+                           sizeof(status_topic));
+    bool raw = false, own_filter = false;
     int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "", watch_opts, NULL)) != -1) {
         char *end = "";
         if (opt == 'n')
             count = strtol(optarg, &end, 10);
         else if (opt == 'd')
             duration_s = strtol(optarg, &end, 10);
         else if (opt == 't')
-            snprintf(topic, sizeof(topic), "%s", optarg);
+            own_filter = snprintf(data_filter, sizeof(data_filter), "%s", optarg) > 0;
         else if (opt == 'r')
             raw = true;
         else
@@ -688,6 +696,10 @@ static int cmd_watch(struct ctl *ctl, int argc, char **argv)
             fprintf(stderr, "sensorbroctl watch: expected a number >= 0, got \"%s\"\n", optarg);
             return EXIT_USAGE;
         }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "sensorbroctl watch: unexpected argument \"%.40s\"\n", argv[optind]);
+        return EXIT_USAGE;
     }
     const struct config *cfg = &ctl->cfg;
     char uri[BROKER_URI_SIZE], client_id[64];
@@ -726,13 +738,18 @@ static int cmd_watch(struct ctl *ctl, int argc, char **argv)
                 cfg->mqtt.host, cfg->mqtt.port, MQTTClient_strerror(rc));
         return EXIT_FAILURE;
     }
-    if (MQTTClient_subscribe(client, topic, 1) != MQTTCLIENT_SUCCESS) {
-        fprintf(stderr, "sensorbroctl watch: cannot subscribe to %s\n", topic);
+    /* the readings, and the gateway's status to show (never counted as a reading) */
+    char *filters[2] = {data_filter, status_topic};
+    int qos[2] = {1, 1};
+    int n_filters = !own_filter && status_topic[0] ? 2 : 1;
+    if (MQTTClient_subscribeMany(client, n_filters, filters, qos) != MQTTCLIENT_SUCCESS) {
+        fprintf(stderr, "sensorbroctl watch: cannot subscribe to %s\n", data_filter);
         MQTTClient_disconnect(client, 1000);
         MQTTClient_destroy(&client);
         return EXIT_FAILURE;
     }
-    fprintf(stderr, "watching %s on %s\n", topic, uri);
+    fprintf(stderr, "watching %s%s%s on %s\n", data_filter, n_filters == 2 ? " and " : "",
+            n_filters == 2 ? status_topic : "", uri);
     fflush(stderr);
     int64_t until = duration_s ? clock_mono_ms() + duration_s * 1000 : INT64_MAX;
     long seen = 0;
@@ -751,7 +768,9 @@ static int cmd_watch(struct ctl *ctl, int argc, char **argv)
             continue; /* timeout */
         print_reading(msg_topic, msg->payload, msg->payloadlen, raw);
         fflush(stdout);
-        seen++;
+        /* the retained "online" arrives first: it is the gateway's state, not a reading */
+        if (status_topic[0] == '\0' || strcmp(msg_topic, status_topic) != 0)
+            seen++;
         MQTTClient_freeMessage(&msg);
         MQTTClient_free(msg_topic);
     }
@@ -760,40 +779,378 @@ static int cmd_watch(struct ctl *ctl, int argc, char **argv)
     return rc;
 }
 
+/* ---- the commands and the dispatcher ---- */
+
+static const struct ctl_command commands[] = {
+    {"decode", "[--device EUI] [--received TIME] [--transport T] [--pretty]\n[PAYLOAD]",
+     "decode an Uplink and print the JSON the daemon publishes for it",
+     "Decode an Uplink given in hex or base64 (the argument, or stdin) and print\n"
+     "the JSON the daemon publishes for it. Exit 1 with the reason if it is\n"
+     "invalid. Reads no journal and connects to nothing.\n"
+     "\n"
+     "  --device EUI     the device, 16 hex digits (default 0000000000000000)\n"
+     "  --received TIME  when it was received: RFC 3339 (2026-11-23T09:00:00Z)\n"
+     "                   or unix milliseconds; default now\n"
+     "  --transport T    the transport to name (default coap)\n"
+     "  --pretty         indented JSON\n",
+     "d:r:t:p", decode_opts, cmd_decode},
+    {"status", "[--json]", "journal depth and what the running daemon did",
+     "Journal depth, age of the oldest pending frame, quarantine count, frames\n"
+     "dropped ever; whether sensorbro runs, its broker connection, and what\n"
+     "happened to the frames since it started (received, committed, sent,\n"
+     "published, refused, quarantined, dropped by reason, duplicates).\n"
+     "\n"
+     "  --json  one JSON object, every counter by its metric name\n",
+     "", status_opts, cmd_status},
+    {"quarantine", "[--after ID] [--limit N]", "list quarantined frames with their reasons",
+     "List quarantined frames: id, time, device, transport, source, reason and\n"
+     "the payload in hex, tab-separated, oldest first.\n"
+     "\n"
+     "  --after ID  only frames after this id (to page on)\n"
+     "  --limit N   at most N frames (default 100)\n",
+     "", quarantine_opts, cmd_quarantine},
+    {"watch", "[--count N] [--duration S] [--topic FILTER] [--raw]",
+     "print readings as the broker delivers them",
+     "Subscribe to the broker of the configuration and print each reading as it\n"
+     "arrives: by default the data topics (mqtt.topic, every device) and the\n"
+     "gateway's status topic, whose retained online/offline is shown but is\n"
+     "not a reading.\n"
+     "\n"
+     "  --count N       stop after N readings (status messages do not count)\n"
+     "  --duration S    stop after S seconds\n"
+     "  --topic FILTER  subscribe to FILTER instead (MQTT wildcards allowed)\n"
+     "  --raw           print payloads as they are, not as a summary line\n",
+     "", watch_opts, cmd_watch},
+    {"journal check", "", "check the journal's integrity",
+     "PRAGMA integrity_check of the journal, read-only: prints ok (exit 0) or\n"
+     "the damage (exit 1).\n",
+     "", NULL, cmd_journal_check},
+    {"journal recover", "[--output PATH]", "copy what is readable of a damaged journal",
+     "Copy every readable row of a damaged journal into a new one. The damaged\n"
+     "file is only read, never changed.\n"
+     "\n"
+     "  --output PATH  the new journal (default: JOURNAL.recovered)\n",
+     "", recover_opts, cmd_journal_recover},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Runs nothing: main answers "help" before any configuration is read. */
+static const struct ctl_command help_row = {
+    "help",
+    "[COMMAND]",
+    "this overview, or the help of one command",
+    "Print the overview of all commands, or the usage and help of one\n"
+    "(sensorbroctl help device add). COMMAND --help says the same.\n",
+    "",
+    NULL,
+    NULL};
+
+/* The i-th row over the tables (this file's, device.c's, help), NULL past the end. */
+static const struct ctl_command *command_at(size_t i)
+{
+    if (i < N_COMMANDS)
+        return &commands[i];
+    i -= N_COMMANDS;
+    if (i < device_command_count)
+        return &device_commands[i];
+    return i == device_command_count ? &help_row : NULL;
+}
+
+/* Prints a synopsis whose '\n' continue on lines indented by indent. */
+static void print_synopsis(const char *synopsis, int indent, FILE *out)
+{
+    if (synopsis[0])
+        fputc(' ', out);
+    for (const char *p = synopsis; *p; p++) {
+        fputc(*p, out);
+        if (*p == '\n')
+            fprintf(out, "%*s", indent, "");
+    }
+}
+
+/* The column where the descriptions of the help's option list start (0: no list). */
+static int option_column(const char *help)
+{
+    const char *line = strstr(help, "\n  -");
+    if (line == NULL)
+        return 0;
+    line++;
+    const char *gap = strstr(line + 2, "  "), *eol = strchr(line, '\n');
+    if (gap == NULL || (eol && gap > eol))
+        return 0;
+    while (*gap == ' ')
+        gap++;
+    return (int)(gap - line);
+}
+
+static void print_command_usage(const struct ctl_command *cmd, FILE *out)
+{
+    int indent = fprintf(out, "usage: sensorbroctl [OPTIONS] %s", cmd->name) + 1;
+    if (strchr(cmd->synopsis, '\n') || indent + strlen(cmd->synopsis) > 80) {
+        indent = 8; /* a long one starts on a line of its own */
+        fprintf(out, "\n%*s", indent - 1, "");
+    }
+    print_synopsis(cmd->synopsis, indent, out);
+    fprintf(out, "\n\n%s", cmd->help);
+    int column = option_column(cmd->help);
+    /* --help joins the command's own option list, or stands alone */
+    fprintf(out, "%s%-*s%s\n", column ? "" : "\n", column ? column : 14, "  -h, --help",
+            "this text");
+    fprintf(out, "\nOPTIONS before the command: see sensorbroctl --help\n");
+}
+
+static void print_overview(FILE *out)
+{
+    fprintf(out, "usage: sensorbroctl [-c FILE] [--set S.K=V]... [-j JOURNAL] COMMAND [ARGS]\n"
+                 "       sensorbroctl help [COMMAND]  |  COMMAND --help  |  --version\n"
+                 "\n"
+                 "commands:\n");
+    for (size_t i = 0; command_at(i); i++) {
+        const struct ctl_command *cmd = command_at(i);
+        int indent = fprintf(out, "  %s", cmd->name) + 1;
+        print_synopsis(cmd->synopsis, indent, out);
+        fprintf(out, "\n        %s\n", cmd->summary);
+    }
+    fprintf(out, "\n"
+                 "options:\n"
+                 "  -c, --config FILE   the daemon's configuration (journal path, broker, ids)\n"
+                 "  -s, --set S.K=V     override one configuration key, as for sensorbro\n"
+                 "                      (after the file, once per key)\n"
+                 "  -j, --journal PATH  the journal database (default: journal.path of the\n"
+                 "                      configuration)\n"
+                 "  -V, --version       print the version and exit\n"
+                 "  -h, --help          this text\n");
+}
+
+/* The rows whose name begins with the group's word and a space ("device" for "device add"),
+ * printed as a list of subcommands. Returns how many there are. */
+static size_t print_group(const char *group, FILE *out)
+{
+    size_t n = 0, len = strlen(group);
+    for (size_t i = 0; command_at(i); i++) {
+        const struct ctl_command *cmd = command_at(i);
+        if (strncmp(cmd->name, group, len) != 0 || cmd->name[len] != ' ')
+            continue;
+        if (n++ == 0 && out)
+            fprintf(out, "usage: sensorbroctl [OPTIONS] %s SUBCOMMAND ...\n\nsubcommands:\n",
+                    group);
+        if (out) {
+            int indent = fprintf(out, "  %s", cmd->name) + 1;
+            print_synopsis(cmd->synopsis, indent, out);
+            fprintf(out, "\n        %s\n", cmd->summary);
+        }
+    }
+    if (n && out)
+        fprintf(out, "\nsensorbroctl help %s SUBCOMMAND: the help of one\n", group);
+    return n;
+}
+
+/* The row named by the words at argv[0..], and in *words how many words its name has;
+ * NULL when none. */
+static const struct ctl_command *find_command(int argc, char **argv, int *words)
+{
+    for (size_t i = 0; command_at(i); i++) {
+        const struct ctl_command *cmd = command_at(i);
+        const char *name = cmd->name;
+        int w = 0;
+        while (w < argc) {
+            size_t len = strcspn(name, " ");
+            if (strlen(argv[w]) != len || strncmp(argv[w], name, len) != 0)
+                break;
+            w++;
+            name += len;
+            if (*name == '\0') {
+                *words = w;
+                return cmd;
+            }
+            name++;
+        }
+    }
+    return NULL;
+}
+
+/* Says that argv[0] (after the words already matched) names no command. */
+static void unknown_command(int argc, char **argv)
+{
+    if (argc >= 1 && print_group(argv[0], NULL) > 0) {
+        char names[256] = "";
+        size_t used = 0, len = strlen(argv[0]);
+        for (size_t i = 0; command_at(i) && used < sizeof(names); i++) {
+            const char *name = command_at(i)->name;
+            if (strncmp(name, argv[0], len) == 0 && name[len] == ' ')
+                used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+                                         used ? ", " : "", name + len + 1);
+        }
+        if (argc >= 2)
+            fprintf(stderr, "sensorbroctl %s: unknown subcommand \"%.40s\" (%s)\n", argv[0],
+                    argv[1], names);
+        else
+            fprintf(stderr, "sensorbroctl %s: expected a subcommand: %s\n", argv[0], names);
+        fprintf(stderr, "see: sensorbroctl help %s\n", argv[0]);
+        return;
+    }
+    fprintf(stderr, "sensorbroctl: unknown command \"%.40s\" (", argc ? argv[0] : "");
+    for (size_t i = 0; command_at(i); i++) {
+        const char *name = command_at(i)->name, *before = i ? command_at(i - 1)->name : "";
+        size_t len = strcspn(name, " ");
+        if (i == 0 || strncmp(name, before, len) != 0 || strcspn(before, " ") != len)
+            fprintf(stderr, "%s%.*s", i ? ", " : "", (int)len, name);
+    }
+    fprintf(stderr, "); see: sensorbroctl help\n");
+}
+
+/* The option getopt_long (opterr 0, optstring starting with ':') stopped at with '?' or
+ * ':': "--name" (without "=value") or "-x". An unknown short option may sit inside a
+ * cluster ("-px"), where optind has not moved on: optopt names it then. */
+static void name_option(int opt, char **argv, char *out, size_t out_size)
+{
+    const char *arg = argv[optind - 1];
+    if ((opt == '?' && optopt != 0) || strncmp(arg, "--", 2) != 0)
+        snprintf(out, out_size, "-%c", optopt);
+    else
+        snprintf(out, out_size, "%.40s", arg);
+    out[strcspn(out, "=")] = '\0';
+}
+
+/* Checks argv (argv[0]: the command's last word) against the command's options before
+ * anything is done: -h/--help sets *help; an unknown option or a missing value is named.
+ * Returns 0, or -1 after saying what was wrong. */
+static int check_options(const struct ctl_command *cmd, int argc, char **argv, bool *help)
+{
+    struct option all[32];
+    size_t n = 0;
+    for (const struct option *o = cmd->long_opts; o && o->name && n + 2 < 32; o++)
+        all[n++] = *o;
+    all[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    all[n] = (struct option){NULL, 0, NULL, 0};
+    char shorts[64];
+    snprintf(shorts, sizeof(shorts), ":%sh", cmd->short_opts); /* ':': tell a missing value */
+    *help = false;
+    opterr = 0; /* the messages below name the command */
+    optind = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+        if (opt == 'h') {
+            *help = true;
+            return 0;
+        }
+        if (opt != '?' && opt != ':')
+            continue;
+        char option[64];
+        name_option(opt, argv, option, sizeof(option));
+        fprintf(stderr, "sensorbroctl %s: %s %s; see: sensorbroctl %s --help\n", cmd->name,
+                opt == ':' ? "missing the value of" : "unknown option", option, cmd->name);
+        return -1;
+    }
+    return 0;
+}
+
+static int help_command(int argc, char **argv)
+{
+    if (argc <= 1) {
+        print_overview(stdout);
+        return EXIT_SUCCESS;
+    }
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        print_command_usage(&help_row, stdout);
+        return EXIT_SUCCESS;
+    }
+    int words = 0;
+    const struct ctl_command *cmd = find_command(argc - 1, argv + 1, &words);
+    if (cmd && words == argc - 1) {
+        print_command_usage(cmd, stdout);
+        return EXIT_SUCCESS;
+    }
+    if (argc == 2 && print_group(argv[1], stdout) > 0)
+        return EXIT_SUCCESS;
+    unknown_command(argc - 1, argv + 1);
+    return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"journal", required_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},  {"set", required_argument, NULL, 's'},
+        {"journal", required_argument, NULL, 'j'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     static struct ctl ctl;
-    char err[CONFIG_ERROR_SIZE];
-    config_set_defaults(&ctl.cfg);
-    int opt;
+    const char *config_path = NULL, *sets[MAX_SETS];
+    int n_sets = 0, opt;
+    opterr = 0;
     /* '+': stop at the command, its options are its own */
-    while ((opt = getopt_long(argc, argv, "+c:s:j:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+:c:s:j:Vh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
-            if (config_load_file(&ctl.cfg, optarg, err) != 0) {
-                fprintf(stderr, "sensorbroctl: %s\n", err);
+            if (config_path) {
+                fprintf(stderr, "sensorbroctl: -c given twice: one configuration file\n");
                 return EXIT_USAGE;
             }
+            config_path = optarg;
             break;
         case 's':
-            if (config_apply_option(&ctl.cfg, optarg, err) != 0) {
-                fprintf(stderr, "sensorbroctl: %s\n", err);
+            if (n_sets == MAX_SETS) {
+                fprintf(stderr, "sensorbroctl: more than %d --set options\n", MAX_SETS);
                 return EXIT_USAGE;
             }
+            sets[n_sets++] = optarg;
             break;
         case 'j':
             ctl.journal_path = optarg;
             break;
-        case 'h':
-            usage(stdout);
+        case 'V':
+            printf("sensorbroctl %s\n", SENSORBRO_VERSION);
             return EXIT_SUCCESS;
-        default:
-            usage(stderr);
+        case 'h':
+            print_overview(stdout);
+            return EXIT_SUCCESS;
+        default: {
+            char option[64];
+            name_option(opt, argv, option, sizeof(option));
+            fprintf(stderr, "sensorbroctl: %s %s; see: sensorbroctl --help\n",
+                    opt == ':' ? "missing the value of" : "unknown option", option);
+            return EXIT_USAGE;
+        }
+        }
+    }
+    if (optind >= argc) {
+        print_overview(stderr);
+        return EXIT_USAGE;
+    }
+    int sub_argc = argc - optind, words = 0;
+    char **sub_argv = argv + optind;
+    if (strcmp(sub_argv[0], "help") == 0)
+        return help_command(sub_argc, sub_argv);
+    const struct ctl_command *cmd = find_command(sub_argc, sub_argv, &words);
+    if (cmd == NULL) {
+        /* "device --help", "journal -h": the group's subcommands */
+        if (sub_argc >= 2 &&
+            (strcmp(sub_argv[1], "--help") == 0 || strcmp(sub_argv[1], "-h") == 0) &&
+            print_group(sub_argv[0], stdout) > 0)
+            return EXIT_SUCCESS;
+        unknown_command(sub_argc, sub_argv);
+        return EXIT_USAGE;
+    }
+    sub_argc -= words - 1; /* argv[0] of the command: its name's last word */
+    sub_argv += words - 1;
+    bool help;
+    if (check_options(cmd, sub_argc, sub_argv, &help) != 0)
+        return EXIT_USAGE;
+    if (help) {
+        print_command_usage(cmd, stdout);
+        return EXIT_SUCCESS;
+    }
+
+    /* The configuration as the daemon reads it: the file, then the --set options. */
+    char err[CONFIG_ERROR_SIZE];
+    config_set_defaults(&ctl.cfg);
+    if (config_path && config_load_file(&ctl.cfg, config_path, err) != 0) {
+        fprintf(stderr, "sensorbroctl: %s\n", err);
+        return EXIT_USAGE;
+    }
+    for (int i = 0; i < n_sets; i++) {
+        if (config_apply_option(&ctl.cfg, sets[i], err) != 0) {
+            fprintf(stderr, "sensorbroctl: %s\n", err);
             return EXIT_USAGE;
         }
     }
@@ -803,28 +1160,6 @@ int main(int argc, char **argv)
     }
     if (ctl.journal_path == NULL)
         ctl.journal_path = ctl.cfg.journal.path;
-    if (optind >= argc) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    const char *command = argv[optind];
-    int sub_argc = argc - optind;
-    char **sub_argv = argv + optind;
-    if (strcmp(command, "decode") == 0)
-        return cmd_decode(&ctl, sub_argc, sub_argv);
-    if (strcmp(command, "status") == 0)
-        return cmd_status(&ctl, sub_argc, sub_argv);
-    if (strcmp(command, "quarantine") == 0)
-        return cmd_quarantine(&ctl, sub_argc, sub_argv);
-    if (strcmp(command, "watch") == 0)
-        return cmd_watch(&ctl, sub_argc, sub_argv);
-    if (strcmp(command, "journal") == 0)
-        return cmd_journal(&ctl, sub_argc, sub_argv);
-    if (strcmp(command, "device") == 0)
-        return cmd_device(ctl.journal_path, sub_argc, sub_argv);
-    fprintf(stderr,
-            "sensorbroctl: unknown command \"%s\" (decode, status, quarantine, watch, journal, "
-            "device)\n",
-            command);
-    return EXIT_USAGE;
+    opterr = 1;
+    return cmd->run(&ctl, sub_argc, sub_argv);
 }

@@ -489,6 +489,21 @@ int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         coap_register_request_handler(r, methods[i], handle_request);
     coap_add_resource(ci->ctx, r);
+    /* GET /.well-known/core (RFC 6690) is libcoap's: it lists the resources added with
+     * their attributes. The unknown resource is not listed, so /up is added as one (any
+     * request to /up itself gets the same 4.04 as any other path): a client that looks
+     * finds where to post. ct 42: the payload is a binary protobuf, for which no CoAP
+     * content-format is registered. */
+    coap_resource_t *up = coap_resource_init(coap_make_str_const("up"), 0);
+    coap_resource_set_userdata(up, ci);
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        coap_register_request_handler(up, methods[i], handle_request);
+    /* libcoap lists attributes last added first */
+    coap_add_attr(up, coap_make_str_const("title"),
+                  coap_make_str_const("\"POST a sensorbro.v1.Uplink to /up/<device EUI>\""), 0);
+    coap_add_attr(up, coap_make_str_const("ct"), coap_make_str_const("42"), 0);
+    coap_add_attr(up, coap_make_str_const("rt"), coap_make_str_const("\"sensorbro.uplink\""), 0);
+    coap_add_resource(ci->ctx, up);
 
     ci->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     ci->epoll_fd = epoll_create1(EPOLL_CLOEXEC);

@@ -553,7 +553,8 @@ struct lns_mqtt {
     bool stopping, wake;
     bool connected_event, failed_event, lost_event, subscribed_event, subscribe_failed_event;
     int failure_code, failure_reason;
-    char failure_text[160];
+    char failure_text[160 + 264]; /* Paho's words, then OpenSSL's (tls_error) */
+    char tls_error[256];          /* OpenSSL's reasons during the current attempt */
     bool connected, subscribed;
     bool commit_done;
     int commit_status;
@@ -858,9 +859,21 @@ static void on_connect_failed(struct lns_mqtt *lm, int code, int reason, const c
     lm->failed_event = true;
     lm->failure_code = code;
     lm->failure_reason = reason;
-    snprintf(lm->failure_text, sizeof(lm->failure_text), "%s", message ? message : "");
+    snprintf(lm->failure_text, sizeof(lm->failure_text), "%.150s%s%s%s", message ? message : "",
+             lm->tls_error[0] ? " (TLS: " : "", lm->tls_error, lm->tls_error[0] ? ")" : "");
+    lm->tls_error[0] = '\0';
     wake_locked(lm);
     pthread_mutex_unlock(&lm->lock);
+}
+
+/* Paho's ssl_error_cb: OpenSSL's errors of a failing handshake, before the failure. */
+static int on_tls_error(const char *line, size_t len, void *context)
+{
+    struct lns_mqtt *lm = context;
+    pthread_mutex_lock(&lm->lock);
+    mqtt_connack_add_tls_error(lm->tls_error, sizeof(lm->tls_error), line, len);
+    pthread_mutex_unlock(&lm->lock);
+    return 1;
 }
 
 static void on_connect_success5(void *context, MQTTAsync_successData5 *response)
@@ -1012,6 +1025,8 @@ static void start_connect(struct lns_mqtt *lm)
         ssl.trustStore = cfg->lns_mqtt.ca_file;
     else
         ssl.CApath = "/etc/ssl/certs";
+    ssl.ssl_error_cb = on_tls_error;
+    ssl.ssl_error_context = lm;
 
     MQTTProperties props = MQTTProperties_initializer;
     MQTTAsync_connectOptions conn;
