@@ -23,7 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "log.h"
+#include "util/log.h"
 
 enum key_type { KEY_STRING, KEY_SECRET, KEY_BOOL, KEY_UINT, KEY_CHOICE };
 

@@ -20,15 +20,15 @@
 
 #include <MQTTAsync.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "config.h"
 #include "ingest/coap.h"
 #include "ingest/semtech_udp.h"
 #include "ingest/lns_mqtt.h"
-#include "journal_writer.h"
-#include "log.h"
+#include "store/journal_writer.h"
+#include "util/log.h"
 #include "metrics.h"
-#include "publish.h"
+#include "output/publish.h"
 
 #define EXIT_USAGE 2
 /* The counters go to the journal's status table (sensorbroctl status) this often when

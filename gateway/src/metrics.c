@@ -13,12 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "ingest/coap.h"
 #include "ingest/lns_mqtt.h"
 #include "ingest/semtech_udp.h"
-#include "journal_writer.h"
-#include "publish.h"
+#include "store/journal_writer.h"
+#include "output/publish.h"
 
 void metrics_clear(struct metrics *m)
 {

@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
+#include "util/clock.h"
 
 static const char *const status_flag_names[] = {"low_battery", "sensor_fault", "rebooted",
                                                 "nvm_reset", "clock_unsynced"};

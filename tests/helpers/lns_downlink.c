@@ -21,7 +21,7 @@
 
 #include "config.h"
 #include "ingest/lns_mqtt.h"
-#include "journal_writer.h"
+#include "store/journal_writer.h"
 
 #define WAIT_STEPS 200 /* of 50 ms: 10 s */
 

@@ -23,9 +23,9 @@
 
 #include <cmocka.h>
 
-#include "journal.h"
+#include "store/journal.h"
 #include "lorawan/edge_ns.h"
-#include "registry.h"
+#include "lorawan/registry.h"
 
 #define DEV_EUI  "70b3d57ed0000001"
 #define DEV_ADDR 0x26011bdau

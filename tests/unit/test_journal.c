@@ -19,7 +19,7 @@
 #include <sqlite3.h>
 
 #include "decode.h"
-#include "journal.h"
+#include "store/journal.h"
 
 struct fixture {
     char dir[64];

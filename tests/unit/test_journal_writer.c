@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "journal_writer.h"
+#include "store/journal_writer.h"
 
 #define THREADS           4
 #define FRAMES_PER_THREAD 500

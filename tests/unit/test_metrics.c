@@ -18,10 +18,10 @@
 #include "ingest/coap.h"
 #include "ingest/lns_mqtt.h"
 #include "ingest/semtech_udp.h"
-#include "journal.h"
-#include "journal_writer.h"
+#include "store/journal.h"
+#include "store/journal_writer.h"
 #include "metrics.h"
-#include "publish.h"
+#include "output/publish.h"
 
 static struct metrics m, back;
 

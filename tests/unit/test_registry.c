@@ -17,8 +17,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "journal.h"
-#include "registry.h"
+#include "store/journal.h"
+#include "lorawan/registry.h"
 
 struct fixture {
     char dir[64];

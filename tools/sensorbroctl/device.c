@@ -22,8 +22,8 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
-#include "clock.h"
-#include "registry.h"
+#include "util/clock.h"
+#include "lorawan/registry.h"
 
 #define LABEL_KEY_MAX   32
 #define LABEL_VALUE_MAX 64

@@ -1,6 +1,6 @@
 /*
  * device.h - `sensorbroctl device add|list|show|remove|downlink`: the LoRaWAN device
- * registry (gateway/src/registry.h) from the command line. Its commands are the rows of
+ * registry (gateway/src/lorawan/registry.h) from the command line. Its commands are the rows of
  * device_commands (command.h). Single-threaded, like the rest of sensorbroctl.
  */
 #ifndef SENSORBROCTL_DEVICE_H

@@ -30,12 +30,12 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
-#include "broker_uri.h"
-#include "clock.h"
+#include "output/broker_uri.h"
+#include "util/clock.h"
 #include "config.h"
 #include "decode.h"
 #include "device.h"
-#include "journal.h"
+#include "store/journal.h"
 #include "quantity.h"
 #include "render.h"
 

@@ -29,10 +29,10 @@
 
 #include <coap3/coap.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "decode.h"
 #include "frame.h"
-#include "log.h"
+#include "util/log.h"
 
 /* A 5.03 tells the sender to come back after Max-Age seconds, drawn from this range so
  * that senders turned away together do not all return together. */

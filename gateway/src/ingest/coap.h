@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "journal_writer.h"
+#include "store/journal_writer.h"
 
 struct coap_ingest_options {
     const char *bind; /* local address, e.g. "0.0.0.0" or "::" */

@@ -28,11 +28,11 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
-#include "broker_uri.h"
-#include "clock.h"
+#include "output/broker_uri.h"
+#include "util/clock.h"
 #include "decode.h"
-#include "log.h"
-#include "mqtt_connack.h"
+#include "util/log.h"
+#include "output/mqtt_connack.h"
 
 #define IDLE_WAKE_MS           1000
 #define APPEND_RETRY_MS        5    /* the journal's queue is full: try again after this */

@@ -68,7 +68,7 @@
 
 #include "config.h"
 #include "frame.h"
-#include "journal_writer.h"
+#include "store/journal_writer.h"
 
 /* LoRaWAN's FRMPayload is at most 242 bytes (EU868 DR4+); a larger `data` is refused. */
 #define LNS_MQTT_MAX_DATA_BYTES 242

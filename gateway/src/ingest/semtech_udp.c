@@ -46,9 +46,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "clock.h"
+#include "util/clock.h"
 #include "decode.h"
-#include "log.h"
+#include "util/log.h"
 
 #define GWMP_PUSH_DATA 0
 #define GWMP_PUSH_ACK  1

@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 #include "frame.h"
-#include "journal_writer.h"
+#include "store/journal_writer.h"
 #include "lorawan/edge_ns.h"
 
 #define SEMTECH_UDP_MAX_FORWARDERS 64

@@ -20,9 +20,9 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "clock.h"
-#include "log.h"
-#include "registry.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "lorawan/registry.h"
 
 #define DEV_ADDR_ATTEMPTS 32
 

@@ -1,7 +1,7 @@
 /*
  * clock.c - wall and monotonic clocks, RFC 3339 formatting.
  */
-#include "clock.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <string.h>

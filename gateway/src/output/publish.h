@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "journal_writer.h"
+#include "store/journal_writer.h"
 
 enum publisher_state {
     PUBLISHER_DISCONNECTED,

@@ -6,7 +6,7 @@
  * the same transaction as the user_version bump, so a crash mid-migration leaves the old
  * schema intact.
  */
-#include "journal.h"
+#include "store/journal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * log.c - formats one line per call and writes it with a single write(2), so lines from
  * different threads never interleave mid-line.
  */
-#include "log.h"
+#include "util/log.h"
 
 #include <stdatomic.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
  * goes again, in order); a refused publish rewinds it to just before the refused frame and
  * pauses sending with backoff.
  */
-#include "publish.h"
+#include "output/publish.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -31,12 +31,12 @@
 
 #include <MQTTAsync.h>
 
-#include "broker_uri.h"
-#include "clock.h"
+#include "output/broker_uri.h"
+#include "util/clock.h"
 #include "decode.h"
-#include "journal.h"
-#include "log.h"
-#include "mqtt_connack.h"
+#include "store/journal.h"
+#include "util/log.h"
+#include "output/mqtt_connack.h"
 #include "render.h"
 
 #define FETCH_BATCH   64

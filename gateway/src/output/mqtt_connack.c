@@ -2,7 +2,7 @@
  * mqtt_connack.c - a broker's refusal of a connection, read the same way by both Paho
  * clients (see mqtt_connack.h for what Paho puts where).
  */
-#include "mqtt_connack.h"
+#include "output/mqtt_connack.h"
 
 #include <stdio.h>
 #include <string.h>

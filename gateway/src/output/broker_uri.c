@@ -1,7 +1,7 @@
 /*
  * broker_uri.c - resolves a broker's name into per-address Paho URIs (broker_uri.h).
  */
-#include "broker_uri.h"
+#include "output/broker_uri.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>

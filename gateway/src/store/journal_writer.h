@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #include "frame.h"
-#include "journal.h"
+#include "store/journal.h"
 
 /* What happens when the journal reaches its size cap or the disk its free-space floor.
  * Either way retained (already published) frames go first: pending frames always win. */

@@ -6,7 +6,7 @@
  * that matters and keeps the code plain. Multi-statement changes run in BEGIN IMMEDIATE
  * transactions so that two writers (daemon and sensorbroctl) cannot interleave them.
  */
-#include "registry.h"
+#include "lorawan/registry.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,8 +16,8 @@
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 
-#include "clock.h"
-#include "journal.h"
+#include "util/clock.h"
+#include "store/journal.h"
 
 struct registry {
     sqlite3 *db;

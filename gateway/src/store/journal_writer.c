@@ -11,7 +11,7 @@
  * after the batch is done, and submitters only write slots past the head, so no copy of a
  * 1 KiB record is made on the way to SQLite.
  */
-#include "journal_writer.h"
+#include "store/journal_writer.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -23,8 +23,8 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
-#include "clock.h"
-#include "log.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 #define MARK_RING_SIZE            16384
 #define TRIM_PERIOD_MS            60000
