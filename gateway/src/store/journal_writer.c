@@ -34,6 +34,9 @@
 /* Space is checked after a commit at most this often (a pragma or three and a statvfs),
  * and after every commit while the journal is full. */
 #define SPACE_CHECK_PERIOD_MS 50
+/* Below the free-disk floor, free pages kept inside the database file for the frames that
+ * arrive until the next check (at most a quarter of the file). */
+#define FLOOR_RESERVE_BYTES (256 * 1024)
 /* A burst of drops or of failed commits ends after this long without one; its total is
  * logged then. */
 #define BURST_QUIET_MS 10000
@@ -353,9 +356,17 @@ static int64_t space_limit(const struct journal_writer *w, const struct journal_
     if (w->opts.min_free_bytes > 0 && statvfs(w->dir, &fs) == 0) {
         int64_t avail = (int64_t)fs.f_bavail * (int64_t)fs.f_frsize;
         int64_t headroom = avail - w->opts.min_free_bytes;
-        int64_t disk_limit = sp->used_bytes + sp->free_page_bytes + (headroom > 0 ? headroom : 0);
-        if (headroom < 0)
-            disk_limit = sp->used_bytes + sp->free_page_bytes + headroom; /* must shrink */
+        int64_t file_bytes = sp->used_bytes + sp->free_page_bytes;
+        int64_t disk_limit = file_bytes + headroom;
+        if (headroom < 0) {
+            /* Below the floor the file must not grow: new frames go into the pages it
+             * already has. Deleting rows returns nothing to the filesystem (SQLite keeps
+             * freed pages in the file), so dropping more than the room the next frames
+             * need would lose frames for nothing: keep a reserve of free pages only. */
+            int64_t reserve = file_bytes / 4 < FLOOR_RESERVE_BYTES ? file_bytes / 4
+                                                                    : FLOOR_RESERVE_BYTES;
+            disk_limit = file_bytes - reserve;
+        }
         if (disk_limit < limit) {
             limit = disk_limit;
             *disk_bound = true;
