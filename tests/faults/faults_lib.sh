@@ -94,17 +94,23 @@ seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
 # journal: it would go on committing where no other process (and no restart) sees it.
 check_journal_fds()
 {
-    local pid=$1 db=$2 fd target bad=""
+    local pid=$1 db=$2 fd target fd_inode path_inode bad=""
     for fd in /proc/"$pid"/fd/*; do
         target=$(readlink "$fd" 2>/dev/null) || continue
         case $target in
         "$db"*" (deleted)") bad+="$target; " ;;
         "$db" | "$db-wal" | "$db-shm")
-            [ "$(stat -L -c %i "$fd" 2>/dev/null)" = "$(stat -c %i "$target" 2>/dev/null)" ] ||
-                bad+="$target replaced; "
+            fd_inode=$(stat -L -c %i "$fd" 2>/dev/null) || continue # closed meanwhile
+            path_inode=$(stat -c %i "$target" 2>/dev/null) || path_inode=none
+            # the descriptor may have been closed and its number reused between the two
+            # looks: only a link that still names the same file counts
+            [ "$(readlink "$fd" 2>/dev/null)" = "$target" ] || continue
+            [ "$fd_inode" = "$path_inode" ] || bad+="$target replaced; "
             ;;
         esac
     done
+    # a process that died during the look (the test's own kill -9) proves nothing
+    kill -0 "$pid" 2>/dev/null || return 0
     [ -z "$bad" ] || echo "$bad"
 }
 
