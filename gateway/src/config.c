@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "util/log.h"
+#include "util/topic.h"
 
 enum key_type { KEY_STRING, KEY_SECRET, KEY_BOOL, KEY_UINT, KEY_CHOICE };
 
@@ -64,12 +65,11 @@ static int check_topic_word(const char *value, char *why, size_t why_size)
         snprintf(why, why_size, "expected a non-empty id of letters, digits, '-', '_' or '.'");
         return -1;
     }
-    for (const char *p = value; *p; p++) {
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') {
-            snprintf(why, why_size, "expected letters, digits, '-', '_' or '.' only, found '%c'",
-                     *p);
-            return -1;
-        }
+    size_t len = strlen(value), span = topic_word_span(value, len);
+    if (span != len) {
+        snprintf(why, why_size, "expected letters, digits, '-', '_' or '.' only, found '%c'",
+                 value[span]);
+        return -1;
     }
     return 0;
 }
@@ -86,17 +86,8 @@ static int check_host(const char *value, char *why, size_t why_size)
 
 static int check_topic_template(const char *value, char *why, size_t why_size)
 {
-    if (strchr(value, '+') || strchr(value, '#') || value[0] == '\0') {
-        snprintf(why, why_size, "expected a non-empty topic without the wildcards '+' or '#'");
-        return -1;
-    }
-    for (const char *p = value; (p = strchr(p, '{')) != NULL; p++) {
-        if (strncmp(p, "{gateway}", 9) != 0 && strncmp(p, "{device}", 8) != 0) {
-            snprintf(why, why_size, "expected only the placeholders {gateway} and {device}");
-            return -1;
-        }
-    }
-    return 0;
+    static const char *const placeholders[] = {"gateway", "device", NULL};
+    return topic_template_check(value, placeholders, why, why_size);
 }
 
 /* The status topic may be empty: no online/offline messages and no will (a broker whose ACL
@@ -127,20 +118,7 @@ static int check_topic_filter(const char *value, char *why, size_t why_size)
                  "(no spaces; set lns_mqtt.shared_group instead of $share/...)");
         return -1;
     }
-    for (const char *p = value; *p; p++) {
-        /* '+' and '#' must fill a whole level; '#' only as the last one */
-        bool level_start = p == value || p[-1] == '/';
-        bool level_end = p[1] == '\0' || p[1] == '/';
-        if ((*p == '+' || *p == '#') && !(level_start && level_end)) {
-            snprintf(why, why_size, "expected '+' and '#' to fill a whole topic level");
-            return -1;
-        }
-        if (*p == '#' && p[1] != '\0') {
-            snprintf(why, why_size, "expected '#' only as the last topic level");
-            return -1;
-        }
-    }
-    return 0;
+    return topic_filter_check(value, why, why_size);
 }
 
 static int check_share_group(const char *value, char *why, size_t why_size)
@@ -150,16 +128,9 @@ static int check_share_group(const char *value, char *why, size_t why_size)
 
 static int check_downlink_topic(const char *value, char *why, size_t why_size)
 {
-    if (strchr(value, '+') || strchr(value, '#') || value[0] == '\0') {
-        snprintf(why, why_size, "expected a non-empty topic without the wildcards '+' or '#'");
+    static const char *const placeholders[] = {"application", "device", NULL};
+    if (topic_template_check(value, placeholders, why, why_size) != 0)
         return -1;
-    }
-    for (const char *p = value; (p = strchr(p, '{')) != NULL; p++) {
-        if (strncmp(p, "{application}", 13) != 0 && strncmp(p, "{device}", 8) != 0) {
-            snprintf(why, why_size, "expected only the placeholders {application} and {device}");
-            return -1;
-        }
-    }
     if (strstr(value, "{device}") == NULL) {
         snprintf(why, why_size, "expected a topic containing {device}");
         return -1;
@@ -167,28 +138,44 @@ static int check_downlink_topic(const char *value, char *why, size_t why_size)
     return 0;
 }
 
-#define STR(sec, field, def, check)                                                                \
+/* A key of [sec] named field, stored at path in struct config. */
+#define FIELD_SIZE(path) sizeof(((struct config *)0)->path)
+#define STR_AT(sec, field, path, def, check)                                                       \
     {                                                                                              \
-#sec, #field, KEY_STRING, offsetof(struct config, sec.field),                              \
-            sizeof(((struct config *)0)->sec.field), 0, 0, NULL, def, check                        \
+#sec, #field, KEY_STRING, offsetof(struct config, path), FIELD_SIZE(path), 0, 0, NULL,     \
+            def, check                                                                             \
     }
-#define SECRET(sec, field)                                                                         \
+#define SECRET_AT(sec, field, path)                                                                \
     {                                                                                              \
-#sec, #field, KEY_SECRET, offsetof(struct config, sec.field),                              \
-            sizeof(((struct config *)0)->sec.field), 0, 0, NULL, "", NULL                          \
+#sec, #field, KEY_SECRET, offsetof(struct config, path), FIELD_SIZE(path), 0, 0, NULL, "", \
+            NULL                                                                                   \
     }
-#define BOOL(sec, field, def)                                                                      \
+#define BOOL_AT(sec, field, path, def)                                                             \
     {                                                                                              \
-#sec, #field, KEY_BOOL, offsetof(struct config, sec.field), 0, 0, 0, NULL, def, NULL       \
+#sec, #field, KEY_BOOL, offsetof(struct config, path), 0, 0, 0, NULL, def, NULL            \
     }
-#define UINT(sec, field, lo, hi, def)                                                              \
+#define UINT_AT(sec, field, path, lo, hi, def)                                                     \
     {                                                                                              \
-#sec, #field, KEY_UINT, offsetof(struct config, sec.field), 0, lo, hi, NULL, def, NULL     \
+#sec, #field, KEY_UINT, offsetof(struct config, path), 0, lo, hi, NULL, def, NULL          \
     }
-#define CHOICE(sec, field, choices, def)                                                           \
+#define CHOICE_AT(sec, field, path, choices, def)                                                  \
     {                                                                                              \
-#sec, #field, KEY_CHOICE, offsetof(struct config, sec.field), 0, 0, 0, choices, def, NULL  \
+#sec, #field, KEY_CHOICE, offsetof(struct config, path), 0, 0, 0, choices, def, NULL       \
     }
+
+/* Most keys are stored at sec.field ... */
+#define STR(sec, field, def, check)      STR_AT(sec, field, sec.field, def, check)
+#define SECRET(sec, field)               SECRET_AT(sec, field, sec.field)
+#define BOOL(sec, field, def)            BOOL_AT(sec, field, sec.field, def)
+#define UINT(sec, field, lo, hi, def)    UINT_AT(sec, field, sec.field, lo, hi, def)
+#define CHOICE(sec, field, choices, def) CHOICE_AT(sec, field, sec.field, choices, def)
+/* ... and the broker keys of [mqtt] and [lns_mqtt] in their struct config_broker. */
+#define BROKER_STR(sec, field, def, check)   STR_AT(sec, field, sec.broker.field, def, check)
+#define BROKER_SECRET(sec, field)            SECRET_AT(sec, field, sec.broker.field)
+#define BROKER_BOOL(sec, field, def)         BOOL_AT(sec, field, sec.broker.field, def)
+#define BROKER_UINT(sec, field, lo, hi, def) UINT_AT(sec, field, sec.broker.field, lo, hi, def)
+#define BROKER_CHOICE(sec, field, choices, def)                                                    \
+    CHOICE_AT(sec, field, sec.broker.field, choices, def)
 
 /* The gateway id and MQTT client id default to values derived at config_finish. */
 static const struct key keys[] = {
@@ -213,39 +200,39 @@ static const struct key keys[] = {
     UINT(journal, min_free_mb, 0, 1048576, "64"),
     CHOICE(journal, full_policy, full_policy_choices, "drop_oldest"),
     UINT(journal, resend_window_s, 0, 31622400, "3600"),
-    STR(mqtt, host, "localhost", check_host),
-    UINT(mqtt, port, 1, 65535, "1883"),
-    CHOICE(mqtt, protocol, protocol_choices, "5"),
-    STR(mqtt, client_id, "", NULL),
-    STR(mqtt, username, "", NULL),
-    SECRET(mqtt, password),
-    BOOL(mqtt, tls, "false"),
-    STR(mqtt, ca_file, "", NULL),
-    STR(mqtt, cert_file, "", NULL),
-    STR(mqtt, key_file, "", NULL),
+    BROKER_STR(mqtt, host, "localhost", check_host),
+    BROKER_UINT(mqtt, port, 1, 65535, "1883"),
+    BROKER_CHOICE(mqtt, protocol, protocol_choices, "5"),
+    BROKER_STR(mqtt, client_id, "", NULL),
+    BROKER_STR(mqtt, username, "", NULL),
+    BROKER_SECRET(mqtt, password),
+    BROKER_BOOL(mqtt, tls, "false"),
+    BROKER_STR(mqtt, ca_file, "", NULL),
+    BROKER_STR(mqtt, cert_file, "", NULL),
+    BROKER_STR(mqtt, key_file, "", NULL),
     STR(mqtt, topic, "sensorbro/{gateway}/{device}/up", check_data_topic),
     STR(mqtt, status_topic, "sensorbro/{gateway}/status", check_status_topic),
-    UINT(mqtt, keepalive_s, 5, 3600, "30"),
-    UINT(mqtt, connect_timeout_s, 1, 300, "10"),
+    BROKER_UINT(mqtt, keepalive_s, 5, 3600, "30"),
+    BROKER_UINT(mqtt, connect_timeout_s, 1, 300, "10"),
     UINT(mqtt, max_inflight, 1, 65535, "32"),
-    UINT(mqtt, reconnect_min_ms, 10, 3600000, "1000"),
-    UINT(mqtt, reconnect_max_ms, 10, 3600000, "60000"),
+    BROKER_UINT(mqtt, reconnect_min_ms, 10, 3600000, "1000"),
+    BROKER_UINT(mqtt, reconnect_max_ms, 10, 3600000, "60000"),
     UINT(mqtt, max_rate, 0, 1000000, "0"),
     BOOL(lns_mqtt, enabled, "false"),
-    STR(lns_mqtt, host, "localhost", check_host),
-    UINT(lns_mqtt, port, 1, 65535, "1883"),
-    CHOICE(lns_mqtt, protocol, protocol_choices, "5"),
-    STR(lns_mqtt, client_id, "", NULL),
-    STR(lns_mqtt, username, "", NULL),
-    SECRET(lns_mqtt, password),
-    BOOL(lns_mqtt, tls, "false"),
-    STR(lns_mqtt, ca_file, "", NULL),
+    BROKER_STR(lns_mqtt, host, "localhost", check_host),
+    BROKER_UINT(lns_mqtt, port, 1, 65535, "1883"),
+    BROKER_CHOICE(lns_mqtt, protocol, protocol_choices, "5"),
+    BROKER_STR(lns_mqtt, client_id, "", NULL),
+    BROKER_STR(lns_mqtt, username, "", NULL),
+    BROKER_SECRET(lns_mqtt, password),
+    BROKER_BOOL(lns_mqtt, tls, "false"),
+    BROKER_STR(lns_mqtt, ca_file, "", NULL),
     STR(lns_mqtt, topic, "application/+/device/+/event/up", check_topic_filter),
     STR(lns_mqtt, shared_group, "", check_share_group),
     STR(lns_mqtt, downlink_topic, "application/{application}/device/{device}/command/down",
         check_downlink_topic),
     UINT(lns_mqtt, session_expiry_s, 0, 4294967295u, "86400"),
-    UINT(lns_mqtt, keepalive_s, 5, 3600, "30"),
+    BROKER_UINT(lns_mqtt, keepalive_s, 5, 3600, "30"),
     UINT(lns_mqtt, dedup_window, 1, 1000000, "4096"),
     UINT(lns_mqtt, max_event_age_s, 0, 31622400, "604800"),
     UINT(lns_mqtt, max_event_ahead_s, 0, 86400, "300"),
@@ -547,56 +534,68 @@ static void gateway_id_from_hostname(char *out, size_t out_size)
     host[sizeof(host) - 1] = '\0';
     size_t n = 0;
     for (const char *p = host; *p && n + 1 < out_size; p++)
-        out[n++] = (isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.') ? *p : '-';
+        out[n++] = topic_is_word_char(*p) ? *p : '-';
     out[n] = '\0';
+}
+
+/* The checks every broker block gets. with_client_cert: the section has the cert_file and
+ * key_file keys ([mqtt]; [lns_mqtt] has neither). */
+static int check_broker(const struct config_broker *b, const char *section, bool with_client_cert,
+                        char err[CONFIG_ERROR_SIZE])
+{
+    if (b->reconnect_min_ms > b->reconnect_max_ms) {
+        snprintf(err, CONFIG_ERROR_SIZE,
+                 "%s.reconnect_min_ms (%" PRIu32 ") must not exceed %s.reconnect_max_ms (%" PRIu32
+                 ")",
+                 section, b->reconnect_min_ms, section, b->reconnect_max_ms);
+        return -1;
+    }
+    if ((b->cert_file[0] != '\0') != (b->key_file[0] != '\0')) {
+        snprintf(err, CONFIG_ERROR_SIZE, "%s.cert_file and %s.key_file go together: set both",
+                 section, section);
+        return -1;
+    }
+    if (!b->tls && (b->ca_file[0] || b->cert_file[0])) {
+        if (with_client_cert)
+            snprintf(err, CONFIG_ERROR_SIZE,
+                     "%s.ca_file / %s.cert_file are set but %s.tls is false", section, section,
+                     section);
+        else
+            snprintf(err, CONFIG_ERROR_SIZE, "%s.ca_file is set but %s.tls is false", section,
+                     section);
+        return -1;
+    }
+    if (b->password[0] != '\0' && b->username[0] == '\0') {
+        snprintf(err, CONFIG_ERROR_SIZE, "%s.password is set but %s.username is empty", section,
+                 section);
+        return -1;
+    }
+    return 0;
 }
 
 int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE])
 {
+    struct config_broker *mqtt = &cfg->mqtt.broker, *lns = &cfg->lns_mqtt.broker;
     if (cfg->gateway.id[0] == '\0')
         gateway_id_from_hostname(cfg->gateway.id, sizeof(cfg->gateway.id));
-    if (cfg->mqtt.client_id[0] == '\0')
-        snprintf(cfg->mqtt.client_id, sizeof(cfg->mqtt.client_id), "sensorbro-%.100s",
-                 cfg->gateway.id);
-    if (cfg->mqtt.reconnect_min_ms > cfg->mqtt.reconnect_max_ms) {
-        snprintf(err, CONFIG_ERROR_SIZE,
-                 "mqtt.reconnect_min_ms (%" PRIu32
-                 ") must not exceed mqtt.reconnect_max_ms (%" PRIu32 ")",
-                 cfg->mqtt.reconnect_min_ms, cfg->mqtt.reconnect_max_ms);
+    if (mqtt->client_id[0] == '\0')
+        snprintf(mqtt->client_id, sizeof(mqtt->client_id), "sensorbro-%.100s", cfg->gateway.id);
+    if (check_broker(mqtt, "mqtt", true, err) != 0)
         return -1;
-    }
-    if ((cfg->mqtt.cert_file[0] != '\0') != (cfg->mqtt.key_file[0] != '\0')) {
-        snprintf(err, CONFIG_ERROR_SIZE, "mqtt.cert_file and mqtt.key_file go together: set both");
-        return -1;
-    }
-    if (!cfg->mqtt.tls && (cfg->mqtt.ca_file[0] || cfg->mqtt.cert_file[0])) {
-        snprintf(err, CONFIG_ERROR_SIZE,
-                 "mqtt.ca_file / mqtt.cert_file are set but mqtt.tls is false");
-        return -1;
-    }
-    if (cfg->mqtt.password[0] != '\0' && cfg->mqtt.username[0] == '\0') {
-        snprintf(err, CONFIG_ERROR_SIZE, "mqtt.password is set but mqtt.username is empty");
-        return -1;
-    }
-    if (cfg->lns_mqtt.client_id[0] == '\0')
-        snprintf(cfg->lns_mqtt.client_id, sizeof(cfg->lns_mqtt.client_id), "sensorbro-lns-%.100s",
-                 cfg->gateway.id);
-    if (strcmp(cfg->lns_mqtt.client_id, cfg->mqtt.client_id) == 0 &&
-        strcmp(cfg->lns_mqtt.host, cfg->mqtt.host) == 0 && cfg->lns_mqtt.port == cfg->mqtt.port) {
+    /* [lns_mqtt] has no keys of its own for these: the feed connects as the publisher does */
+    lns->connect_timeout_s = mqtt->connect_timeout_s;
+    lns->reconnect_min_ms = mqtt->reconnect_min_ms;
+    lns->reconnect_max_ms = mqtt->reconnect_max_ms;
+    if (lns->client_id[0] == '\0')
+        snprintf(lns->client_id, sizeof(lns->client_id), "sensorbro-lns-%.100s", cfg->gateway.id);
+    if (strcmp(lns->client_id, mqtt->client_id) == 0 && strcmp(lns->host, mqtt->host) == 0 &&
+        lns->port == mqtt->port) {
         /* the broker would throw one connection out whenever the other connects */
         snprintf(err, CONFIG_ERROR_SIZE,
                  "lns_mqtt.client_id and mqtt.client_id are the same on the same broker");
         return -1;
     }
-    if (!cfg->lns_mqtt.tls && cfg->lns_mqtt.ca_file[0]) {
-        snprintf(err, CONFIG_ERROR_SIZE, "lns_mqtt.ca_file is set but lns_mqtt.tls is false");
-        return -1;
-    }
-    if (cfg->lns_mqtt.password[0] != '\0' && cfg->lns_mqtt.username[0] == '\0') {
-        snprintf(err, CONFIG_ERROR_SIZE, "lns_mqtt.password is set but lns_mqtt.username is empty");
-        return -1;
-    }
-    return 0;
+    return check_broker(lns, "lns_mqtt", false, err);
 }
 
 /* ---- TLS files (config_check_files) ---- */
@@ -736,15 +735,16 @@ static int check_ca_file(const struct config *cfg, const char *section, const ch
     return -1;
 }
 
-static int check_client_certificate(const struct config *cfg, char err[CONFIG_ERROR_SIZE])
+static int check_client_certificate(const struct config *cfg, const char *section,
+                                    const struct config_broker *b, char err[CONFIG_ERROR_SIZE])
 {
-    const char *cert_path = cfg->mqtt.cert_file, *key_path = cfg->mqtt.key_file;
+    const char *cert_path = b->cert_file, *key_path = b->key_file;
     char why[CONFIG_WHY_SIZE], where[CONFIG_WHERE_SIZE];
     if (cert_path[0] == '\0')
         return 0;
     X509 *cert = NULL;
     if (read_certificates(cert_path, &cert, why, sizeof(why)) < 0) {
-        describe_origin(cfg, "mqtt", "cert_file", where, sizeof(where));
+        describe_origin(cfg, section, "cert_file", where, sizeof(where));
         snprintf(err, CONFIG_ERROR_SIZE, "%s: %s", where, why);
         return -1;
     }
@@ -752,14 +752,14 @@ static int check_client_certificate(const struct config *cfg, char err[CONFIG_ER
     if (key && X509_check_private_key(cert, key) != 1) {
         ERR_clear_error();
         snprintf(why, sizeof(why),
-                 "%.100s is not the key of the certificate in %.100s (mqtt.cert_file)", key_path,
-                 cert_path);
+                 "%.100s is not the key of the certificate in %.100s (%s.cert_file)", key_path,
+                 cert_path, section);
         EVP_PKEY_free(key);
         key = NULL;
     }
     X509_free(cert);
     if (key == NULL) {
-        describe_origin(cfg, "mqtt", "key_file", where, sizeof(where));
+        describe_origin(cfg, section, "key_file", where, sizeof(where));
         snprintf(err, CONFIG_ERROR_SIZE, "%s: %s", where, why);
         return -1;
     }
@@ -767,13 +767,23 @@ static int check_client_certificate(const struct config *cfg, char err[CONFIG_ER
     return 0;
 }
 
+/* The CA file and the client certificate of one broker block, when it uses TLS. */
+static int check_broker_files(const struct config *cfg, const char *section,
+                              const struct config_broker *b, char err[CONFIG_ERROR_SIZE])
+{
+    if (!b->tls)
+        return 0;
+    if (check_ca_file(cfg, section, b->ca_file, err) != 0)
+        return -1;
+    return check_client_certificate(cfg, section, b, err);
+}
+
 int config_check_files(const struct config *cfg, char err[CONFIG_ERROR_SIZE])
 {
-    if (cfg->mqtt.tls && (check_ca_file(cfg, "mqtt", cfg->mqtt.ca_file, err) != 0 ||
-                          check_client_certificate(cfg, err) != 0))
+    if (check_broker_files(cfg, "mqtt", &cfg->mqtt.broker, err) != 0)
         return -1;
-    if (cfg->lns_mqtt.enabled && cfg->lns_mqtt.tls &&
-        check_ca_file(cfg, "lns_mqtt", cfg->lns_mqtt.ca_file, err) != 0)
+    if (cfg->lns_mqtt.enabled &&
+        check_broker_files(cfg, "lns_mqtt", &cfg->lns_mqtt.broker, err) != 0)
         return -1;
     return 0;
 }

@@ -30,6 +30,25 @@ enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL = 1 };
 enum config_profile { CONFIG_PROFILE_JSON = 0 };
 enum config_full_policy { CONFIG_DROP_OLDEST = 0, CONFIG_REJECT_NEW = 1 };
 
+/* One broker connection, as the [mqtt] section describes it; [lns_mqtt] uses the same
+ * block for the LoRaWAN network server's broker (see there which of its keys it has). */
+struct config_broker {
+    char host[256];
+    uint32_t port;
+    uint32_t protocol; /* enum config_mqtt_protocol */
+    char client_id[128];
+    char username[128];
+    char password[256];
+    bool tls;
+    char ca_file[CONFIG_PATH_SIZE];   /* "": the system's CAs */
+    char cert_file[CONFIG_PATH_SIZE]; /* client certificate, "" none; with key_file */
+    char key_file[CONFIG_PATH_SIZE];
+    uint32_t keepalive_s;
+    uint32_t connect_timeout_s;
+    uint32_t reconnect_min_ms; /* reconnects back off with full jitter between these */
+    uint32_t reconnect_max_ms;
+};
+
 struct config {
     struct {
         char id[64]; /* names this gateway in topics and messages */
@@ -61,40 +80,22 @@ struct config {
         uint32_t resend_window_s; /* same device, seq and bytes within this long: stored once */
     } journal;
     struct {
-        char host[256];
-        uint32_t port;
-        uint32_t protocol; /* enum config_mqtt_protocol */
-        char client_id[128];
-        char username[128];
-        char password[256];
-        bool tls;
-        char ca_file[CONFIG_PATH_SIZE];
-        char cert_file[CONFIG_PATH_SIZE];
-        char key_file[CONFIG_PATH_SIZE];
+        struct config_broker broker; /* host ... reconnect_max_ms */
         char topic[256];
         char status_topic[256]; /* "": no status messages and no will */
-        uint32_t keepalive_s;
-        uint32_t connect_timeout_s;
         uint32_t max_inflight;
-        uint32_t reconnect_min_ms;
-        uint32_t reconnect_max_ms;
         uint32_t max_rate; /* publishes per second at most; 0: no limit */
     } mqtt;
     struct {
         bool enabled;
-        char host[256];
-        uint32_t port;
-        uint32_t protocol; /* enum config_mqtt_protocol */
-        char client_id[128];
-        char username[128];
-        char password[256];
-        bool tls;
-        char ca_file[CONFIG_PATH_SIZE];
+        /* Its own host, port, protocol, client_id, username, password, tls, ca_file and
+         * keepalive_s; cert_file and key_file are empty (no keys), and connect_timeout_s,
+         * reconnect_min_ms and reconnect_max_ms are [mqtt]'s, copied by config_finish. */
+        struct config_broker broker;
         char topic[256];          /* subscription filter, wildcards allowed */
         char shared_group[64];    /* "": plain subscription; else $share/<group>/<topic> */
         char downlink_topic[256]; /* {application} and {device} are replaced */
         uint32_t session_expiry_s;
-        uint32_t keepalive_s;
         uint32_t dedup_window;      /* deduplicationIds remembered */
         uint32_t max_event_age_s;   /* an event's time may lie this far before its receipt */
         uint32_t max_event_ahead_s; /* and this far after it (clocks differ) */

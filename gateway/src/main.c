@@ -18,8 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <MQTTAsync.h>
-
 #include "util/clock.h"
 #include "config.h"
 #include "ingest/coap.h"
@@ -28,6 +26,7 @@
 #include "store/journal_writer.h"
 #include "util/log.h"
 #include "metrics.h"
+#include "output/mqtt_session.h"
 #include "output/publish.h"
 
 #define EXIT_USAGE 2
@@ -237,9 +236,10 @@ static int start(struct gateway *gw)
     }
     log_info("sensorbro %s started: gateway %s, journal %s, broker %s:%" PRIu32
              "%s, CoAP %s, Semtech UDP %s, LNS feed %s",
-             SENSORBRO_VERSION, cfg->gateway.id, cfg->journal.path, cfg->mqtt.host, cfg->mqtt.port,
-             cfg->mqtt.tls ? " (TLS)" : "", cfg->coap.enabled ? "on" : "off",
-             cfg->semtech_udp.enabled ? "on" : "off", cfg->lns_mqtt.enabled ? "on" : "off");
+             SENSORBRO_VERSION, cfg->gateway.id, cfg->journal.path, cfg->mqtt.broker.host,
+             cfg->mqtt.broker.port, cfg->mqtt.broker.tls ? " (TLS)" : "",
+             cfg->coap.enabled ? "on" : "off", cfg->semtech_udp.enabled ? "on" : "off",
+             cfg->lns_mqtt.enabled ? "on" : "off");
     if (cfg->semtech_udp.enabled)
         log_info("semtech-udp: listening on udp %s port %" PRIu32
                  " (packet forwarders), dedup window %" PRIu32 " ms, NetID %s",
@@ -431,9 +431,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    MQTTAsync_init_options paho_init = MQTTAsync_init_options_initializer;
-    paho_init.do_openssl_init = 1;
-    MQTTAsync_global_init(&paho_init);
+    mqtt_session_global_init();
 
     gw.started_ms = clock_wall_ms();
     if (start(&gw) != 0) {

@@ -17,10 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <MQTTAsync.h>
-
 #include "config.h"
 #include "ingest/lns_mqtt.h"
+#include "output/mqtt_session.h"
 #include "store/journal_writer.h"
 
 #define WAIT_STEPS 200 /* of 50 ms: 10 s */
@@ -66,9 +65,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < payload_len && i < sizeof(payload); i++)
         sscanf(argv[5] + 2 * i, "%2hhx", &payload[i]);
 
-    MQTTAsync_init_options paho_init = MQTTAsync_init_options_initializer;
-    paho_init.do_openssl_init = 1;
-    MQTTAsync_global_init(&paho_init);
+    mqtt_session_global_init();
 
     struct journal_writer_options wopts = {
         .path = argv[2],

@@ -217,6 +217,27 @@ coap_request()
     sed -E 's/^v:1 t:[A-Z]+ c:([2-5]\.[0-9]{2}) .*/\1/' <<<"$line"
 }
 
+# pki_new_ca NAME; pki_new_cert NAME CA SUBJECT_ALT_NAME: a test PKI in $PKI made with the
+# openssl CLI, EC P-256 keys valid for a day: $PKI/NAME.pem and $PKI/NAME.key.
+PKI=$TEST_TMP/pki
+pki_new_ca()
+{
+    mkdir -p "$PKI"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+        -subj "/CN=$1" -keyout "$PKI/$1.key" -out "$PKI/$1.pem" 2>>"$TEST_TMP/openssl.log" ||
+        fail "openssl: cannot make CA $1"
+}
+pki_new_cert()
+{
+    mkdir -p "$PKI"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
+        -keyout "$PKI/$1.key" -out "$PKI/$1.csr" 2>>"$TEST_TMP/openssl.log" &&
+        printf 'subjectAltName=%s\n' "$3" >"$PKI/$1.ext" &&
+        openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/$2.pem" -CAkey "$PKI/$2.key" \
+            -CAcreateserial -days 1 -extfile "$PKI/$1.ext" -out "$PKI/$1.pem" \
+            2>>"$TEST_TMP/openssl.log" || fail "openssl: cannot make certificate $1"
+}
+
 # expect_eq WHAT EXPECTED ACTUAL
 expect_eq()
 {

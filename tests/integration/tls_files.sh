@@ -8,29 +8,11 @@
 # listener; every certificate made here with the openssl CLI).
 source "$(dirname "$0")/lib.sh"
 
-PKI=$TEST_TMP/pki
-mkdir -p "$PKI"
-# new_ca NAME; new_cert NAME CA SUBJECT_ALT_NAME: EC P-256 keys, valid for a day
-new_ca()
-{
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-        -subj "/CN=$1" -keyout "$PKI/$1.key" -out "$PKI/$1.pem" 2>>"$TEST_TMP/openssl.log" ||
-        fail "openssl: cannot make CA $1"
-}
-new_cert()
-{
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
-        -keyout "$PKI/$1.key" -out "$PKI/$1.csr" 2>>"$TEST_TMP/openssl.log" &&
-        printf 'subjectAltName=%s\n' "$3" >"$PKI/$1.ext" &&
-        openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/$2.pem" -CAkey "$PKI/$2.key" \
-            -CAcreateserial -days 1 -extfile "$PKI/$1.ext" -out "$PKI/$1.pem" \
-            2>>"$TEST_TMP/openssl.log" || fail "openssl: cannot make certificate $1"
-}
-new_ca site-ca
-new_ca other-ca
-new_cert broker site-ca "IP:127.0.0.1,DNS:localhost"
-new_cert gw-tls site-ca "DNS:gw-tls"
-new_cert subscriber site-ca "DNS:subscriber"
+pki_new_ca site-ca
+pki_new_ca other-ca
+pki_new_cert broker site-ca "IP:127.0.0.1,DNS:localhost"
+pki_new_cert gw-tls site-ca "DNS:gw-tls"
+pki_new_cert subscriber site-ca "DNS:subscriber"
 openssl pkey -in "$PKI/gw-tls.key" -aes256 -passout pass:secret-phrase \
     -out "$PKI/encrypted.key" 2>>"$TEST_TMP/openssl.log" || fail "openssl: cannot encrypt a key"
 echo "this is not PEM" >"$PKI/garbage.pem"

@@ -66,10 +66,10 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.coap.max_payload_bytes, 512);
     assert_string_equal(cfg.journal.path, "sensorbro.db");
     assert_int_equal(cfg.journal.synchronous, CONFIG_SYNC_FULL);
-    assert_string_equal(cfg.mqtt.host, "localhost");
-    assert_int_equal(cfg.mqtt.port, 1883);
-    assert_int_equal(cfg.mqtt.protocol, CONFIG_MQTT_5);
-    assert_false(cfg.mqtt.tls);
+    assert_string_equal(cfg.mqtt.broker.host, "localhost");
+    assert_int_equal(cfg.mqtt.broker.port, 1883);
+    assert_int_equal(cfg.mqtt.broker.protocol, CONFIG_MQTT_5);
+    assert_false(cfg.mqtt.broker.tls);
     assert_string_equal(cfg.mqtt.topic, "sensorbro/{gateway}/{device}/up");
     assert_string_equal(cfg.mqtt.status_topic, "sensorbro/{gateway}/status");
     /* derived: the gateway id from the host name, the client id from the gateway id */
@@ -80,7 +80,7 @@ static void test_defaults(void **state)
         assert_string_equal(cfg.gateway.id, host);
     char client_id[200];
     snprintf(client_id, sizeof(client_id), "sensorbro-%s", cfg.gateway.id);
-    assert_string_equal(cfg.mqtt.client_id, client_id);
+    assert_string_equal(cfg.mqtt.broker.client_id, client_id);
 }
 
 static void test_every_kind_of_key(void **state)
@@ -120,12 +120,12 @@ static void test_every_kind_of_key(void **state)
     assert_int_equal(cfg.journal.synchronous, CONFIG_SYNC_NORMAL);
     assert_int_equal(cfg.journal.batch_max_rows, 1000);
     assert_int_equal(cfg.journal.retention_h, 0);
-    assert_string_equal(cfg.mqtt.host, "broker.kommune.dk");
-    assert_int_equal(cfg.mqtt.protocol, CONFIG_MQTT_3_1_1);
-    assert_string_equal(cfg.mqtt.password, "hunter2");
-    assert_true(cfg.mqtt.tls);
+    assert_string_equal(cfg.mqtt.broker.host, "broker.kommune.dk");
+    assert_int_equal(cfg.mqtt.broker.protocol, CONFIG_MQTT_3_1_1);
+    assert_string_equal(cfg.mqtt.broker.password, "hunter2");
+    assert_true(cfg.mqtt.broker.tls);
     assert_string_equal(cfg.mqtt.topic, "devices/{device}");
-    assert_string_equal(cfg.mqtt.client_id, "sensorbro-town-hall.b2");
+    assert_string_equal(cfg.mqtt.broker.client_id, "sensorbro-town-hall.b2");
     assert_int_equal(cfg.log.level, 3);
 }
 
@@ -170,8 +170,8 @@ static void test_values_stay_on_error(void **state)
                      -1);
     assert_string_equal(strchr(err, ':'),
                         ":3: mqtt.host: expected a host name or IP address, got \"a b\"");
-    assert_int_equal(cfg.mqtt.port, 1884);
-    assert_string_equal(cfg.mqtt.host, "localhost");
+    assert_int_equal(cfg.mqtt.broker.port, 1884);
+    assert_string_equal(cfg.mqtt.broker.host, "localhost");
     /* a too-long value is refused, not truncated */
     config_set_defaults(&cfg);
     char text[600];
@@ -185,9 +185,9 @@ static void test_set_options(void **state)
     (void)state;
     config_set_defaults(&cfg);
     assert_int_equal(config_apply_option(&cfg, "mqtt.port=1999", err), 0);
-    assert_int_equal(cfg.mqtt.port, 1999);
+    assert_int_equal(cfg.mqtt.broker.port, 1999);
     assert_int_equal(config_apply_option(&cfg, "mqtt.username=a=b", err), 0); /* first '=' */
-    assert_string_equal(cfg.mqtt.username, "a=b");
+    assert_string_equal(cfg.mqtt.broker.username, "a=b");
     assert_int_equal(config_apply_option(&cfg, "journal.path=", err), 0);
     assert_string_equal(cfg.journal.path, "");
     assert_int_equal(config_apply_option(&cfg, "mqtt.prt=1", err), -1);
@@ -233,10 +233,10 @@ static void test_key_given_twice(void **state)
     config_set_defaults(&cfg);
     assert_int_equal(config_load_file(&cfg, write_file("[mqtt]\nport = 1884\n"), err), 0);
     assert_int_equal(config_apply_option(&cfg, "mqtt.port=1885", err), 0);
-    assert_int_equal(cfg.mqtt.port, 1885);
+    assert_int_equal(cfg.mqtt.broker.port, 1885);
     assert_int_equal(config_apply_option(&cfg, "mqtt.port=1886", err), -1);
     assert_string_equal(err, "command line: mqtt.port given twice with --set");
-    assert_int_equal(cfg.mqtt.port, 1885);
+    assert_int_equal(cfg.mqtt.broker.port, 1885);
     /* one file per configuration: a second one would mix the lines of two files */
     assert_int_equal(config_load_file(&cfg, path, err), -1);
     assert_non_null(strstr(err, ": one configuration file only"));
@@ -343,7 +343,7 @@ static void test_print_masks_and_reloads(void **state)
     free(text);
     assert_int_equal(again.journal.batch_max_ms, 7);
     assert_string_equal(again.gateway.id, cfg.gateway.id);
-    assert_string_equal(again.mqtt.password, "********"); /* masked, as it should be */
+    assert_string_equal(again.mqtt.broker.password, "********"); /* masked, as it should be */
 }
 
 int main(void)

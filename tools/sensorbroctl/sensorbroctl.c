@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <MQTTClient.h>
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
-#include "output/broker_uri.h"
+#include "output/mqtt_session.h"
 #include "util/clock.h"
 #include "config.h"
 #include "decode.h"
@@ -38,6 +38,7 @@
 #include "store/journal.h"
 #include "quantity.h"
 #include "render.h"
+#include "util/topic.h"
 
 #ifndef SENSORBRO_VERSION
 #define SENSORBRO_VERSION "unknown"
@@ -626,57 +627,132 @@ static int cmd_journal_recover(struct ctl *ctl, int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
-/* Appends len bytes of text to out (NUL-terminated within out_size; cut when full). */
-static void append_text(char *out, size_t out_size, size_t *used, const char *text, size_t len)
-{
-    size_t room = *used + 1 < out_size ? out_size - *used - 1 : 0;
-    size_t n = len < room ? len : room;
-    memcpy(out + *used, text, n);
-    *used += n;
-    out[*used] = '\0';
-}
-
-/* The subscription filter for a topic template: {gateway} replaced, and each level that
- * holds {device} a '+' (sensorbro/{gateway}/{device}/up: sensorbro/gw/+/up). */
-static void filter_of_template(const char *template, const char *gateway, char *out,
-                               size_t out_size)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (const char *level = template;; level++) {
-        size_t len = strcspn(level, "/");
-        const char *device = strstr(level, "{device}");
-        if (device && (size_t)(device - level) < len) {
-            append_text(out, out_size, &used, "+", 1);
-        } else {
-            for (size_t i = 0; i < len;) {
-                bool placeholder = strncmp(level + i, "{gateway}", 9) == 0;
-                append_text(out, out_size, &used, placeholder ? gateway : level + i,
-                            placeholder ? strlen(gateway) : 1);
-                i += placeholder ? 9 : 1;
-            }
-        }
-        level += len;
-        if (*level == '\0')
-            break;
-        append_text(out, out_size, &used, "/", 1);
-    }
-}
-
 static const struct option watch_opts[] = {{"count", required_argument, NULL, 'n'},
                                            {"duration", required_argument, NULL, 'd'},
                                            {"topic", required_argument, NULL, 't'},
                                            {"raw", no_argument, NULL, 'r'},
                                            {NULL, 0, NULL, 0}};
 
+/* watch: its session, and what its main loop shares with the session's callbacks. */
+struct watch {
+    struct mqtt_session *session;
+    const struct config_broker *broker;
+    const char *filters[2]; /* the data filter, then the status topic if any */
+    int n_filters;
+    bool raw;
+    long count; /* stop after this many readings; 0: never */
+
+    /* --- the main loop's thread only (on_watch_event runs there) --- */
+    struct mqtt_session_request requests[2];
+    char uri[320];
+    enum { WATCH_CONNECTING, WATCH_SUBSCRIBING, WATCH_WATCHING, WATCH_FAILED } state;
+
+    /* --- under lock: written by Paho's thread too --- */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool woken;
+    long seen;
+    int subscriptions_pending;
+    bool subscribe_failed;
+};
+
+static void on_watch_wake(void *ctx)
+{
+    struct watch *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    w->woken = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void on_watch_message(void *ctx, const char *topic, size_t topic_len, const void *payload,
+                             size_t payload_len)
+{
+    struct watch *w = ctx;
+    char name[MQTT_SESSION_TOPIC_SIZE];
+    snprintf(name, sizeof(name), "%.*s", (int)(topic_len < sizeof(name) ? topic_len : 0), topic);
+    bool status = w->n_filters == 2 && strcmp(name, w->filters[1]) == 0;
+    pthread_mutex_lock(&w->lock);
+    if (w->count == 0 || w->seen < w->count) {
+        print_reading(name, payload, (int)(payload_len < INT32_MAX ? payload_len : INT32_MAX),
+                      w->raw);
+        fflush(stdout);
+        /* the retained "online" arrives first: it is the gateway's state, not a reading */
+        if (!status)
+            w->seen++;
+    }
+    w->woken = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void on_watch_subscribed(void *ctx, const struct mqtt_session_result *result)
+{
+    struct watch *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    w->subscriptions_pending--;
+    w->subscribe_failed |= !result->ok;
+    w->woken = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* The connection's events, on the main loop's thread. Reconnects are not watch's business:
+ * a failure (once every address of the broker was tried) or a loss ends it. */
+static void on_watch_event(void *ctx, const struct mqtt_session_event *ev)
+{
+    struct watch *w = ctx;
+    if (ev->type == MQTT_SESSION_CONNECTED) {
+        snprintf(w->uri, sizeof(w->uri), "%s", ev->server_uri);
+        pthread_mutex_lock(&w->lock);
+        w->subscriptions_pending = w->n_filters;
+        pthread_mutex_unlock(&w->lock);
+        w->state = WATCH_SUBSCRIBING;
+        for (int i = 0; i < w->n_filters; i++) {
+            w->requests[i] = (struct mqtt_session_request){.done = on_watch_subscribed, .ctx = w};
+            if (mqtt_session_subscribe(w->session, w->filters[i], 1, &w->requests[i]) != 0) {
+                fprintf(stderr, "sensorbroctl watch: cannot subscribe to %s\n", w->filters[0]);
+                w->state = WATCH_FAILED;
+                return;
+            }
+        }
+    } else if (ev->type == MQTT_SESSION_CONNECT_FAILED && !ev->next_address) {
+        fprintf(stderr, "sensorbroctl watch: cannot connect to %s port %" PRIu32 ": %s\n",
+                w->broker->host, w->broker->port, ev->description);
+        w->state = WATCH_FAILED;
+    } else if (ev->type == MQTT_SESSION_LOST) {
+        fprintf(stderr, "sensorbroctl watch: connection lost%s%s\n", ev->cause[0] ? ": " : "",
+                ev->cause);
+        w->state = WATCH_FAILED;
+    }
+}
+
+/* Says "watching ..." once every subscription is acknowledged. Under w->lock. */
+static void check_subscribed_locked(struct watch *w)
+{
+    if (w->state != WATCH_SUBSCRIBING || w->subscriptions_pending > 0)
+        return;
+    if (w->subscribe_failed) {
+        fprintf(stderr, "sensorbroctl watch: cannot subscribe to %s\n", w->filters[0]);
+        w->state = WATCH_FAILED;
+        return;
+    }
+    fprintf(stderr, "watching %s%s%s on %s\n", w->filters[0], w->n_filters == 2 ? " and " : "",
+            w->n_filters == 2 ? w->filters[1] : "", w->uri);
+    fflush(stderr);
+    w->state = WATCH_WATCHING;
+}
+
 static int cmd_watch(struct ctl *ctl, int argc, char **argv)
 {
     long count = 0, duration_s = 0;
-    char data_filter[300], status_topic[300] = "";
-    filter_of_template(ctl->cfg.mqtt.topic, ctl->cfg.gateway.id, data_filter, sizeof(data_filter));
+    char data_filter[MQTT_SESSION_TOPIC_SIZE], status_topic[MQTT_SESSION_TOPIC_SIZE] = "";
+    /* what the daemon publishes: every device's data topic, and its own status topic */
+    const struct topic_var vars[] = {{"gateway", ctl->cfg.gateway.id}, {"device", NULL}};
+    topic_template_filter(ctl->cfg.mqtt.topic, vars, 2, data_filter, sizeof(data_filter));
     if (ctl->cfg.mqtt.status_topic[0])
-        filter_of_template(ctl->cfg.mqtt.status_topic, ctl->cfg.gateway.id, status_topic,
-                           sizeof(status_topic));
+        topic_template_filter(ctl->cfg.mqtt.status_topic, vars, 2, status_topic,
+                              sizeof(status_topic));
     bool raw = false, own_filter = false;
     int opt;
     optind = 0;
@@ -701,82 +777,59 @@ static int cmd_watch(struct ctl *ctl, int argc, char **argv)
         fprintf(stderr, "sensorbroctl watch: unexpected argument \"%.40s\"\n", argv[optind]);
         return EXIT_USAGE;
     }
-    const struct config *cfg = &ctl->cfg;
-    char uri[BROKER_URI_SIZE], client_id[64];
+
+    /* the broker of the configuration, as the daemon's publisher connects to it (TLS files,
+     * credentials, protocol), under a client id of its own */
+    char client_id[64], why[256];
     snprintf(client_id, sizeof(client_id), "sensorbroctl-watch-%d", (int)getpid());
-    MQTTClient_connectOptions conn = MQTTClient_connectOptions_initializer;
-    MQTTClient_SSLOptions ssl = MQTTClient_SSLOptions_initializer;
-    conn.cleansession = 1;
-    conn.keepAliveInterval = 30;
-    if (cfg->mqtt.username[0]) {
-        conn.username = cfg->mqtt.username;
-        conn.password = cfg->mqtt.password;
-    }
-    if (cfg->mqtt.tls) {
-        ssl.trustStore = cfg->mqtt.ca_file[0] ? cfg->mqtt.ca_file : NULL;
-        ssl.CApath = cfg->mqtt.ca_file[0] ? NULL : "/etc/ssl/certs";
-        conn.ssl = &ssl;
-    }
-    /* try every address of the broker's name, as the daemon does */
-    MQTTClient client = NULL;
-    uint32_t addresses = 1;
-    int rc = MQTTCLIENT_FAILURE;
-    for (uint32_t i = 0; i < addresses; i++) {
-        broker_uri(cfg->mqtt.host, cfg->mqtt.port, cfg->mqtt.tls, i, uri, &addresses);
-        if (MQTTClient_create(&client, uri, client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL) !=
-            MQTTCLIENT_SUCCESS) {
-            fprintf(stderr, "sensorbroctl watch: cannot create an MQTT client for %s\n", uri);
-            return EXIT_FAILURE;
-        }
-        rc = MQTTClient_connect(client, &conn);
-        if (rc == MQTTCLIENT_SUCCESS)
-            break;
-        MQTTClient_destroy(&client);
-    }
-    if (rc != MQTTCLIENT_SUCCESS) {
-        fprintf(stderr, "sensorbroctl watch: cannot connect to %s port %" PRIu32 ": %s\n",
-                cfg->mqtt.host, cfg->mqtt.port, MQTTClient_strerror(rc));
+    struct mqtt_session_options so;
+    mqtt_session_options_from_config(&so, &ctl->cfg.mqtt.broker);
+    so.client_id = client_id;
+    struct watch w = {.broker = &ctl->cfg.mqtt.broker,
+                      .filters = {data_filter, status_topic},
+                      /* the readings, and the gateway's status to show, never counted */
+                      .n_filters = !own_filter && status_topic[0] ? 2 : 1,
+                      .raw = raw,
+                      .count = count};
+    const struct mqtt_session_callbacks cb = {
+        .ctx = &w, .wake = on_watch_wake, .message = on_watch_message, .event = on_watch_event};
+    mqtt_session_global_init();
+    if (mqtt_session_create(&w.session, &so, &cb, why, sizeof(why)) != 0) {
+        fprintf(stderr, "sensorbroctl watch: %s\n", why);
         return EXIT_FAILURE;
     }
-    /* the readings, and the gateway's status to show (never counted as a reading) */
-    char *filters[2] = {data_filter, status_topic};
-    int qos[2] = {1, 1};
-    int n_filters = !own_filter && status_topic[0] ? 2 : 1;
-    if (MQTTClient_subscribeMany(client, n_filters, filters, qos) != MQTTCLIENT_SUCCESS) {
-        fprintf(stderr, "sensorbroctl watch: cannot subscribe to %s\n", data_filter);
-        MQTTClient_disconnect(client, 1000);
-        MQTTClient_destroy(&client);
-        return EXIT_FAILURE;
-    }
-    fprintf(stderr, "watching %s%s%s on %s\n", data_filter, n_filters == 2 ? " and " : "",
-            n_filters == 2 ? status_topic : "", uri);
-    fflush(stderr);
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.cond, &attr);
+    pthread_condattr_destroy(&attr);
+
     int64_t until = duration_s ? clock_mono_ms() + duration_s * 1000 : INT64_MAX;
-    long seen = 0;
-    rc = EXIT_SUCCESS;
-    while ((count == 0 || seen < count) && clock_mono_ms() < until) {
-        char *msg_topic = NULL;
-        int topic_len = 0;
-        MQTTClient_message *msg = NULL;
-        int r = MQTTClient_receive(client, &msg_topic, &topic_len, &msg, 500);
-        if (r != MQTTCLIENT_SUCCESS && r != MQTTCLIENT_TOPICNAME_TRUNCATED) {
-            fprintf(stderr, "sensorbroctl watch: connection lost: %s\n", MQTTClient_strerror(r));
-            rc = EXIT_FAILURE;
-            break;
+    for (;;) {
+        int64_t due = mqtt_session_service(w.session); /* connects; events: on_watch_event */
+        pthread_mutex_lock(&w.lock);
+        check_subscribed_locked(&w);
+        bool done =
+            w.state == WATCH_FAILED || (count > 0 && w.seen >= count) || clock_mono_ms() >= until;
+        int64_t deadline = clock_mono_ms() + 500;
+        deadline = due < deadline ? due : deadline;
+        deadline = until < deadline ? until : deadline;
+        while (!done && !w.woken && clock_mono_ms() < deadline) {
+            struct timespec ts = {.tv_sec = (time_t)(deadline / 1000),
+                                  .tv_nsec = (long)(deadline % 1000) * 1000000L};
+            pthread_cond_timedwait(&w.cond, &w.lock, &ts);
         }
-        if (msg == NULL)
-            continue; /* timeout */
-        print_reading(msg_topic, msg->payload, msg->payloadlen, raw);
-        fflush(stdout);
-        /* the retained "online" arrives first: it is the gateway's state, not a reading */
-        if (status_topic[0] == '\0' || strcmp(msg_topic, status_topic) != 0)
-            seen++;
-        MQTTClient_freeMessage(&msg);
-        MQTTClient_free(msg_topic);
+        w.woken = false;
+        pthread_mutex_unlock(&w.lock);
+        if (done)
+            break;
     }
-    MQTTClient_disconnect(client, 1000);
-    MQTTClient_destroy(&client);
-    return rc;
+    mqtt_session_stop(w.session, NULL, 0); /* a clean disconnect; nothing of ours is out */
+    mqtt_session_free(w.session);
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
+    return w.state == WATCH_FAILED ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* ---- the commands and the dispatcher ---- */

@@ -29,6 +29,7 @@
 
 #include <coap3/coap.h>
 
+#include "util/backoff.h"
 #include "util/clock.h"
 #include "decode.h"
 #include "frame.h"
@@ -67,7 +68,7 @@ struct coap_ingest {
     struct decoder decoder;
     struct decoded_uplink uplink;
     struct frame_record record;
-    uint64_t rng_state;
+    struct backoff_rng rng; /* spreads the Max-Age of 5.03 answers */
 
     /* the endpoint's socket, found after libcoap made it: for its buffer and drop count */
     int socket_fd;
@@ -126,12 +127,9 @@ static void respond(coap_pdu_t *response, coap_pdu_code_t code, const char *diag
 
 static unsigned retry_after_s(struct coap_ingest *ci)
 {
-    /* xorshift64: spreading retries needs no more than this */
-    ci->rng_state ^= ci->rng_state << 13;
-    ci->rng_state ^= ci->rng_state >> 7;
-    ci->rng_state ^= ci->rng_state << 17;
-    return UNAVAILABLE_MAX_AGE_MIN_S +
-           (unsigned)(ci->rng_state % (UNAVAILABLE_MAX_AGE_MAX_S - UNAVAILABLE_MAX_AGE_MIN_S + 1));
+    /* spread: sensors refused together must not all come back together */
+    return (unsigned)backoff_uniform(&ci->rng, UNAVAILABLE_MAX_AGE_MIN_S,
+                                     UNAVAILABLE_MAX_AGE_MAX_S);
 }
 
 static void respond_unavailable(struct coap_ingest *ci, coap_pdu_t *response, const char *why)
@@ -461,7 +459,7 @@ int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options
     if (ci->opts.max_payload_bytes > FRAME_MAX_PAYLOAD_BYTES)
         ci->opts.max_payload_bytes = FRAME_MAX_PAYLOAD_BYTES;
     ci->epoll_fd = ci->event_fd = ci->socket_fd = -1;
-    ci->rng_state = ((uint64_t)clock_wall_ms() << 20) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
+    backoff_rng_seed(&ci->rng, (uint64_t)(uintptr_t)ci);
     pthread_mutex_init(&ci->done_lock, NULL);
 
     coap_startup();

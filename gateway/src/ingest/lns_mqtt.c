@@ -2,14 +2,15 @@
  * ingest/lns_mqtt.c - the ChirpStack v4 MQTT feed behind ingest/lns_mqtt.h.
  *
  * Parts: the event parser (pure, unit-tested), the recent-deduplicationId set, the map of
- * each device's applicationId (for downlinks), the Paho client and the adapter's thread.
+ * each device's applicationId (for downlinks), and the adapter: its MQTT session
+ * (output/mqtt_session.h) and its thread.
  *
- * Concurrency. The adapter's thread makes, connects, subscribes and destroys Paho clients;
- * Paho's callbacks only record events under lm->lock and wake it, except the message
- * callback, which does the work of an event on Paho's receive thread and waits there for
- * the commit. Paho calls callbacks while holding its own mutex, so nothing here calls into
- * Paho with lm->lock held. lm->client_lock guards the client pointer for downlink senders
- * (any thread) against the adapter's thread destroying it.
+ * Concurrency. The adapter's thread drives the session (connects, reconnects), subscribes
+ * on every connect and reacts to the subscription's result; Paho's callbacks only record
+ * under lm->lock and wake it, except the message callback, which does the work of an event
+ * on Paho's receive thread and waits there for the commit. Paho calls callbacks while
+ * holding its own mutex, so nothing here calls into the session with lm->lock held. The
+ * session keeps its client safe for downlink senders on any thread.
  */
 #include "ingest/lns_mqtt.h"
 
@@ -24,17 +25,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <MQTTAsync.h>
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
-#include "output/broker_uri.h"
-#include "util/clock.h"
 #include "decode.h"
+#include "output/mqtt_session.h"
+#include "util/clock.h"
 #include "util/log.h"
-#include "output/mqtt_connack.h"
+#include "util/topic.h"
 
 #define IDLE_WAKE_MS           1000
+#define STOP_DRAIN_MS          1000 /* at most, for downlinks' PUBACKs when stopping */
 #define APPEND_RETRY_MS        5    /* the journal's queue is full: try again after this */
 #define APPEND_GIVE_UP_MS      2000 /* and give up after this (the event is then lost) */
 #define BAD_LOG_PERIOD_MS      60000
@@ -540,9 +541,9 @@ struct app_slot {
 struct lns_mqtt {
     const struct config *cfg;
     struct journal_writer *writer;
+    struct mqtt_session *session;
     bool mqtt5;
     char filter[TOPIC_SIZE];
-    char server_uri[BROKER_URI_SIZE]; /* of the current attempt: adapter thread only */
 
     pthread_t thread;
     pthread_mutex_t lock;
@@ -551,23 +552,15 @@ struct lns_mqtt {
 
     /* --- under lock --- */
     bool stopping, wake;
-    bool connected_event, failed_event, lost_event, subscribed_event, subscribe_failed_event;
-    int failure_code, failure_reason;
-    char failure_text[160 + 264]; /* Paho's words, then OpenSSL's (tls_error) */
-    char tls_error[256];          /* OpenSSL's reasons during the current attempt */
-    bool connected, subscribed;
+    bool subscribed_event, subscribe_failed_event;
+    int subscribe_reason;
+    bool subscribed;
     bool commit_done;
     int commit_status;
 
-    /* --- the client: its pointer under client_lock (downlinks come from any thread) --- */
-    pthread_mutex_t client_lock;
-    MQTTAsync client;
-
     /* --- adapter thread only --- */
-    uint32_t reconnect_attempt, address_index, address_count;
-    int64_t next_connect_mono_ms;
-    char last_failure[256];
-    uint64_t rng_state;
+    int64_t session_due_mono_ms; /* when the session wants to be serviced again */
+    struct mqtt_session_request subscribe_request;
 
     /* --- the message callback only (Paho calls it for one message at a time) --- */
     struct lns_uplink_event event;
@@ -826,369 +819,154 @@ static void handle_event(struct lns_mqtt *lm, const char *topic, size_t topic_le
     }
 }
 
-/* Returns only after the event is committed: Paho 1.3.12 calls this from inside its
- * handling of the PUBLISH packet and sends the PUBACK after it returns (see the header).
- * Always 1: a 0 would make Paho queue the message, and it acknowledges queued messages
- * before delivering them again. */
-static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *msg)
+/* Returns only after the event is committed: Paho 1.3.12 calls this (through the session)
+ * from inside its handling of the PUBLISH packet and sends the PUBACK after it returns (see
+ * the header). */
+static void on_message(void *ctx, const char *topic, size_t topic_len, const void *payload,
+                       size_t payload_len)
 {
-    struct lns_mqtt *lm = context;
+    struct lns_mqtt *lm = ctx;
     atomic_fetch_add(&lm->received, 1);
-    size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
-    handle_event(lm, topic, tlen, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
-    MQTTAsync_freeMessage(&msg);
-    MQTTAsync_free(topic);
-    return 1;
+    handle_event(lm, topic, topic_len, payload, payload_len);
 }
 
-/* ---- Paho's connection callbacks ---- */
+/* ---- the session's callbacks on Paho's thread ---- */
 
-static void on_connected(struct lns_mqtt *lm)
+static void on_session_wake(void *ctx)
 {
+    struct lns_mqtt *lm = ctx;
     pthread_mutex_lock(&lm->lock);
-    lm->connected = true;
-    lm->connected_event = true;
-    wake_locked(lm);
-    pthread_mutex_unlock(&lm->lock);
-    atomic_fetch_add(&lm->connects, 1);
-}
-
-static void on_connect_failed(struct lns_mqtt *lm, int code, int reason, const char *message)
-{
-    pthread_mutex_lock(&lm->lock);
-    lm->failed_event = true;
-    lm->failure_code = code;
-    lm->failure_reason = reason;
-    snprintf(lm->failure_text, sizeof(lm->failure_text), "%.150s%s%s%s", message ? message : "",
-             lm->tls_error[0] ? " (TLS: " : "", lm->tls_error, lm->tls_error[0] ? ")" : "");
-    lm->tls_error[0] = '\0';
     wake_locked(lm);
     pthread_mutex_unlock(&lm->lock);
 }
 
-/* Paho's ssl_error_cb: OpenSSL's errors of a failing handshake, before the failure. */
-static int on_tls_error(const char *line, size_t len, void *context)
+static void on_session_lost(void *ctx)
 {
-    struct lns_mqtt *lm = context;
+    struct lns_mqtt *lm = ctx;
     pthread_mutex_lock(&lm->lock);
-    mqtt_connack_add_tls_error(lm->tls_error, sizeof(lm->tls_error), line, len);
-    pthread_mutex_unlock(&lm->lock);
-    return 1;
-}
-
-static void on_connect_success5(void *context, MQTTAsync_successData5 *response)
-{
-    (void)response;
-    on_connected(context);
-}
-
-static void on_connect_failure5(void *context, MQTTAsync_failureData5 *response)
-{
-    on_connect_failed(context, response ? response->code : MQTTASYNC_FAILURE,
-                      mqtt_connack_reason5(response), response ? response->message : NULL);
-}
-
-static void on_connect_success3(void *context, MQTTAsync_successData *response)
-{
-    (void)response;
-    on_connected(context);
-}
-
-static void on_connect_failure3(void *context, MQTTAsync_failureData *response)
-{
-    on_connect_failed(context, response ? response->code : MQTTASYNC_FAILURE,
-                      mqtt_connack_reason3(response), response ? response->message : NULL);
-}
-
-static void on_connection_lost(void *context, char *cause)
-{
-    (void)cause;
-    struct lns_mqtt *lm = context;
-    pthread_mutex_lock(&lm->lock);
-    if (lm->connected) {
-        lm->connected = lm->subscribed = false;
-        lm->lost_event = true;
-        wake_locked(lm);
-    }
+    lm->subscribed = false;
     pthread_mutex_unlock(&lm->lock);
 }
 
-static void on_subscribed(struct lns_mqtt *lm, bool ok, int reason)
+static void on_subscribe_done(void *ctx, const struct mqtt_session_result *result)
 {
+    struct lns_mqtt *lm = ctx;
+    /* MQTT 5: the SUBACK's reason (0x9E shared subscriptions not supported, ...); 3.1.1:
+     * the granted QoS (0x80 a refusal), or Paho's own code */
+    int reason = lm->mqtt5 || result->reason_code != 0 ? result->reason_code : result->paho_code;
     pthread_mutex_lock(&lm->lock);
-    if (ok) {
+    if (result->ok) {
         lm->subscribed = true;
         lm->subscribed_event = true;
     } else {
         lm->subscribe_failed_event = true;
-        lm->failure_reason = reason;
+        lm->subscribe_reason = reason;
     }
     wake_locked(lm);
     pthread_mutex_unlock(&lm->lock);
 }
 
-static void on_subscribe_success5(void *context, MQTTAsync_successData5 *response)
-{
-    /* a SUBACK can carry a failure code: 0x9E shared subscriptions not supported, ... */
-    int reason = response ? (int)response->reasonCode : 0;
-    on_subscribed(context, reason < 0x80, reason);
-}
+/* ---- the connection (adapter thread) ---- */
 
-static void on_subscribe_failure5(void *context, MQTTAsync_failureData5 *response)
+/* The connection's client is gone: nothing it subscribed counts any more. */
+static void forget_subscription(struct lns_mqtt *lm)
 {
-    on_subscribed(context, false, response ? (int)response->reasonCode : 0);
-}
-
-static void on_subscribe_success3(void *context, MQTTAsync_successData *response)
-{
-    /* 3.1.1: granted QoS 0x80 is a refusal */
-    int granted = response ? response->alt.qos : 0;
-    on_subscribed(context, granted != 0x80, granted);
-}
-
-static void on_subscribe_failure3(void *context, MQTTAsync_failureData *response)
-{
-    on_subscribed(context, false, response ? response->code : 0);
-}
-
-/* ---- connection management (adapter thread) ---- */
-
-static uint64_t next_random(struct lns_mqtt *lm)
-{
-    /* xorshift64*: spreads reconnects (jitter); nothing secret depends on it */
-    uint64_t x = lm->rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    lm->rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-/* Full jitter between mqtt.reconnect_min_ms and mqtt.reconnect_max_ms, as the publisher;
- * near the maximum after refused credentials. */
-static void schedule_reconnect(struct lns_mqtt *lm, bool slow)
-{
-    uint64_t cap = lm->cfg->mqtt.reconnect_max_ms, ceiling = lm->cfg->mqtt.reconnect_min_ms;
-    int64_t delay;
-    if (slow) {
-        delay = (int64_t)(cap / 2 + next_random(lm) % (cap / 2 + 1));
-    } else {
-        for (uint32_t i = 0; i < lm->reconnect_attempt && ceiling < cap; i++)
-            ceiling *= 2;
-        if (ceiling > cap)
-            ceiling = cap;
-        delay = (int64_t)(next_random(lm) % (ceiling + 1));
-    }
-    if (lm->reconnect_attempt < 32)
-        lm->reconnect_attempt++;
-    lm->next_connect_mono_ms = clock_mono_ms() + delay;
-}
-
-/* Destroys the client; Paho calls none of its callbacks afterwards. */
-static void drop_client(struct lns_mqtt *lm)
-{
-    pthread_mutex_lock(&lm->client_lock);
-    if (lm->client != NULL)
-        MQTTAsync_destroy(&lm->client);
-    lm->client = NULL;
-    pthread_mutex_unlock(&lm->client_lock);
     pthread_mutex_lock(&lm->lock);
-    lm->connected = lm->subscribed = false;
-    lm->connected_event = lm->failed_event = lm->lost_event = false;
+    lm->subscribed = false;
     lm->subscribed_event = lm->subscribe_failed_event = false;
     pthread_mutex_unlock(&lm->lock);
-}
-
-static void start_connect(struct lns_mqtt *lm)
-{
-    const struct config *cfg = lm->cfg;
-    broker_uri(cfg->lns_mqtt.host, cfg->lns_mqtt.port, cfg->lns_mqtt.tls, lm->address_index,
-               lm->server_uri, &lm->address_count);
-    MQTTAsync_createOptions create_opts = MQTTAsync_createOptions_initializer;
-    create_opts.MQTTVersion = lm->mqtt5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
-    MQTTAsync client = NULL;
-    int rc = MQTTAsync_createWithOptions(&client, lm->server_uri, cfg->lns_mqtt.client_id,
-                                         MQTTCLIENT_PERSISTENCE_NONE, NULL, &create_opts);
-    if (rc != MQTTASYNC_SUCCESS) {
-        log_error("lns-mqtt: cannot create a client for %s: %s", lm->server_uri,
-                  MQTTAsync_strerror(rc));
-        schedule_reconnect(lm, true);
-        return;
-    }
-    MQTTAsync_setCallbacks(client, lm, on_connection_lost, on_message, NULL);
-
-    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-    ssl.enableServerCertAuth = 1;
-    ssl.verify = 1;
-    ssl.sslVersion = MQTT_SSL_VERSION_DEFAULT;
-    if (cfg->lns_mqtt.ca_file[0])
-        ssl.trustStore = cfg->lns_mqtt.ca_file;
-    else
-        ssl.CApath = "/etc/ssl/certs";
-    ssl.ssl_error_cb = on_tls_error;
-    ssl.ssl_error_context = lm;
-
-    MQTTProperties props = MQTTProperties_initializer;
-    MQTTAsync_connectOptions conn;
-    if (lm->mqtt5) {
-        MQTTAsync_connectOptions init5 = MQTTAsync_connectOptions_initializer5;
-        conn = init5;
-        /* a persistent session: the broker keeps our subscription, queues events while we
-         * are away and sends again what we had not acknowledged */
-        conn.cleanstart = 0;
-        MQTTProperty expiry = {.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
-                               .value.integer4 = cfg->lns_mqtt.session_expiry_s};
-        MQTTProperties_add(&props, &expiry);
-        conn.connectProperties = &props;
-        conn.onSuccess5 = on_connect_success5;
-        conn.onFailure5 = on_connect_failure5;
-    } else {
-        MQTTAsync_connectOptions init3 = MQTTAsync_connectOptions_initializer;
-        conn = init3;
-        conn.cleansession = 0;
-        conn.onSuccess = on_connect_success3;
-        conn.onFailure = on_connect_failure3;
-    }
-    conn.context = lm;
-    conn.keepAliveInterval = (int)cfg->lns_mqtt.keepalive_s;
-    conn.connectTimeout = (int)cfg->mqtt.connect_timeout_s;
-    conn.automaticReconnect = 0; /* ours: jittered, and a fresh client each time */
-    if (cfg->lns_mqtt.username[0]) {
-        conn.username = cfg->lns_mqtt.username;
-        conn.password = cfg->lns_mqtt.password;
-    }
-    if (cfg->lns_mqtt.tls)
-        conn.ssl = &ssl;
-
-    pthread_mutex_lock(&lm->client_lock);
-    lm->client = client;
-    pthread_mutex_unlock(&lm->client_lock);
-    rc = MQTTAsync_connect(client, &conn);
-    MQTTProperties_free(&props); /* Paho copied them */
-    if (rc != MQTTASYNC_SUCCESS) {
-        log_warn("lns-mqtt: cannot start connecting to %s: %s", lm->server_uri,
-                 MQTTAsync_strerror(rc));
-        lm->address_index++;
-        drop_client(lm);
-        schedule_reconnect(lm, false);
-    }
 }
 
 static void start_subscribe(struct lns_mqtt *lm)
 {
-    MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
-    opts.context = lm;
-    if (lm->mqtt5) {
-        opts.onSuccess5 = on_subscribe_success5;
-        opts.onFailure5 = on_subscribe_failure5;
-    } else {
-        opts.onSuccess = on_subscribe_success3;
-        opts.onFailure = on_subscribe_failure3;
-    }
-    int rc = MQTTAsync_subscribe(lm->client, lm->filter, 1, &opts);
-    if (rc != MQTTASYNC_SUCCESS) {
+    lm->subscribe_request = (struct mqtt_session_request){.done = on_subscribe_done, .ctx = lm};
+    int rc = mqtt_session_subscribe(lm->session, lm->filter, 1, &lm->subscribe_request);
+    if (rc != 0) {
         log_warn("lns-mqtt: cannot subscribe to %s: %s; reconnecting", lm->filter,
-                 MQTTAsync_strerror(rc));
-        drop_client(lm);
-        schedule_reconnect(lm, false);
+                 mqtt_session_strerror(rc));
+        mqtt_session_drop(lm->session, MQTT_SESSION_RETRY_BACKOFF, 0);
+        forget_subscription(lm);
     }
 }
 
-static void handle_connection_events(struct lns_mqtt *lm)
+static void log_connect_failure(struct lns_mqtt *lm, const struct mqtt_session_event *ev)
 {
-    pthread_mutex_lock(&lm->lock);
-    bool connected = lm->connected_event, failed = lm->failed_event, lost = lm->lost_event;
-    bool subscribed = lm->subscribed_event, sub_failed = lm->subscribe_failed_event;
-    int code = lm->failure_code, reason = lm->failure_reason;
-    char text[sizeof(lm->failure_text)];
-    memcpy(text, lm->failure_text, sizeof(text));
-    lm->connected_event = lm->failed_event = lm->lost_event = false;
-    lm->subscribed_event = lm->subscribe_failed_event = false;
-    pthread_mutex_unlock(&lm->lock);
+    if (ev->failure == MQTT_SESSION_FAILED_CREATE)
+        log_error("lns-mqtt: cannot create a client for %s: %s", ev->server_uri, ev->description);
+    else if (ev->failure == MQTT_SESSION_FAILED_START)
+        log_warn("lns-mqtt: cannot start connecting to %s: %s", ev->server_uri, ev->description);
+    else if (!ev->next_address) /* the broker's next address is tried at once, silently */
+        log_msg(ev->repeated        ? LOG_LEVEL_DEBUG
+                : ev->authorisation ? LOG_LEVEL_ERROR
+                                    : LOG_LEVEL_WARN,
+                "lns-mqtt: cannot connect to %s as %s: %s; retrying in %.1f s", ev->server_uri,
+                lm->cfg->lns_mqtt.broker.client_id, ev->description,
+                (double)ev->retry_in_ms / 1000.0);
+}
 
-    if (failed) {
-        char why[256];
-        mqtt_connack_describe(lm->mqtt5, code, reason, text, why, sizeof(why));
-        bool auth = mqtt_connack_is_authorisation(lm->mqtt5, reason);
-        lm->address_index++;
-        drop_client(lm);
-        if (!auth && lm->address_index % lm->address_count != 0) {
-            lm->next_connect_mono_ms = clock_mono_ms(); /* the broker's next address, at once */
-        } else {
-            schedule_reconnect(lm, auth);
-            bool repeated = strcmp(why, lm->last_failure) == 0;
-            log_msg(repeated ? LOG_LEVEL_DEBUG
-                    : auth   ? LOG_LEVEL_ERROR
-                             : LOG_LEVEL_WARN,
-                    "lns-mqtt: cannot connect to %s as %s: %s; retrying in %.1f s", lm->server_uri,
-                    lm->cfg->lns_mqtt.client_id, why,
-                    (double)(lm->next_connect_mono_ms - clock_mono_ms()) / 1000.0);
-            snprintf(lm->last_failure, sizeof(lm->last_failure), "%s", why);
-        }
-        return;
-    }
-    if (lost) {
+/* The session's connection events, on the adapter's thread (from mqtt_session_service). */
+static void on_session_event(void *ctx, const struct mqtt_session_event *ev)
+{
+    struct lns_mqtt *lm = ctx;
+    switch (ev->type) {
+    case MQTT_SESSION_CONNECTING:
+        break;
+    case MQTT_SESSION_CONNECTED:
+        atomic_fetch_add(&lm->connects, 1);
+        log_info("lns-mqtt: connected to %s as %s (MQTT %s, persistent session)", ev->server_uri,
+                 lm->cfg->lns_mqtt.broker.client_id, lm->mqtt5 ? "5" : "3.1.1");
+        start_subscribe(lm); /* again on every connect: cheap, and right after a lost session */
+        break;
+    case MQTT_SESSION_CONNECT_FAILED:
+        forget_subscription(lm);
+        log_connect_failure(lm, ev);
+        break;
+    case MQTT_SESSION_LOST:
         atomic_fetch_add(&lm->connection_losses, 1);
-        drop_client(lm);
-        schedule_reconnect(lm, false);
+        forget_subscription(lm);
         log_warn("lns-mqtt: connection to %s lost; the broker keeps our session and sends "
                  "again what we had not acknowledged",
-                 lm->server_uri);
-        return;
+                 ev->server_uri);
+        break;
     }
-    if (connected && lm->client != NULL) {
-        log_info("lns-mqtt: connected to %s as %s (MQTT %s, persistent session)", lm->server_uri,
-                 lm->cfg->lns_mqtt.client_id, lm->mqtt5 ? "5" : "3.1.1");
-        lm->reconnect_attempt = 0;
-        lm->last_failure[0] = '\0';
-        start_subscribe(lm); /* again on every connect: cheap, and right after a lost session */
-    }
-    if (sub_failed) {
+}
+
+/* What the broker said to the subscription. Returns true when the connection was dropped
+ * for it (a refusal: retried slowly, as refused credentials are). */
+static bool handle_subscription_events(struct lns_mqtt *lm)
+{
+    pthread_mutex_lock(&lm->lock);
+    bool subscribed = lm->subscribed_event, failed = lm->subscribe_failed_event;
+    int reason = lm->subscribe_reason;
+    lm->subscribed_event = lm->subscribe_failed_event = false;
+    pthread_mutex_unlock(&lm->lock);
+    if (failed) {
         char why[128];
         if (lm->mqtt5)
-            snprintf(why, sizeof(why), "%s (reason 0x%02x)",
-                     MQTTReasonCode_toString((enum MQTTReasonCodes)reason), (unsigned)reason);
+            snprintf(why, sizeof(why), "%s (reason 0x%02x)", mqtt_session_reason_string(reason),
+                     (unsigned)reason);
         else
             snprintf(why, sizeof(why), "refused (SUBACK 0x%02x)", (unsigned)reason);
         log_error("lns-mqtt: the broker refused the subscription to %s: %s; retrying later",
                   lm->filter, why);
-        drop_client(lm);
-        schedule_reconnect(lm, true);
-    } else if (subscribed) {
+        mqtt_session_drop(lm->session, MQTT_SESSION_RETRY_SLOW, 0);
+        forget_subscription(lm);
+        return true;
+    }
+    if (subscribed)
         log_info("lns-mqtt: subscribed to %s (QoS 1)", lm->filter);
-    }
-}
-
-static void shutdown_client(struct lns_mqtt *lm)
-{
-    if (lm->client == NULL)
-        return;
-    if (MQTTAsync_isConnected(lm->client)) {
-        /* A plain disconnect: the session (and the subscription) stays on the broker, which
-         * queues events for us until session_expiry_s. */
-        MQTTAsync_disconnectOptions disc3 = MQTTAsync_disconnectOptions_initializer;
-        MQTTAsync_disconnectOptions disc5 = MQTTAsync_disconnectOptions_initializer5;
-        MQTTAsync_disconnectOptions disc = lm->mqtt5 ? disc5 : disc3;
-        disc.timeout = 1000;
-        MQTTAsync_disconnect(lm->client, &disc);
-        for (int i = 0; i < 100 && MQTTAsync_isConnected(lm->client); i++) {
-            struct timespec pause = {.tv_nsec = 10 * 1000000L};
-            nanosleep(&pause, NULL);
-        }
-    }
-    drop_client(lm);
+    return false;
 }
 
 static void *lns_main(void *arg)
 {
     struct lns_mqtt *lm = arg;
-    lm->next_connect_mono_ms = clock_mono_ms();
     for (;;) {
         pthread_mutex_lock(&lm->lock);
         while (!lm->stopping && !lm->wake) {
             int64_t deadline = clock_mono_ms() + IDLE_WAKE_MS;
-            if (lm->client == NULL && lm->next_connect_mono_ms < deadline)
-                deadline = lm->next_connect_mono_ms;
+            if (lm->session_due_mono_ms < deadline)
+                deadline = lm->session_due_mono_ms;
             if (clock_mono_ms() >= deadline)
                 break;
             struct timespec ts = {.tv_sec = (time_t)(deadline / 1000),
@@ -1201,77 +979,34 @@ static void *lns_main(void *arg)
         pthread_mutex_unlock(&lm->lock);
         if (stopping)
             break;
-        handle_connection_events(lm);
-        if (lm->client == NULL && clock_mono_ms() >= lm->next_connect_mono_ms)
-            start_connect(lm);
+        lm->session_due_mono_ms = mqtt_session_service(lm->session);
+        if (handle_subscription_events(lm))
+            lm->session_due_mono_ms = mqtt_session_service(lm->session); /* the next attempt */
     }
-    shutdown_client(lm);
+    /* A plain disconnect: the session (and the subscription) stays on the broker, which
+     * queues events for us until session_expiry_s. */
+    mqtt_session_stop(lm->session, NULL, STOP_DRAIN_MS);
+    forget_subscription(lm);
     return NULL;
 }
 
 /* ---- downlinks ---- */
 
 struct downlink_ticket {
+    struct mqtt_session_request request; /* its context is the ticket */
     struct lns_mqtt *lm;
     lns_mqtt_downlink_done_fn done;
     void *ctx;
 };
 
-static void downlink_finished(struct downlink_ticket *t, bool ok)
+/* The broker's PUBACK (MQTT 5: with a success reason code), or the downlink's failure. */
+static void on_downlink_done(void *ctx, const struct mqtt_session_result *result)
 {
-    atomic_fetch_add(ok ? &t->lm->downlinks : &t->lm->downlink_failures, 1);
+    struct downlink_ticket *t = ctx;
+    atomic_fetch_add(result->ok ? &t->lm->downlinks : &t->lm->downlink_failures, 1);
     if (t->done)
-        t->done(t->ctx, ok ? 0 : -1);
+        t->done(t->ctx, result->ok ? 0 : -1);
     free(t);
-}
-
-static void on_downlink_success5(void *context, MQTTAsync_successData5 *response)
-{
-    downlink_finished(context, response == NULL || response->reasonCode < 0x80);
-}
-
-static void on_downlink_failure5(void *context, MQTTAsync_failureData5 *response)
-{
-    (void)response;
-    downlink_finished(context, false);
-}
-
-static void on_downlink_success3(void *context, MQTTAsync_successData *response)
-{
-    (void)response;
-    downlink_finished(context, true);
-}
-
-static void on_downlink_failure3(void *context, MQTTAsync_failureData *response)
-{
-    (void)response;
-    downlink_finished(context, false);
-}
-
-/* Replaces {application} and {device} in the downlink topic template. */
-static int expand_downlink_topic(const char *template, const char *application, const char *device,
-                                 char out[TOPIC_SIZE])
-{
-    size_t used = 0;
-    for (const char *t = template; *t;) {
-        const char *value = NULL;
-        size_t skip = 1;
-        if (strncmp(t, "{application}", 13) == 0) {
-            value = application;
-            skip = 13;
-        } else if (strncmp(t, "{device}", 8) == 0) {
-            value = device;
-            skip = 8;
-        }
-        size_t n = value ? strlen(value) : 1;
-        if (used + n >= TOPIC_SIZE)
-            return -1;
-        memcpy(out + used, value ? value : t, n);
-        used += n;
-        t += skip;
-    }
-    out[used] = '\0';
-    return 0;
 }
 
 int lns_mqtt_send_downlink(struct lns_mqtt *lm, const char *dev_eui, const char *application_id,
@@ -1289,7 +1024,7 @@ int lns_mqtt_send_downlink(struct lns_mqtt *lm, const char *dev_eui, const char 
     }
     frame_parse_device_id(dev_eui, strlen(dev_eui), device); /* checked by the formatter */
     if (application_id != NULL && application_id[0] != '\0') {
-        if (!is_topic_word(application_id, strlen(application_id), LNS_MQTT_APP_ID_SIZE - 1)) {
+        if (!topic_is_word(application_id, strlen(application_id), LNS_MQTT_APP_ID_SIZE - 1)) {
             snprintf(err, err_size, "lns-mqtt downlink: application id is not a topic word");
             return -1;
         }
@@ -1299,7 +1034,8 @@ int lns_mqtt_send_downlink(struct lns_mqtt *lm, const char *dev_eui, const char 
                  "lns-mqtt downlink: no applicationId known for %s (no uplink seen yet)", device);
         return -1;
     }
-    if (expand_downlink_topic(lm->cfg->lns_mqtt.downlink_topic, app, device, topic) != 0) {
+    const struct topic_var vars[] = {{"application", app}, {"device", device}};
+    if (topic_expand(lm->cfg->lns_mqtt.downlink_topic, vars, 2, topic, sizeof(topic)) < 0) {
         snprintf(err, err_size, "lns-mqtt downlink: topic too long");
         return -1;
     }
@@ -1308,30 +1044,15 @@ int lns_mqtt_send_downlink(struct lns_mqtt *lm, const char *dev_eui, const char 
         snprintf(err, err_size, "lns-mqtt downlink: out of memory");
         return -1;
     }
-    *t = (struct downlink_ticket){.lm = lm, .done = done, .ctx = ctx};
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    msg.payload = json;
-    msg.payloadlen = len;
-    msg.qos = 1;
-    msg.retained = 0;
-    MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
-    opts.context = t;
-    if (lm->mqtt5) {
-        opts.onSuccess5 = on_downlink_success5;
-        opts.onFailure5 = on_downlink_failure5;
-    } else {
-        opts.onSuccess = on_downlink_success3;
-        opts.onFailure = on_downlink_failure3;
-    }
-    int rc = MQTTASYNC_DISCONNECTED;
-    pthread_mutex_lock(&lm->client_lock);
-    if (lm->client != NULL && MQTTAsync_isConnected(lm->client))
-        rc = MQTTAsync_sendMessage(lm->client, topic, &msg, &opts);
-    pthread_mutex_unlock(&lm->client_lock);
-    if (rc != MQTTASYNC_SUCCESS) {
+    *t = (struct downlink_ticket){
+        .request = {.done = on_downlink_done, .ctx = t}, .lm = lm, .done = done, .ctx = ctx};
+    const struct mqtt_session_message m = {
+        .topic = topic, .payload = json, .payload_len = (size_t)len, .qos = 1, .retain = false};
+    int rc = mqtt_session_publish(lm->session, &m, &t->request); /* not connected: refused */
+    if (rc != 0) {
         free(t);
         snprintf(err, err_size, "lns-mqtt downlink: cannot publish to %s: %s", topic,
-                 MQTTAsync_strerror(rc));
+                 mqtt_session_strerror(rc));
         return -1;
     }
     log_debug("lns-mqtt: downlink for %s on port %u (%zu bytes) handed over for %s", device, fport,
@@ -1343,6 +1064,7 @@ int lns_mqtt_send_downlink(struct lns_mqtt *lm, const char *dev_eui, const char 
 
 static void free_adapter(struct lns_mqtt *lm)
 {
+    mqtt_session_free(lm->session);
     dedup_free(&lm->dedup);
     free(lm->apps);
     free(lm);
@@ -1359,7 +1081,7 @@ int lns_mqtt_start(struct lns_mqtt **out, const struct config *cfg, struct journ
     }
     lm->cfg = cfg;
     lm->writer = writer;
-    lm->mqtt5 = cfg->lns_mqtt.protocol == CONFIG_MQTT_5;
+    lm->mqtt5 = cfg->lns_mqtt.broker.protocol == CONFIG_MQTT_5;
     int n = cfg->lns_mqtt.shared_group[0]
                 ? snprintf(lm->filter, sizeof(lm->filter), "$share/%s/%s",
                            cfg->lns_mqtt.shared_group, cfg->lns_mqtt.topic)
@@ -1371,9 +1093,24 @@ int lns_mqtt_start(struct lns_mqtt **out, const struct config *cfg, struct journ
         free_adapter(lm);
         return -1;
     }
-    lm->rng_state = ((uint64_t)clock_wall_ms() << 16) ^ (uint64_t)getpid() ^ 0xD1B54A32D192ED03ULL;
+    /* Events are QoS 1 on a persistent session (see the header). */
+    struct mqtt_session_options so;
+    mqtt_session_options_from_config(&so, &cfg->lns_mqtt.broker);
+    so.clean_start = false;
+    so.session_expiry_s = cfg->lns_mqtt.session_expiry_s;
+    const struct mqtt_session_callbacks cb = {.ctx = lm,
+                                              .wake = on_session_wake,
+                                              .lost = on_session_lost,
+                                              .message = on_message,
+                                              .event = on_session_event};
+    char why[256];
+    if (mqtt_session_create(&lm->session, &so, &cb, why, sizeof(why)) != 0) {
+        snprintf(err, err_size, "lns-mqtt: %s", why);
+        free_adapter(lm);
+        return -1;
+    }
+    lm->session_due_mono_ms = clock_mono_ms(); /* the first attempt at once */
     pthread_mutex_init(&lm->lock, NULL);
-    pthread_mutex_init(&lm->client_lock, NULL);
     pthread_mutex_init(&lm->app_lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -1387,7 +1124,6 @@ int lns_mqtt_start(struct lns_mqtt **out, const struct config *cfg, struct journ
         pthread_cond_destroy(&lm->wake_cond);
         pthread_cond_destroy(&lm->commit_cond);
         pthread_mutex_destroy(&lm->lock);
-        pthread_mutex_destroy(&lm->client_lock);
         pthread_mutex_destroy(&lm->app_lock);
         free_adapter(lm);
         return -1;
@@ -1410,15 +1146,14 @@ void lns_mqtt_stop(struct lns_mqtt *lm, struct lns_mqtt_stats *final_stats)
     pthread_cond_destroy(&lm->wake_cond);
     pthread_cond_destroy(&lm->commit_cond);
     pthread_mutex_destroy(&lm->lock);
-    pthread_mutex_destroy(&lm->client_lock);
     pthread_mutex_destroy(&lm->app_lock);
     free_adapter(lm);
 }
 
 void lns_mqtt_get_stats(struct lns_mqtt *lm, struct lns_mqtt_stats *stats)
 {
+    stats->connected = mqtt_session_is_connected(lm->session);
     pthread_mutex_lock(&lm->lock);
-    stats->connected = lm->connected;
     stats->subscribed = lm->subscribed;
     pthread_mutex_unlock(&lm->lock);
     stats->received = atomic_load(&lm->received);

@@ -3,8 +3,8 @@
  *
  * A site that already runs a network server (ChirpStack v4, as inside OS2iot) lets it do the
  * LoRaWAN MAC and decryption and hands sensorbro the decrypted FRMPayload through its MQTT
- * integration. This adapter is a Paho MQTTAsync client of its own (MQTT 5 by default, 3.1.1
- * as an option) to that broker. It subscribes at QoS 1 to lns_mqtt.topic (default
+ * integration. This adapter has an MQTT session of its own (output/mqtt_session.h; MQTT 5
+ * by default, 3.1.1 as an option) to that broker. It subscribes at QoS 1 to lns_mqtt.topic (default
  * application/+/device/+/event/up), or to $share/<shared_group>/<topic> so that several
  * sensorbro instances split one feed with no coordination of their own: the broker gives
  * each event to one member of the group.

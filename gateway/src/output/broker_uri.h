@@ -3,9 +3,9 @@
  *
  * Paho connects to the first address a host name resolves to and never tries another, so a
  * broker listening on IPv4 only cannot be reached when "localhost" resolves to ::1 first,
- * as it does on a standard Debian. Callers resolve through this function instead and try
- * the addresses in turn. Over TLS the URI keeps the name, because Paho checks the broker's
- * certificate against it; Paho then resolves the name itself.
+ * as it does on a standard Debian. The MQTT session (output/mqtt_session.c) resolves
+ * through this function instead and tries the addresses in turn. Over TLS the URI keeps the name,
+ * because Paho checks the broker's certificate against it; Paho then resolves the name itself.
  *
  * Threads: any (getaddrinfo may block on DNS). No state.
  */

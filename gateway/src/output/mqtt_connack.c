@@ -1,6 +1,6 @@
 /*
- * mqtt_connack.c - a broker's refusal of a connection, read the same way by both Paho
- * clients (see mqtt_connack.h for what Paho puts where).
+ * mqtt_connack.c - a broker's refusal of a connection, as Paho reports it to the MQTT
+ * session (see mqtt_connack.h for what Paho puts where).
  */
 #include "output/mqtt_connack.h"
 

@@ -1,7 +1,7 @@
 /*
- * mqtt_connack.h - what a broker's refusal of a connection means, for the two Paho clients
- * (publish.c and ingest/lns_mqtt.c): the reason code, whether retrying soon can help, and
- * words for the operator.
+ * mqtt_connack.h - what a broker's refusal of a connection means, for the MQTT session
+ * (output/mqtt_session.c, which every Paho client of sensorbro goes through): the reason
+ * code, whether retrying soon can help, and words for the operator.
  *
  * Paho C 1.3 (Debian 12) reports a CONNACK that refuses an MQTT 5 connection with the
  * reason code in the failure's code field and the message "CONNACK return code", leaving

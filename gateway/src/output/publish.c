@@ -1,25 +1,31 @@
 /*
- * publish.c - journal to broker, with Eclipse Paho MQTTAsync.
+ * publish.c - journal to broker, over one MQTT session (output/mqtt_session.h).
  *
- * Concurrency. Two threads touch a publisher: its own thread, which reads the journal and
- * calls Paho, and Paho's callback thread, which reports connects, losses and PUBACKs. The
- * state they share sits under p->lock. Paho invokes callbacks while holding its own mutex,
- * so this file never calls into Paho with p->lock held (that order would deadlock).
+ * Concurrency. Two threads touch a publisher: its own thread, which reads the journal,
+ * drives the session (connects, reconnects) and publishes, and Paho's callback thread,
+ * which reports PUBACKs and the loss of the connection. The state they share sits under
+ * p->lock. Paho invokes callbacks while holding its own mutex, so this file never calls
+ * into the session with p->lock held (that order would deadlock).
  *
- * Tickets. Each publish carries a ticket (its Paho context) naming the frame and the
+ * Tickets. Each publish carries a ticket (its session request) naming the frame and the
  * connection epoch it was sent in. A connection loss bumps the epoch: callbacks for older
  * tickets are then ignored, except a success, which is still a real PUBACK and marks the
- * frame. The lost Paho client is destroyed before a new one is made, and after
- * MQTTAsync_destroy no callback for it can arrive (during it, Paho does report what it
- * discards), so every ticket and event of an old client is dropped at that point.
+ * frame. The session destroys the lost Paho client before it makes a new one and before it
+ * reports the loss, and after that no callback for it can arrive (during it, Paho does
+ * report what it discards), so every ticket and event of an old client is dropped when the
+ * loss (or a failed connect) reaches this thread. The invariant, checked by
+ * publisher_ok(): at most mqtt.max_inflight publishes are in flight, and exactly the busy
+ * tickets of the current epoch are.
  *
  * Order. The cursor is the id of the last frame handed to Paho in this epoch; frames are
- * read strictly after it, oldest first. A loss rewinds the cursor to 0 (everything pending
- * goes again, in order); a refused publish rewinds it to just before the refused frame and
- * pauses sending with backoff.
+ * read strictly after it, oldest first, so it only grows within an epoch, except for a
+ * rewind (which bumps rewind_generation). A loss rewinds the cursor to 0 (everything
+ * pending goes again, in order); a refused publish rewinds it to just before the refused
+ * frame and pauses sending with backoff.
  */
 #include "output/publish.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -27,17 +33,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <MQTTAsync.h>
-
-#include "output/broker_uri.h"
-#include "util/clock.h"
 #include "decode.h"
-#include "store/journal.h"
-#include "util/log.h"
-#include "output/mqtt_connack.h"
+#include "output/mqtt_session.h"
 #include "render.h"
+#include "store/journal.h"
+#include "util/backoff.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/topic.h"
 
 #define FETCH_BATCH   64
 #define IDLE_WAKE_MS  1000
@@ -45,6 +49,7 @@
 #define TOPIC_SIZE    512
 
 struct ticket {
+    struct mqtt_session_request request; /* its context is the ticket */
     struct publisher *owner;
     int64_t frame_id;
     uint64_t epoch;
@@ -54,8 +59,7 @@ struct ticket {
 struct publisher {
     const struct config *cfg;
     struct journal_writer *writer;
-    bool mqtt5;
-    char server_uri[BROKER_URI_SIZE]; /* of the current attempt: publisher thread only */
+    struct mqtt_session *session;
     char status_topic[TOPIC_SIZE];
 
     pthread_t thread;
@@ -65,15 +69,7 @@ struct publisher {
     /* --- shared, under lock --- */
     bool stopping;
     bool wake;
-    bool connected_event;
-    bool failed_event;
-    bool lost_event;
-    bool refused_event;      /* a publish was refused: start over on a new connection */
-    bool shutdown_step_done; /* the "offline" PUBACK or the disconnect, while stopping */
-    int failure_code;        /* Paho return code of the last connect failure */
-    int failure_reason;      /* MQTT 5 reason code or 3.1.1 CONNACK code, 0 when none */
-    char failure_text[160];  /* Paho's message for it, when any */
-    char tls_error[256];     /* OpenSSL's reasons during the current attempt, when any */
+    bool refused_event; /* a publish was refused: start over on a new connection */
     bool status_refusal_logged;
     enum publisher_state state;
     uint64_t epoch;
@@ -84,6 +80,7 @@ struct publisher {
     int64_t cursor;
     int64_t paused_until_mono_ms;
     uint32_t refusal_streak;
+    struct backoff_rng rng; /* spreads the pauses after refusals */
     struct publisher_stats stats;
     /* mqtt.max_rate as a token bucket, in thousandths of a publish so that whole
      * milliseconds refill it exactly at any rate */
@@ -92,43 +89,37 @@ struct publisher {
     int64_t rate_resume_mono_ms; /* no token until then: the thread sleeps until it */
 
     /* --- publisher thread only --- */
-    MQTTAsync client; /* NULL between connections */
     struct journal *journal;
     struct decoder *decoder;
     struct decoded_uplink *uplink;
     struct journal_frame *batch;
     char *json;
-    uint32_t reconnect_attempt;
-    uint32_t address_index; /* which of the broker's addresses the next attempt uses */
-    uint32_t address_count; /* how many the broker's name had at the last attempt */
-    int64_t next_connect_mono_ms;
-    char last_failure[256]; /* the connect failure last logged: repeats go to debug */
-    uint64_t rng_state;
+    int64_t session_due_mono_ms; /* when the session wants to be serviced again */
+    struct mqtt_session_request status_request;
 };
 
 /* ---- small helpers ---- */
 
-static uint64_t next_random(struct publisher *p)
+/* The window's invariant (see the top of the file). Under p->lock. Walks the tickets:
+ * called from assert() only, so that release builds pay nothing. */
+#ifndef NDEBUG
+static bool publisher_ok(const struct publisher *p)
 {
-    /* xorshift64*: only used to spread reconnects (jitter), not for anything secret */
-    uint64_t x = p->rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    p->rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
+    if (p->in_flight > p->cfg->mqtt.max_inflight)
+        return false;
+    uint32_t busy = 0;
+    for (size_t i = 0; i < p->n_tickets; i++)
+        busy += p->tickets[i].busy && p->tickets[i].epoch == p->epoch;
+    return busy == p->in_flight;
 }
+#endif
 
-/* Full jitter: a uniformly random delay in [0, min(cap, base * 2^attempt)]. */
+/* Full jitter over mqtt.reconnect_min_ms .. reconnect_max_ms. Under p->lock. */
 static int64_t backoff_delay_ms(struct publisher *p, uint32_t attempt)
 {
-    uint64_t cap = p->cfg->mqtt.reconnect_max_ms;
-    uint64_t ceiling = p->cfg->mqtt.reconnect_min_ms;
-    for (uint32_t i = 0; i < attempt && ceiling < cap; i++)
-        ceiling *= 2;
-    if (ceiling > cap)
-        ceiling = cap;
-    return (int64_t)(next_random(p) % (ceiling + 1));
+    const struct config_broker *b = &p->cfg->mqtt.broker;
+    return (int64_t)backoff_full_jitter_ms(&p->rng, b->reconnect_min_ms, b->reconnect_max_ms,
+                                           attempt);
 }
 
 /* The bucket holds a tenth of a second's worth of publishes (at least one): enough to keep
@@ -164,32 +155,13 @@ static bool take_rate_token_locked(struct publisher *p, int64_t now_ms)
     return false;
 }
 
-/* Replaces {gateway} and {device} in a topic template. */
+/* Replaces {gateway} and {device} in a topic template. A topic that does not fit is cut
+ * (the configured templates are far shorter). */
 static void expand_topic(const char *template, const char *gateway, const char *device,
                          char out[TOPIC_SIZE])
 {
-    size_t used = 0;
-    for (const char *t = template; *t && used + 1 < TOPIC_SIZE;) {
-        const char *value = NULL;
-        size_t skip = 1;
-        if (strncmp(t, "{gateway}", 9) == 0) {
-            value = gateway;
-            skip = 9;
-        } else if (strncmp(t, "{device}", 8) == 0) {
-            value = device ? device : "";
-            skip = 8;
-        }
-        if (value) {
-            int n = snprintf(out + used, TOPIC_SIZE - used, "%s", value);
-            used += n > 0 ? (size_t)n : 0;
-            if (used >= TOPIC_SIZE)
-                used = TOPIC_SIZE - 1;
-        } else {
-            out[used++] = *t;
-        }
-        t += skip;
-    }
-    out[used] = '\0';
+    const struct topic_var vars[] = {{"gateway", gateway}, {"device", device ? device : ""}};
+    (void)topic_expand(template, vars, 2, out, TOPIC_SIZE);
 }
 
 static void wake_locked(struct publisher *p)
@@ -198,91 +170,32 @@ static void wake_locked(struct publisher *p)
     pthread_cond_signal(&p->wake_cond);
 }
 
-/* ---- Paho callbacks (Paho's thread) ---- */
+/* ---- session callbacks on Paho's thread ---- */
 
-static void on_connected(struct publisher *p)
+static void on_session_wake(void *ctx)
 {
+    struct publisher *p = ctx;
     pthread_mutex_lock(&p->lock);
-    p->state = PUBLISHER_CONNECTED;
-    p->connected_event = true;
-    p->stats.connects++;
     wake_locked(p);
     pthread_mutex_unlock(&p->lock);
 }
 
-static void on_connect_failed(struct publisher *p, int code, int reason, const char *message)
+/* The connection is gone: forget the window at once, so that what Paho reports for the
+ * tickets still out counts as of an old epoch. */
+static void on_session_lost(void *ctx)
 {
-    pthread_mutex_lock(&p->lock);
-    p->state = PUBLISHER_DISCONNECTED;
-    p->failed_event = true;
-    p->failure_code = code;
-    p->failure_reason = reason;
-    snprintf(p->failure_text, sizeof(p->failure_text), "%s", message ? message : "");
-    p->stats.connect_failures++;
-    wake_locked(p);
-    pthread_mutex_unlock(&p->lock);
-}
-
-/* Paho's ssl_error_cb: OpenSSL's errors of a failing handshake (or of loading a CA or key
- * file), one line each, before the connect failure itself is reported. */
-static int on_tls_error(const char *line, size_t len, void *context)
-{
-    struct publisher *p = context;
-    pthread_mutex_lock(&p->lock);
-    mqtt_connack_add_tls_error(p->tls_error, sizeof(p->tls_error), line, len);
-    pthread_mutex_unlock(&p->lock);
-    return 1; /* go on with the next error */
-}
-
-static void on_connect_success5(void *context, MQTTAsync_successData5 *response)
-{
-    (void)response;
-    on_connected(context);
-}
-
-static void on_connect_failure5(void *context, MQTTAsync_failureData5 *response)
-{
-    on_connect_failed(context, response ? response->code : MQTTASYNC_FAILURE,
-                      mqtt_connack_reason5(response), response ? response->message : NULL);
-}
-
-static void on_connect_success3(void *context, MQTTAsync_successData *response)
-{
-    (void)response;
-    on_connected(context);
-}
-
-static void on_connect_failure3(void *context, MQTTAsync_failureData *response)
-{
-    on_connect_failed(context, response ? response->code : MQTTASYNC_FAILURE,
-                      mqtt_connack_reason3(response), response ? response->message : NULL);
-}
-
-static void on_connection_lost(void *context, char *cause)
-{
-    (void)cause;
-    struct publisher *p = context;
+    struct publisher *p = ctx;
     pthread_mutex_lock(&p->lock);
     if (p->state != PUBLISHER_DISCONNECTED) {
         p->state = PUBLISHER_DISCONNECTED;
-        p->lost_event = true;
         p->epoch++;
         p->in_flight = 0;
         p->cursor = 0;
         p->stats.connection_losses++;
+        assert(publisher_ok(p));
         wake_locked(p);
     }
     pthread_mutex_unlock(&p->lock);
-}
-
-static int on_message_arrived(void *context, char *topic, int topic_len, MQTTAsync_message *msg)
-{
-    /* Nothing is subscribed yet; Paho requires the callback all the same. */
-    (void)context;
-    (void)topic_len;
-    MQTTAsync_freeMessage(&msg);
-    MQTTAsync_free(topic);
-    return 1;
 }
 
 static void on_publish_acked(struct ticket *t)
@@ -295,6 +208,7 @@ static void on_publish_acked(struct ticket *t)
     t->busy = false;
     p->stats.published++;
     p->refusal_streak = 0;
+    assert(publisher_ok(p));
     wake_locked(p);
     pthread_mutex_unlock(&p->lock);
     /* Even from an old epoch this was a real PUBACK: the frame is safe at the broker. */
@@ -329,86 +243,39 @@ static void on_publish_failed(struct ticket *t, int reason_code, int paho_code)
         }
         wake_locked(p);
     }
+    assert(publisher_ok(p));
     pthread_mutex_unlock(&p->lock);
     /* One error per run of refusals (until a publish succeeds again), not one per frame. */
     if (current && reason_code >= 0x80)
         log_msg(first_refusal ? LOG_LEVEL_ERROR : LOG_LEVEL_DEBUG,
                 "mqtt: broker refused the publish of frame %" PRId64 ": %s (0x%02x); it stays in "
                 "the journal and is sent again later, in order",
-                frame_id, MQTTReasonCode_toString((enum MQTTReasonCodes)reason_code), reason_code);
+                frame_id, mqtt_session_reason_string(reason_code), reason_code);
     else if (current)
         log_debug("mqtt: publish of frame %" PRId64 " failed: %s", frame_id,
-                  MQTTAsync_strerror(paho_code));
+                  mqtt_session_strerror(paho_code));
 }
 
-static void on_publish_success5(void *context, MQTTAsync_successData5 *response)
+/* A ticket's PUBACK (or its failure), MQTT 5 and 3.1.1 alike. */
+static void on_publish_done(void *ctx, const struct mqtt_session_result *result)
 {
-    (void)response;
-    on_publish_acked(context);
+    if (result->ok)
+        on_publish_acked(ctx);
+    else
+        on_publish_failed(ctx, result->reason_code, result->paho_code);
 }
 
-static void on_publish_failure5(void *context, MQTTAsync_failureData5 *response)
-{
-    on_publish_failed(context, response ? (int)response->reasonCode : 0,
-                      response ? response->code : MQTTASYNC_FAILURE);
-}
+/* ---- the connection (publisher thread) ---- */
 
-static void on_publish_success3(void *context, MQTTAsync_successData *response)
-{
-    (void)response;
-    on_publish_acked(context);
-}
-
-static void on_publish_failure3(void *context, MQTTAsync_failureData *response)
-{
-    on_publish_failed(context, 0, response ? response->code : MQTTASYNC_FAILURE);
-}
-
-/* ---- connection management (publisher thread) ---- */
-
-static void describe_connect_failure(struct publisher *p, char *out, size_t out_size)
+/* The session destroyed the connection's client: none of its callbacks comes any more, so
+ * every ticket is free again, and everything pending goes again from the oldest. */
+static void forget_connection(struct publisher *p)
 {
     pthread_mutex_lock(&p->lock);
-    int code = p->failure_code, reason = p->failure_reason;
-    char text[sizeof(p->failure_text)], tls[sizeof(p->tls_error)];
-    memcpy(text, p->failure_text, sizeof(text));
-    memcpy(tls, p->tls_error, sizeof(tls));
-    p->tls_error[0] = '\0';
-    pthread_mutex_unlock(&p->lock);
-    mqtt_connack_describe(p->mqtt5, code, reason, text, out, out_size);
-    size_t used = strlen(out);
-    if (tls[0] && used + 1 < out_size)
-        snprintf(out + used, out_size - used, " (TLS: %s)", tls);
-}
-
-static void schedule_reconnect(struct publisher *p, bool slow)
-{
-    int64_t delay;
-    if (slow) {
-        /* Hammering a broker that refused our credentials helps nobody: wait near the cap. */
-        uint64_t cap = p->cfg->mqtt.reconnect_max_ms;
-        delay = (int64_t)(cap / 2 + next_random(p) % (cap / 2 + 1));
-    } else {
-        delay = backoff_delay_ms(p, p->reconnect_attempt);
-    }
-    if (p->reconnect_attempt < 32)
-        p->reconnect_attempt++;
-    p->next_connect_mono_ms = clock_mono_ms() + delay;
-}
-
-/* Destroys the Paho client, after which none of its callbacks can run, and reclaims the
- * tickets it held. */
-static void drop_client(struct publisher *p)
-{
-    if (p->client == NULL)
-        return;
-    MQTTAsync_destroy(&p->client);
-    p->client = NULL;
-    pthread_mutex_lock(&p->lock);
-    /* Paho reports what it discards while destroying (connects, publishes, even a refusal
-     * that was still queued): those events belong to the client just destroyed, not to the
-     * next one, which they would otherwise tear down. */
-    p->connected_event = p->failed_event = p->lost_event = p->refused_event = false;
+    /* Paho reports what it discards while destroying (publishes, even a refusal that was
+     * still queued): that belongs to the client just destroyed, not to the next one, which
+     * it would otherwise tear down. */
+    p->refused_event = false;
     p->epoch++;
     for (size_t i = 0; i < p->n_tickets; i++)
         p->tickets[i].busy = false;
@@ -416,102 +283,21 @@ static void drop_client(struct publisher *p)
     p->cursor = 0;
     p->rewind_generation++;
     p->state = PUBLISHER_DISCONNECTED;
+    assert(publisher_ok(p));
     pthread_mutex_unlock(&p->lock);
     /* Let PUBACK marks queued before the loss reach the journal, so that the frames they
      * name are not sent again. */
     journal_writer_sync(p->writer);
 }
 
-static void start_connect(struct publisher *p)
-{
-    const struct config *cfg = p->cfg;
-    broker_uri(cfg->mqtt.host, cfg->mqtt.port, cfg->mqtt.tls, p->address_index, p->server_uri,
-               &p->address_count);
-    MQTTAsync_createOptions create_opts = MQTTAsync_createOptions_initializer;
-    create_opts.MQTTVersion = p->mqtt5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
-    create_opts.sendWhileDisconnected = 0;
-    /* Paho refuses a send (-12) once this many commands are queued, connected or not;
-     * its default of 100 would cap any window above that and turn it into retries. */
-    create_opts.maxBufferedMessages = (int)cfg->mqtt.max_inflight * 2 + 16;
-    int rc = MQTTAsync_createWithOptions(&p->client, p->server_uri, cfg->mqtt.client_id,
-                                         MQTTCLIENT_PERSISTENCE_NONE, NULL, &create_opts);
-    if (rc != MQTTASYNC_SUCCESS) {
-        log_error("mqtt: cannot create a client for %s: %s", p->server_uri, MQTTAsync_strerror(rc));
-        p->client = NULL;
-        schedule_reconnect(p, true);
-        return;
-    }
-    MQTTAsync_setCallbacks(p->client, p, on_connection_lost, on_message_arrived, NULL);
-
-    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
-    will.topicName = p->status_topic;
-    will.message = "offline";
-    will.retained = 1;
-    will.qos = 1;
-
-    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-    ssl.enableServerCertAuth = 1;
-    ssl.verify = 1; /* check the broker's host name against its certificate */
-    ssl.sslVersion = MQTT_SSL_VERSION_DEFAULT; /* negotiates up to TLS 1.3 */
-    if (cfg->mqtt.ca_file[0])
-        ssl.trustStore = cfg->mqtt.ca_file;
-    else
-        ssl.CApath = "/etc/ssl/certs";
-    if (cfg->mqtt.cert_file[0]) {
-        ssl.keyStore = cfg->mqtt.cert_file;
-        ssl.privateKey = cfg->mqtt.key_file;
-    }
-    ssl.ssl_error_cb = on_tls_error;
-    ssl.ssl_error_context = p;
-
-    MQTTAsync_connectOptions conn;
-    if (p->mqtt5) {
-        MQTTAsync_connectOptions init5 = MQTTAsync_connectOptions_initializer5;
-        conn = init5;
-        conn.cleanstart = 1;
-        conn.onSuccess5 = on_connect_success5;
-        conn.onFailure5 = on_connect_failure5;
-    } else {
-        MQTTAsync_connectOptions init3 = MQTTAsync_connectOptions_initializer;
-        conn = init3;
-        conn.cleansession = 1;
-        conn.onSuccess = on_connect_success3;
-        conn.onFailure = on_connect_failure3;
-    }
-    conn.context = p;
-    conn.keepAliveInterval = (int)cfg->mqtt.keepalive_s;
-    conn.connectTimeout = (int)cfg->mqtt.connect_timeout_s;
-    conn.maxInflight = (int)cfg->mqtt.max_inflight;
-    conn.automaticReconnect = 0; /* reconnects are ours: jitter, and a fresh client each time */
-    conn.will = p->status_topic[0] ? &will : NULL;
-    if (cfg->mqtt.username[0]) {
-        conn.username = cfg->mqtt.username;
-        conn.password = cfg->mqtt.password;
-    }
-    if (cfg->mqtt.tls)
-        conn.ssl = &ssl;
-
-    pthread_mutex_lock(&p->lock);
-    p->state = PUBLISHER_CONNECTING;
-    p->tls_error[0] = '\0';
-    pthread_mutex_unlock(&p->lock);
-    rc = MQTTAsync_connect(p->client, &conn);
-    if (rc != MQTTASYNC_SUCCESS) {
-        log_warn("mqtt: cannot start connecting to %s: %s", p->server_uri, MQTTAsync_strerror(rc));
-        p->address_index++;
-        drop_client(p);
-        schedule_reconnect(p, false);
-    }
-}
-
 /* The broker refused "online" (MQTT 5 PUBACK reason >= 0x80): typically an ACL that lets
  * this client write its data topics only, as OS2iot's per-device ACL does. Data is not
  * affected, so this is said once per run, not at every reconnect. */
-static void on_status_failure5(void *context, MQTTAsync_failureData5 *response)
+static void on_status_done(void *ctx, const struct mqtt_session_result *result)
 {
-    struct publisher *p = context;
-    int reason = response ? (int)response->reasonCode : 0;
-    if (reason < 0x80)
+    struct publisher *p = ctx;
+    int reason = result->reason_code;
+    if (result->ok || reason < 0x80)
         return; /* not a refusal: the connection went away, and its loss is reported */
     pthread_mutex_lock(&p->lock);
     bool first = !p->status_refusal_logged;
@@ -521,80 +307,99 @@ static void on_status_failure5(void *context, MQTTAsync_failureData5 *response)
             "mqtt: broker refused the status message on %s: %s (0x%02x); readings are "
             "published all the same. Allow the topic in the broker's ACL, or set "
             "mqtt.status_topic empty to send no status and no will",
-            p->status_topic, MQTTReasonCode_toString((enum MQTTReasonCodes)reason), reason);
+            p->status_topic, mqtt_session_reason_string(reason), reason);
 }
 
 static void publish_status(struct publisher *p, const char *status)
 {
     if (p->status_topic[0] == '\0')
         return; /* mqtt.status_topic is empty: no status messages */
-    MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
-    if (p->mqtt5) {
-        opts.onFailure5 = on_status_failure5;
-        opts.context = p;
-    }
-    int rc = MQTTAsync_send(p->client, p->status_topic, (int)strlen(status), status, 1, 1, &opts);
-    if (rc != MQTTASYNC_SUCCESS)
+    struct mqtt_session_message m = {.topic = p->status_topic,
+                                     .payload = status,
+                                     .payload_len = strlen(status),
+                                     .qos = 1,
+                                     .retain = true};
+    p->status_request = (struct mqtt_session_request){.done = on_status_done, .ctx = p};
+    int rc = mqtt_session_publish(p->session, &m, &p->status_request);
+    if (rc != 0)
         log_warn("mqtt: cannot publish \"%s\" to %s: %s", status, p->status_topic,
-                 MQTTAsync_strerror(rc));
+                 mqtt_session_strerror(rc));
 }
 
-static void handle_connection_events(struct publisher *p)
+static void log_connect_failure(struct publisher *p, const struct mqtt_session_event *ev)
 {
-    pthread_mutex_lock(&p->lock);
-    bool connected = p->connected_event, failed = p->failed_event, lost = p->lost_event;
-    bool refused = p->refused_event;
-    int reason = p->failure_reason;
-    int64_t paused_until = p->paused_until_mono_ms;
-    p->connected_event = p->failed_event = p->lost_event = p->refused_event = false;
-    pthread_mutex_unlock(&p->lock);
-
-    if (refused && p->client != NULL) {
-        /* After a PUBACK with a failure reason code, Paho 1.3.12 writes no further publish
-         * on that connection (seen with Mosquitto: nothing arrives after the refusal, and
-         * nothing is reported). Start over on a fresh client once the pause is over; every
-         * pending frame goes again, in order. */
-        drop_client(p);
-        p->next_connect_mono_ms = paused_until;
-        log_debug("mqtt: reconnecting after the refused publish, in %.1f s",
-                  (double)(paused_until - clock_mono_ms()) / 1000.0);
+    if (ev->failure == MQTT_SESSION_FAILED_CREATE) {
+        log_error("mqtt: cannot create a client for %s: %s", ev->server_uri, ev->description);
+    } else if (ev->failure == MQTT_SESSION_FAILED_START) {
+        log_warn("mqtt: cannot start connecting to %s: %s", ev->server_uri, ev->description);
+    } else if (ev->next_address) {
+        log_info("mqtt: cannot connect to %s: %s; trying the broker's next address", ev->server_uri,
+                 ev->description);
+    } else {
+        enum log_level level = ev->repeated        ? LOG_LEVEL_DEBUG
+                               : ev->authorisation ? LOG_LEVEL_ERROR
+                                                   : LOG_LEVEL_WARN;
+        log_msg(level, "mqtt: cannot connect to %s as %s: %s; retrying in %.1f s", ev->server_uri,
+                p->cfg->mqtt.broker.client_id, ev->description, (double)ev->retry_in_ms / 1000.0);
     }
+}
 
-    if (failed) {
-        char why[256];
-        describe_connect_failure(p, why, sizeof(why));
-        bool auth = mqtt_connack_is_authorisation(p->mqtt5, reason);
-        p->address_index++; /* the next attempt tries the broker's next address, if any */
-        drop_client(p);
-        if (!auth && p->address_index % p->address_count != 0) {
-            p->next_connect_mono_ms = clock_mono_ms(); /* an untried address: go on at once */
-            log_info("mqtt: cannot connect to %s: %s; trying the broker's next address",
-                     p->server_uri, why);
-        } else {
-            schedule_reconnect(p, auth);
-            int64_t wait_ms = p->next_connect_mono_ms - clock_mono_ms();
-            bool repeated = strcmp(why, p->last_failure) == 0;
-            enum log_level level =
-                repeated ? LOG_LEVEL_DEBUG : (auth ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN);
-            log_msg(level, "mqtt: cannot connect to %s as %s: %s; retrying in %.1f s",
-                    p->server_uri, p->cfg->mqtt.client_id, why, (double)wait_ms / 1000.0);
-            snprintf(p->last_failure, sizeof(p->last_failure), "%s", why);
+/* The session's connection events, on this thread (from mqtt_session_service). */
+static void on_session_event(void *ctx, const struct mqtt_session_event *ev)
+{
+    struct publisher *p = ctx;
+    switch (ev->type) {
+    case MQTT_SESSION_CONNECTING:
+        pthread_mutex_lock(&p->lock);
+        p->state = PUBLISHER_CONNECTING;
+        pthread_mutex_unlock(&p->lock);
+        break;
+    case MQTT_SESSION_CONNECTED:
+        pthread_mutex_lock(&p->lock);
+        p->state = PUBLISHER_CONNECTED;
+        p->stats.connects++;
+        pthread_mutex_unlock(&p->lock);
+        log_info("mqtt: connected to %s as %s (MQTT %s)%s", ev->server_uri,
+                 p->cfg->mqtt.broker.client_id,
+                 p->cfg->mqtt.broker.protocol == CONFIG_MQTT_5 ? "5" : "3.1.1",
+                 ev->reconnect_attempts > 1 ? " after retrying" : "");
+        publish_status(p, "online");
+        break;
+    case MQTT_SESSION_CONNECT_FAILED:
+        if (ev->failure == MQTT_SESSION_FAILED_BROKER) {
+            pthread_mutex_lock(&p->lock);
+            p->stats.connect_failures++;
+            pthread_mutex_unlock(&p->lock);
         }
-    }
-    if (lost) {
-        drop_client(p);
-        schedule_reconnect(p, false);
+        forget_connection(p);
+        log_connect_failure(p, ev);
+        break;
+    case MQTT_SESSION_LOST:
+        forget_connection(p);
         log_warn("mqtt: connection to %s lost; pending frames are kept and sent again after "
                  "reconnecting",
-                 p->server_uri);
+                 ev->server_uri);
+        break;
     }
-    if (connected) {
-        log_info("mqtt: connected to %s as %s (MQTT %s)%s", p->server_uri, p->cfg->mqtt.client_id,
-                 p->mqtt5 ? "5" : "3.1.1", p->reconnect_attempt > 1 ? " after retrying" : "");
-        p->reconnect_attempt = 0;
-        p->last_failure[0] = '\0';
-        publish_status(p, "online");
-    }
+}
+
+/* After a PUBACK with a failure reason code, Paho 1.3.12 writes no further publish on that
+ * connection (seen with Mosquitto: nothing arrives after the refusal, and nothing is
+ * reported). Start over on a fresh client once the pause is over; every pending frame
+ * goes again, in order. */
+static void handle_refusal(struct publisher *p)
+{
+    pthread_mutex_lock(&p->lock);
+    bool refused = p->refused_event;
+    int64_t paused_until = p->paused_until_mono_ms;
+    p->refused_event = false;
+    pthread_mutex_unlock(&p->lock);
+    if (!refused)
+        return;
+    mqtt_session_drop(p->session, MQTT_SESSION_RETRY_AT, paused_until);
+    forget_connection(p);
+    log_debug("mqtt: reconnecting after the refused publish, in %.1f s",
+              (double)(paused_until - clock_mono_ms()) / 1000.0);
 }
 
 /* ---- publishing (publisher thread) ---- */
@@ -616,33 +421,18 @@ static struct ticket *take_ticket_locked(struct publisher *p, int64_t frame_id)
 static int send_json(struct publisher *p, const char *topic, const char *json, size_t len,
                      const char *message_id, struct ticket *t)
 {
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    msg.payload = (void *)json;
-    msg.payloadlen = (int)len;
-    msg.qos = 1;
-    msg.retained = 0; /* never retain data: OS2iot and dashboards would replay stale readings */
-    MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
-    opts.context = t;
-    if (p->mqtt5) {
-        opts.onSuccess5 = on_publish_success5;
-        opts.onFailure5 = on_publish_failure5;
-        MQTTProperty id = {.identifier = MQTTPROPERTY_CODE_USER_PROPERTY};
-        id.value.data.data = "message-id";
-        id.value.data.len = (int)strlen("message-id");
-        id.value.value.data = (char *)message_id;
-        id.value.value.len = (int)strlen(message_id);
-        MQTTProperty type = {.identifier = MQTTPROPERTY_CODE_CONTENT_TYPE};
-        type.value.data.data = "application/json";
-        type.value.data.len = (int)strlen("application/json");
-        MQTTProperties_add(&msg.properties, &id);
-        MQTTProperties_add(&msg.properties, &type);
-    } else {
-        opts.onSuccess = on_publish_success3;
-        opts.onFailure = on_publish_failure3;
-    }
-    int rc = MQTTAsync_sendMessage(p->client, topic, &msg, &opts);
-    MQTTProperties_free(&msg.properties); /* Paho copied them */
-    return rc;
+    /* MQTT 5 only (the session leaves them out under 3.1.1) */
+    const struct mqtt_session_property id = {"message-id", message_id};
+    const struct mqtt_session_message m = {
+        .topic = topic,
+        .payload = json,
+        .payload_len = len,
+        .qos = 1,
+        .retain = false, /* never retain data: OS2iot and dashboards would replay stale readings */
+        .content_type = "application/json",
+        .user_properties = &id,
+        .n_user_properties = 1};
+    return mqtt_session_publish(p->session, &m, &t->request);
 }
 
 /* Decodes and renders a frame. Returns 0, or -1 with the reason it cannot be published. */
@@ -733,7 +523,9 @@ static void fill_window(struct publisher *p)
             } else {
                 p->stats.quarantined++;
             }
+            assert(f->id > p->cursor); /* no rewind in between: the cursor only grows */
             p->cursor = f->id;
+            assert(publisher_ok(p));
             pthread_mutex_unlock(&p->lock);
 
             if (!publishable) {
@@ -747,7 +539,7 @@ static void fill_window(struct publisher *p)
             expand_topic(p->cfg->mqtt.topic, p->cfg->gateway.id, f->record.device, topic);
             render_message_id(f->record.device, f->epoch, p->uplink->seq, message_id);
             int rc = send_json(p, topic, p->json, json_len, message_id, t);
-            if (rc != MQTTASYNC_SUCCESS) {
+            if (rc != 0) {
                 pthread_mutex_lock(&p->lock);
                 t->busy = false;
                 p->stats.sent--;
@@ -757,9 +549,10 @@ static void fill_window(struct publisher *p)
                         p->cursor = f->id - 1;
                     p->rewind_generation++;
                 }
+                assert(publisher_ok(p));
                 pthread_mutex_unlock(&p->lock);
                 log_debug("publish: frame %" PRId64 " not handed to Paho: %s", f->id,
-                          MQTTAsync_strerror(rc));
+                          mqtt_session_strerror(rc));
                 return;
             }
         }
@@ -769,9 +562,8 @@ static void fill_window(struct publisher *p)
 static int64_t next_deadline_locked(const struct publisher *p)
 {
     int64_t deadline = clock_mono_ms() + IDLE_WAKE_MS;
-    if (p->state == PUBLISHER_DISCONNECTED && p->client == NULL &&
-        p->next_connect_mono_ms < deadline)
-        deadline = p->next_connect_mono_ms;
+    if (p->session_due_mono_ms < deadline)
+        deadline = p->session_due_mono_ms;
     if (p->paused_until_mono_ms > clock_mono_ms() && p->paused_until_mono_ms < deadline)
         deadline = p->paused_until_mono_ms;
     if (p->rate_resume_mono_ms > clock_mono_ms() && p->rate_resume_mono_ms < deadline)
@@ -779,104 +571,20 @@ static int64_t next_deadline_locked(const struct publisher *p)
     return deadline;
 }
 
-static void on_shutdown_step(struct publisher *p)
-{
-    pthread_mutex_lock(&p->lock);
-    p->shutdown_step_done = true;
-    pthread_cond_signal(&p->wake_cond);
-    pthread_mutex_unlock(&p->lock);
-}
-
-static void on_shutdown_step5(void *context, MQTTAsync_successData5 *response)
-{
-    (void)response;
-    on_shutdown_step(context);
-}
-
-static void on_shutdown_failed5(void *context, MQTTAsync_failureData5 *response)
-{
-    (void)response;
-    on_shutdown_step(context);
-}
-
-static void on_shutdown_step3(void *context, MQTTAsync_successData *response)
-{
-    (void)response;
-    on_shutdown_step(context);
-}
-
-static void on_shutdown_failed3(void *context, MQTTAsync_failureData *response)
-{
-    (void)response;
-    on_shutdown_step(context);
-}
-
-/* Waits until the last shutdown step completed (and, when asked, nothing is in flight),
- * or until timeout_ms passed. */
-static void wait_for_shutdown_step(struct publisher *p, bool want_in_flight_zero,
-                                   int64_t timeout_ms)
-{
-    int64_t deadline = clock_mono_ms() + timeout_ms;
-    pthread_mutex_lock(&p->lock);
-    while (clock_mono_ms() < deadline &&
-           !(p->shutdown_step_done && (!want_in_flight_zero || p->in_flight == 0))) {
-        struct timespec ts = {.tv_sec = (time_t)(deadline / 1000),
-                              .tv_nsec = (long)(deadline % 1000) * 1000000L};
-        pthread_cond_timedwait(&p->wake_cond, &p->lock, &ts);
-    }
-    p->shutdown_step_done = false;
-    pthread_mutex_unlock(&p->lock);
-}
-
+/* "offline" first (when there is a status topic), then a moment for outstanding PUBACKs:
+ * whatever is not acknowledged stays pending in the journal and goes out after the next
+ * start. */
 static void shutdown_client(struct publisher *p)
 {
-    if (p->client == NULL)
-        return;
-    if (MQTTAsync_isConnected(p->client)) {
-        /* "offline" first (when there is a status topic), then give outstanding PUBACKs a
-         * moment: whatever is not acknowledged stays pending in the journal and goes out
-         * after the next start. */
-        MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
-        opts.context = p;
-        if (p->mqtt5) {
-            opts.onSuccess5 = on_shutdown_step5;
-            opts.onFailure5 = on_shutdown_failed5;
-        } else {
-            opts.onSuccess = on_shutdown_step3;
-            opts.onFailure = on_shutdown_failed3;
-        }
-        bool status = p->status_topic[0] != '\0';
-        if (!status) {
-            pthread_mutex_lock(&p->lock);
-            p->shutdown_step_done = true; /* nothing to send: wait for the PUBACKs only */
-            pthread_mutex_unlock(&p->lock);
-        }
-        if (!status || MQTTAsync_send(p->client, p->status_topic, 7, "offline", 1, 1, &opts) ==
-                           MQTTASYNC_SUCCESS)
-            wait_for_shutdown_step(p, true, STOP_DRAIN_MS);
-
-        MQTTAsync_disconnectOptions disc3 = MQTTAsync_disconnectOptions_initializer;
-        MQTTAsync_disconnectOptions disc5 = MQTTAsync_disconnectOptions_initializer5;
-        MQTTAsync_disconnectOptions disc = p->mqtt5 ? disc5 : disc3;
-        disc.timeout = 0; /* the waiting was done above */
-        disc.context = p;
-        if (p->mqtt5) {
-            disc.onSuccess5 = on_shutdown_step5;
-            disc.onFailure5 = on_shutdown_failed5;
-        } else {
-            disc.onSuccess = on_shutdown_step3;
-            disc.onFailure = on_shutdown_failed3;
-        }
-        if (MQTTAsync_disconnect(p->client, &disc) == MQTTASYNC_SUCCESS)
-            wait_for_shutdown_step(p, false, 1000);
-    }
-    drop_client(p);
+    const struct mqtt_session_message offline = {
+        .topic = p->status_topic, .payload = "offline", .payload_len = 7, .qos = 1, .retain = true};
+    mqtt_session_stop(p->session, p->status_topic[0] ? &offline : NULL, STOP_DRAIN_MS);
+    forget_connection(p);
 }
 
 static void *publisher_main(void *arg)
 {
     struct publisher *p = arg;
-    p->next_connect_mono_ms = clock_mono_ms(); /* first attempt at once */
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (!p->stopping && !p->wake) {
@@ -896,9 +604,8 @@ static void *publisher_main(void *arg)
         if (stopping)
             break;
 
-        handle_connection_events(p);
-        if (p->client == NULL && clock_mono_ms() >= p->next_connect_mono_ms)
-            start_connect(p);
+        handle_refusal(p);
+        p->session_due_mono_ms = mqtt_session_service(p->session); /* events, connects */
         fill_window(p);
     }
     shutdown_client(p);
@@ -909,6 +616,7 @@ static void *publisher_main(void *arg)
 
 static void free_publisher(struct publisher *p)
 {
+    mqtt_session_free(p->session);
     journal_close(p->journal);
     free(p->decoder);
     free(p->uplink);
@@ -929,7 +637,6 @@ int publisher_start(struct publisher **out, const struct config *cfg, struct jou
     }
     p->cfg = cfg;
     p->writer = writer;
-    p->mqtt5 = cfg->mqtt.protocol == CONFIG_MQTT_5;
     expand_topic(cfg->mqtt.status_topic, cfg->gateway.id, NULL, p->status_topic);
     /* Twice the window: tickets of a lost connection may still be out until it is dropped. */
     p->n_tickets = (size_t)cfg->mqtt.max_inflight * 2;
@@ -943,11 +650,35 @@ int publisher_start(struct publisher **out, const struct config *cfg, struct jou
         free_publisher(p);
         return -1;
     }
-    for (size_t i = 0; i < p->n_tickets; i++)
+    for (size_t i = 0; i < p->n_tickets; i++) {
         p->tickets[i].owner = p;
-    p->rng_state = ((uint64_t)clock_wall_ms() << 16) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
+        p->tickets[i].request =
+            (struct mqtt_session_request){.done = on_publish_done, .ctx = &p->tickets[i]};
+    }
+    backoff_rng_seed(&p->rng, (uint64_t)(uintptr_t)p);
     p->rate_tokens_milli = rate_capacity_milli(cfg->mqtt.max_rate);
     p->rate_refilled_mono_ms = clock_mono_ms();
+    p->session_due_mono_ms = clock_mono_ms(); /* the first attempt at once */
+
+    struct mqtt_session_options so;
+    mqtt_session_options_from_config(&so, &cfg->mqtt.broker);
+    so.clean_start = true;
+    so.max_inflight = cfg->mqtt.max_inflight;
+    /* Paho refuses a send (-12) once this many commands are queued, connected or not;
+     * its default of 100 would cap any window above that and turn it into retries. */
+    so.max_buffered = cfg->mqtt.max_inflight * 2 + 16;
+    so.will_topic = p->status_topic; /* "": no will */
+    so.will_payload = "offline";
+    so.will_retain = true;
+    so.will_qos = 1;
+    const struct mqtt_session_callbacks cb = {
+        .ctx = p, .wake = on_session_wake, .lost = on_session_lost, .event = on_session_event};
+    char why[256];
+    if (mqtt_session_create(&p->session, &so, &cb, why, sizeof(why)) != 0) {
+        snprintf(err, err_size, "mqtt: %s", why);
+        free_publisher(p);
+        return -1;
+    }
 
     struct journal_options jopts = {.read_only = true, .busy_timeout_ms = 5000};
     if (journal_open(&p->journal, cfg->journal.path, &jopts, err, err_size) != 0) {

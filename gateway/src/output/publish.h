@@ -2,9 +2,9 @@
  * publish.h - the publisher: pending frames from the journal to the MQTT broker, in order,
  * each removed from the pending queue only after the broker's PUBACK.
  *
- * The publisher owns one thread, one read connection to the journal and one Eclipse Paho
- * MQTTAsync client per broker connection. Its thread reads pending frames in journal order,
- * decodes and renders each (decode.c, render.c) and publishes it at QoS 1, never retained,
+ * The publisher owns one thread, one read connection to the journal and one MQTT session
+ * (output/mqtt_session.h: Eclipse Paho MQTTAsync). Its thread reads pending frames in journal
+ * order, decodes and renders each (decode.c, render.c) and publishes it at QoS 1, never retained,
  * to the device's topic, keeping at most mqtt.max_inflight publishes outstanding. A PUBACK
  * turns into a "published" mark queued to the journal writer. MQTT 5 is the default
  * because under 3.1.1 a broker that refuses a publish (ACL) still acknowledges it and
