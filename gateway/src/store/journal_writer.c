@@ -11,8 +11,8 @@
  * after the batch is done, and submitters only write slots past the head, so no copy of a
  * 1 KiB record is made on the way to SQLite.
  *
- * The rings' rules are written down once, in writer_ok, and asserted (debug builds) at
- * every change of a ring, under the lock.
+ * The rings' rules are written down once, in writer_ok and writer_frames_ok, and asserted
+ * (debug builds) at every change of a ring, under the lock.
  */
 #include "store/journal_writer.h"
 
@@ -108,21 +108,26 @@ struct journal_writer {
  *   - Each ring's live slots run from its tail, count of them, to its head (a full ring has
  *     head == tail, so the count is what tells full from empty).
  *   - frames_queued, the bound that submitters are refused at, never passes queue_frames
- *     and is exactly the OP_APPEND and OP_QUARANTINE ops in the ring: a slot is counted
- *     from its submit until release_batch frees it, so a sender told "committed" can
- *     submit again at once and the queue bound is exact.
- * Costs one pass over the queued ops; debug builds only. */
+ *     nor the ops in the ring.
+ * O(1), asserted at every change of a ring. */
 static bool writer_ok(const struct journal_writer *w)
 {
-    if (w->ops_count > w->ops_capacity || w->ops_head >= w->ops_capacity ||
-        w->ops_tail >= w->ops_capacity ||
-        (w->ops_tail + w->ops_count) % w->ops_capacity != w->ops_head)
-        return false;
-    if (w->marks_count > MARK_RING_SIZE || w->marks_head >= MARK_RING_SIZE ||
-        w->marks_tail >= MARK_RING_SIZE ||
-        (w->marks_tail + w->marks_count) % MARK_RING_SIZE != w->marks_head)
-        return false;
-    if (w->frames_queued > w->opts.queue_frames || w->frames_queued > w->ops_count)
+    return w->ops_count <= w->ops_capacity && w->ops_head < w->ops_capacity &&
+           w->ops_tail < w->ops_capacity &&
+           (w->ops_tail + w->ops_count) % w->ops_capacity == w->ops_head &&
+           w->marks_count <= MARK_RING_SIZE && w->marks_head < MARK_RING_SIZE &&
+           w->marks_tail < MARK_RING_SIZE &&
+           (w->marks_tail + w->marks_count) % MARK_RING_SIZE == w->marks_head &&
+           w->frames_queued <= w->opts.queue_frames && w->frames_queued <= w->ops_count;
+}
+
+/* writer_ok, and frames_queued is exactly the OP_APPEND and OP_QUARANTINE ops in the ring:
+ * a slot counts from its submit until release_batch frees it, so a sender told "committed"
+ * can submit again at once and the queue bound is exact. One pass over the queued ops:
+ * asserted where frames leave the ring (once per batch), where a miscount would show. */
+static bool writer_frames_ok(const struct journal_writer *w)
+{
+    if (!writer_ok(w))
         return false;
     size_t frames = 0;
     for (size_t i = 0; i < w->ops_count; i++) {
@@ -367,7 +372,7 @@ static size_t release_batch(struct journal_writer *w, size_t first, size_t n_ops
     w->frames_queued -= appended + quarantined + resends;
     w->ops_tail = (w->ops_tail + n_ops) % w->ops_capacity;
     w->ops_count -= n_ops;
-    assert(writer_ok(w));
+    assert(writer_frames_ok(w));
     w->stats.transactions++;
     if (status == 0) {
         w->stats.frames_committed += appended;
@@ -687,7 +692,7 @@ void journal_writer_stop(struct journal_writer *w)
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
     /* the thread ends only when everything queued is committed (journal_writer.h) */
-    assert(writer_ok(w) && w->ops_count == 0 && w->marks_count == 0);
+    assert(writer_frames_ok(w) && w->ops_count == 0 && w->marks_count == 0);
     journal_close(w->journal);
     pthread_cond_destroy(&w->work);
     pthread_mutex_destroy(&w->lock);
