@@ -52,7 +52,7 @@ static int open_registry(const char *journal, bool read_only, struct registry **
     char err[512];
     if (read_only) {
         /* access(), not fopen(): opening and closing the database file in a process
-         * that holds a connection to it would drop that connection's locks (journal.c) */
+         * that holds a connection to it would drop that connection's locks (store/schema.c) */
         if (access(journal, R_OK) != 0) {
             fprintf(stderr,
                     "sensorbroctl device: no journal at %s (add a device, start sensorbro, or "

@@ -8,8 +8,9 @@
  *   watch       subscribe to the broker and print readings as they arrive
  *   device      the LoRaWAN device registry: add, list, show, remove, queue a downlink
  *
- * It links the daemon's own modules (config, journal, decode, render), so what it shows is
- * what the daemon does. It reads the journal through a read-only connection, which is safe
+ * It links the daemon's own storage library (config, journal, registry, decode, render:
+ * sensorbro_store), so what it shows is what the daemon does, and not the daemon's
+ * transports. It reads the journal through a read-only connection, which is safe
  * while the daemon runs (SQLite WAL). Every command is a row of a table (command.h): the
  * dispatcher at the bottom, `help`, and each command's --help work off those rows.
  */
