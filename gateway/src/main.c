@@ -26,6 +26,7 @@
 #include "store/journal_writer.h"
 #include "util/log.h"
 #include "metrics.h"
+#include "metrics_collect.h"
 #include "output/mqtt_session.h"
 #include "output/publish.h"
 
@@ -328,7 +329,7 @@ static void stop(struct gateway *gw)
 
 /* The Semtech UDP adapter's and the edge network server's counters: every drop reason with
  * a count above zero, so a quiet line stays short; then one line per forwarder. Each name
- * means what the metric of the same name means (gateway/src/metrics.c, docs/lorawan.md). */
+ * means what the metric of the same name means (gateway/src/metrics_collect.c, docs/lorawan.md). */
 static void log_semtech_stats(struct semtech_udp *su, const struct semtech_udp_stats *stats,
                               enum log_level level)
 {

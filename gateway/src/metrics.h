@@ -1,11 +1,13 @@
 /*
  * metrics.h - the gateway's counters and gauges as one flat list of named values.
  *
- * Every module keeps its own counters in its stats struct. metrics_collect reads them all
- * into one list with Prometheus-style names (sensorbro_frames_published_total,
- * sensorbro_coap_responses_total{code="2.04"}), so that whoever shows them needs no
- * knowledge of the modules: the daemon saves the list into the journal for
- * `sensorbroctl status`, and the same list is what a metrics endpoint serves.
+ * Every module keeps its own counters in its stats struct. metrics_collect
+ * (metrics_collect.h, in the daemon) reads them all into one list with Prometheus-style
+ * names (sensorbro_frames_published_total, sensorbro_coap_responses_total{code="2.04"}), so
+ * that whoever shows them needs no knowledge of the modules: the daemon saves the list into
+ * the journal for `sensorbroctl status`, and the same list is what a metrics endpoint
+ * serves. This header is the value type alone: the journal stores it and sensorbroctl reads
+ * it without linking any module it names.
  *
  * Counters count since the daemon started; the totals that must survive restarts (frames
  * dropped at the cap) are kept in the journal's counters table as well.
@@ -37,24 +39,6 @@ struct metrics {
     struct metric items[METRICS_MAX];
 };
 
-struct journal_writer_stats;
-struct publisher_stats;
-struct coap_ingest_stats;
-struct semtech_udp_stats;
-struct lns_mqtt_stats;
-
-/* What metrics_collect reads: each module's stats, taken by the caller (live through the
- * module's getter, or the final figures its stop function gives). NULL: not running. */
-struct metrics_sources {
-    int64_t started_ms; /* wall clock, when the daemon started */
-    bool running;       /* false in the last snapshot of a clean stop */
-    const struct journal_writer_stats *writer;
-    const struct publisher_stats *publisher;
-    const struct coap_ingest_stats *coap;
-    const struct semtech_udp_stats *semtech;
-    const struct lns_mqtt_stats *lns;
-};
-
 void metrics_clear(struct metrics *m);
 /* Appends one value. name is a metric name, optionally with one label:
  * metrics_add(m, METRIC_COUNTER, "sensorbro_x_total", "reason", "bad_mic", 3) gives
@@ -66,8 +50,5 @@ int metrics_add(struct metrics *m, enum metric_kind kind, const char *name, cons
 const struct metric *metrics_find(const struct metrics *m, const char *name);
 /* The sum of every value of the metric name (whatever its labels): 0 when none. */
 double metrics_sum(const struct metrics *m, const char *name);
-
-/* Clears out and fills it from every module's stats in src, stamped with the wall clock. */
-void metrics_collect(struct metrics *out, const struct metrics_sources *src);
 
 #endif

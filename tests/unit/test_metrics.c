@@ -21,6 +21,7 @@
 #include "store/journal.h"
 #include "store/journal_writer.h"
 #include "metrics.h"
+#include "metrics_collect.h"
 #include "output/publish.h"
 
 static struct metrics m, back;

@@ -46,6 +46,7 @@
 #include "gwmp.h"
 #include "modem.h"
 #include "serial.h"
+#include "util/keyfile.h"
 
 #define PUSH_QUEUE       16
 #define PUSH_RETRY_MS    1000.0
@@ -249,67 +250,48 @@ static char *trim(char *s)
     return s;
 }
 
-/* The keys file: ABP (devaddr, nwkskey, appskey) or, for OTAA, appkey alone. */
+/* The keys file (util/keyfile.h): ABP (devaddr, nwkskey, appskey) or, for OTAA, appkey
+ * alone. */
 static bool load_keys(const char *path, struct modem *m)
 {
     struct lorawan_session *s = &m->session;
     bool otaa = m->otaa.enabled;
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        fprintf(stderr, "modem-sim: %s: %s\n", path, strerror(errno));
+    uint8_t addr[4];
+    bool has_addr = false, has_nwk = false, has_app = false, has_root = false;
+    const struct keyfile_field abp_fields[] = {
+        {"devaddr", sizeof(addr), addr, &has_addr},
+        {"nwkskey", 16, s->nwk_s_key, &has_nwk},
+        {"appskey", 16, s->app_s_key, &has_app},
+    };
+    const struct keyfile_field otaa_fields[] = {{"appkey", 16, m->otaa.app_key, &has_root}};
+    struct keyfile_result res;
+    int rc =
+        otaa ? keyfile_read(path, otaa_fields, 1, &res) : keyfile_read(path, abp_fields, 3, &res);
+    if (res.readable_by_others)
+        fprintf(stderr, "modem-sim: warning: %s is readable by others (chmod 600 it)\n", path);
+    if (rc != 0 && res.line == 0) {
+        fprintf(stderr, "modem-sim: %s: %s\n", path, strerror(res.error));
         return false;
     }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
-        fprintf(stderr, "modem-sim: warning: %s is readable by others (chmod 600 it)\n", path);
-    char line[256];
-    unsigned lineno = 0, have = 0;
-    bool ok = true;
-    uint8_t addr[4];
-    while (ok && fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        char *text = trim(line);
-        if (text[0] == '#' || text[0] == '\0')
-            continue;
-        char *eq = strchr(text, '=');
-        if (eq == NULL) {
-            ok = false;
-            break;
-        }
-        *eq = '\0';
-        char *name = trim(text), *value = trim(eq + 1);
-        if (otaa) {
-            ok = strcmp(name, "appkey") == 0 && parse_hex_exact(value, m->otaa.app_key, 16);
-            have |= ok ? 7u : 0u;
-        } else if (strcmp(name, "devaddr") == 0 && parse_hex_exact(value, addr, 4)) {
-            s->dev_addr = (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 |
-                          (uint32_t)addr[2] << 8 | addr[3];
-            have |= 1;
-        } else if (strcmp(name, "nwkskey") == 0 && parse_hex_exact(value, s->nwk_s_key, 16)) {
-            have |= 2;
-        } else if (strcmp(name, "appskey") == 0 && parse_hex_exact(value, s->app_s_key, 16)) {
-            have |= 4;
-        } else {
-            ok = false; /* the value is not echoed: it may be a key */
-        }
-    }
-    fclose(f);
-    OPENSSL_cleanse(line, sizeof(line));
-    if (!ok) {
+    if (rc != 0) {
+        /* the value is not echoed: it may be a key */
         fprintf(stderr,
                 otaa ? "modem-sim: %s:%u: expected appkey = 32 hex digits (OTAA)\n"
                      : "modem-sim: %s:%u: expected devaddr = 8 hex digits, or nwkskey/appskey "
                        "= 32 hex digits\n",
-                path, lineno);
+                path, res.line);
         return false;
     }
-    if (have != 7) {
+    if (otaa ? !has_root : !(has_addr && has_nwk && has_app)) {
         fprintf(stderr,
                 otaa ? "modem-sim: %s: needs appkey (OTAA)\n"
                      : "modem-sim: %s: needs devaddr, nwkskey and appskey\n",
                 path);
         return false;
     }
+    if (!otaa)
+        s->dev_addr =
+            (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 | (uint32_t)addr[2] << 8 | addr[3];
     return true;
 }
 

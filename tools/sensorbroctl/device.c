@@ -17,36 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
 #include "util/clock.h"
+#include "util/hex.h"
+#include "util/keyfile.h"
 #include "lorawan/registry.h"
 
 #define LABEL_KEY_MAX   32
 #define LABEL_VALUE_MAX 64
 
-/* Parses exactly 2 * len hex digits into out. */
-static bool parse_hex_exact(const char *text, uint8_t *out, size_t len)
-{
-    if (strlen(text) != 2 * len)
-        return false;
-    for (size_t i = 0; i < 2 * len; i++) {
-        if (!isxdigit((unsigned char)text[i]))
-            return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char pair[3] = {text[2 * i], text[2 * i + 1], '\0'};
-        out[i] = (uint8_t)strtoul(pair, NULL, 16);
-    }
-    return true;
-}
-
 static bool parse_key(const char *what, const char *text, uint8_t key[REGISTRY_KEY_SIZE])
 {
-    if (parse_hex_exact(text, key, REGISTRY_KEY_SIZE))
+    if (hex_decode_exact(text, key, REGISTRY_KEY_SIZE))
         return true;
     /* the value is not echoed: it may be most of a key */
     fprintf(stderr, "sensorbroctl device: %s: expected 32 hex digits (a 16-byte key)\n", what);
@@ -67,7 +52,7 @@ static int open_registry(const char *journal, bool read_only, struct registry **
     char err[512];
     if (read_only) {
         /* access(), not fopen(): opening and closing the database file in a process
-         * that holds a connection to it would drop that connection's locks (journal.c) */
+         * that holds a connection to it would drop that connection's locks (store/schema.c) */
         if (access(journal, R_OK) != 0) {
             fprintf(stderr,
                     "sensorbroctl device: no journal at %s (add a device, start sensorbro, or "
@@ -83,70 +68,37 @@ static int open_registry(const char *journal, bool read_only, struct registry **
     return 0;
 }
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
-        *--end = '\0';
-    return s;
-}
-
 struct keys {
     bool nwk_s, app_s, app;
     uint8_t nwk_s_key[REGISTRY_KEY_SIZE], app_s_key[REGISTRY_KEY_SIZE], app_key[REGISTRY_KEY_SIZE];
 };
 
 /* Reads "name = 32 hex digits" lines (nwkskey, appskey, appkey; '#' comments) from path or
- * stdin ("-"), the format tools/modem-sim reads too. */
+ * stdin ("-"), the format tools/modem-sim reads too (util/keyfile.h). */
 static bool read_keys_file(const char *path, struct keys *k)
 {
     bool is_stdin = strcmp(path, "-") == 0;
-    FILE *f = is_stdin ? stdin : fopen(path, "r");
-    if (f == NULL) {
-        fprintf(stderr, "sensorbroctl device: --keys-file %s: %s\n", path, strerror(errno));
-        return false;
-    }
-    struct stat st;
-    if (!is_stdin && fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+    const struct keyfile_field fields[] = {
+        {"nwkskey", REGISTRY_KEY_SIZE, k->nwk_s_key, &k->nwk_s},
+        {"appskey", REGISTRY_KEY_SIZE, k->app_s_key, &k->app_s},
+        {"appkey", REGISTRY_KEY_SIZE, k->app_key, &k->app},
+        {"devaddr", 0, NULL, NULL}, /* modem-sim's files carry it; ignored */
+    };
+    struct keyfile_result res;
+    int rc = keyfile_read(is_stdin ? NULL : path, fields, sizeof(fields) / sizeof(fields[0]), &res);
+    if (res.readable_by_others)
         fprintf(stderr, "sensorbroctl device: warning: %s is readable by others (chmod 600 it)\n",
                 path);
-    char line[256];
-    unsigned lineno = 0;
-    bool ok = true;
-    while (ok && fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        char *text = trim(line);
-        if (text[0] == '#' || text[0] == '\0')
-            continue;
-        char *eq = strchr(text, '=');
-        if (eq == NULL) {
-            ok = false;
-            break;
-        }
-        *eq = '\0';
-        char *name = trim(text), *value = trim(eq + 1);
-        if (strcmp(name, "nwkskey") == 0)
-            ok = k->nwk_s = parse_hex_exact(value, k->nwk_s_key, REGISTRY_KEY_SIZE);
-        else if (strcmp(name, "appskey") == 0)
-            ok = k->app_s = parse_hex_exact(value, k->app_s_key, REGISTRY_KEY_SIZE);
-        else if (strcmp(name, "appkey") == 0)
-            ok = k->app = parse_hex_exact(value, k->app_key, REGISTRY_KEY_SIZE);
-        else if (strcmp(name, "devaddr") != 0) /* modem-sim's files carry it; ignored */
-            ok = false;
-    }
-    OPENSSL_cleanse(line, sizeof(line));
-    if (!is_stdin)
-        fclose(f);
-    if (!ok) {
+    if (rc == 0)
+        return true;
+    if (res.line == 0)
+        fprintf(stderr, "sensorbroctl device: --keys-file %s: %s\n", path, strerror(res.error));
+    else
         fprintf(stderr,
                 "sensorbroctl device: %s:%u: expected nwkskey, appskey or appkey = 32 hex "
                 "digits\n",
-                is_stdin ? "stdin" : path, lineno);
-        return false;
-    }
-    return true;
+                is_stdin ? "stdin" : path, res.line);
+    return false;
 }
 
 /* Adds key=value to the labels object. Keys: letters, digits, '_', '-', '.'. */
@@ -202,7 +154,7 @@ static int cmd_add(struct ctl *ctl, int argc, char **argv)
             ok = has_eui = parse_eui("--dev-eui", optarg, dev.dev_eui);
             break;
         case 'a':
-            ok = has_addr = parse_hex_exact(optarg, bytes, 4);
+            ok = has_addr = hex_decode_exact(optarg, bytes, 4);
             if (!ok)
                 fprintf(stderr, "sensorbroctl device: --dev-addr: expected 8 hex digits\n");
             dev.dev_addr = (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 |
@@ -506,7 +458,7 @@ static int cmd_downlink(struct ctl *ctl, int argc, char **argv)
     const char *hex = argv[optind + 1];
     uint8_t payload[REGISTRY_DOWNLINK_MAX];
     size_t len = strlen(hex) / 2;
-    if (strlen(hex) % 2 != 0 || len > sizeof(payload) || !parse_hex_exact(hex, payload, len)) {
+    if (strlen(hex) % 2 != 0 || len > sizeof(payload) || !hex_decode_exact(hex, payload, len)) {
         fprintf(stderr,
                 "sensorbroctl device downlink: HEX: expected an even number of hex digits, at "
                 "most %d bytes (what fits every EU868 data rate)\n",

@@ -8,8 +8,9 @@
  *   watch       subscribe to the broker and print readings as they arrive
  *   device      the LoRaWAN device registry: add, list, show, remove, queue a downlink
  *
- * It links the daemon's own modules (config, journal, decode, render), so what it shows is
- * what the daemon does. It reads the journal through a read-only connection, which is safe
+ * It links the daemon's own storage library (config, journal, registry, decode, render:
+ * sensorbro_store), so what it shows is what the daemon does, and not the daemon's
+ * transports. It reads the journal through a read-only connection, which is safe
  * while the daemon runs (SQLite WAL). Every command is a row of a table (command.h): the
  * dispatcher at the bottom, `help`, and each command's --help work off those rows.
  */
@@ -28,7 +29,6 @@
 
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
-#include <sqlite3.h>
 
 #include "output/mqtt_session.h"
 #include "util/clock.h"
@@ -36,6 +36,7 @@
 #include "decode.h"
 #include "device.h"
 #include "store/journal.h"
+#include "store/salvage.h"
 #include "quantity.h"
 #include "render.h"
 #include "util/topic.h"
@@ -557,6 +558,12 @@ static void print_reading(const char *topic, const char *payload, int len, bool 
 
 /* ---- journal check / recover ---- */
 
+static void print_finding(void *ctx, const char *finding)
+{
+    (void)ctx;
+    printf("%s\n", finding);
+}
+
 static int cmd_journal_check(struct ctl *ctl, int argc, char **argv)
 {
     (void)argv;
@@ -564,27 +571,20 @@ static int cmd_journal_check(struct ctl *ctl, int argc, char **argv)
         fprintf(stderr, "sensorbroctl journal check: no arguments expected\n");
         return EXIT_USAGE;
     }
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(ctl->journal_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(stderr, "sensorbroctl journal check: %s: %s\n", ctl->journal_path,
-                db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
+    /* inspect_only: a journal of any version, and one too damaged to read its schema, is
+     * checked all the same */
+    struct journal_options opts = {.busy_timeout_ms = 5000, .inspect_only = true};
+    struct journal *j;
+    char err[512];
+    if (journal_open(&j, ctl->journal_path, &opts, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sensorbroctl journal check: %s\n", err);
         return EXIT_FAILURE;
     }
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(20)", -1, &st, NULL);
-    bool ok = false;
-    int rows = 0;
-    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        const char *line = (const char *)sqlite3_column_text(st, 0);
-        ok = rows++ == 0 && line && strcmp(line, "ok") == 0;
-        printf("%s\n", line ? line : "(null)");
-    }
-    if (rows == 0)
-        printf("%s\n", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+    int sound = journal_check_integrity(j, true, 20, print_finding, NULL);
+    if (sound < 0)
+        fprintf(stderr, "sensorbroctl journal check: %s\n", journal_errmsg(j));
+    journal_close(j);
+    return sound == 1 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 static const struct option recover_opts[] = {{"output", required_argument, NULL, 'o'},
@@ -606,14 +606,14 @@ static int cmd_journal_recover(struct ctl *ctl, int argc, char **argv)
                 argv[optind]);
         return EXIT_USAGE;
     }
-    struct journal_salvage_report report;
+    struct salvage_report report;
     char err[512];
-    if (journal_salvage(ctl->journal_path, output, &report, err, sizeof(err)) != 0) {
+    if (salvage_journal(ctl->journal_path, output, &report, err, sizeof(err)) != 0) {
         fprintf(stderr, "sensorbroctl journal recover: %s\n", err);
         return EXIT_FAILURE;
     }
     for (size_t i = 0; i < report.n_tables; i++) {
-        const struct journal_salvage_table *t = &report.tables[i];
+        const struct salvage_table *t = &report.tables[i];
         if (t->unreadable)
             printf("%-12s unreadable\n", t->name);
         else

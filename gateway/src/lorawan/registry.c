@@ -17,7 +17,7 @@
 #include <sqlite3.h>
 
 #include "util/clock.h"
-#include "store/journal.h"
+#include "store/schema.h"
 
 struct registry {
     sqlite3 *db;
@@ -56,45 +56,20 @@ int registry_open(struct registry **out, const char *path, bool read_only, uint3
                   char *err, size_t err_size)
 {
     *out = NULL;
-    if (!read_only) {
-        /* creates the file 0600 and migrates it to the registry's schema */
-        struct journal *j;
-        struct journal_options jo = {.synchronous = JOURNAL_SYNC_FULL,
-                                     .busy_timeout_ms = busy_timeout_ms};
-        if (journal_open(&j, path, &jo, err, err_size) != 0)
-            return -1;
-        journal_close(j);
-    }
     struct registry *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         snprintf(err, err_size, "out of memory");
         return -1;
     }
     r->read_only = read_only;
-    int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &r->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, err_size, "%s: %s", path,
-                 r->db ? sqlite3_errmsg(r->db) : "cannot allocate a connection");
-        registry_close(r);
-        return -1;
-    }
-    sqlite3_busy_timeout(r->db, (int)busy_timeout_ms);
-    sqlite3_stmt *st = NULL;
-    int64_t version = -1;
-    if (sqlite3_prepare_v2(r->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (version != JOURNAL_SCHEMA_VERSION) {
-        snprintf(err, err_size, "%s: journal schema version %" PRId64 ", expected %d%s", path,
-                 version, JOURNAL_SCHEMA_VERSION,
-                 version < JOURNAL_SCHEMA_VERSION ? " (start sensorbro once to migrate)" : "");
-        registry_close(r);
-        return -1;
-    }
-    if (!read_only &&
-        sqlite3_exec(r->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, err_size, "%s: %s", path, sqlite3_errmsg(r->db));
+    /* writable: creates the file 0600 and migrates it (the registry's tables are schema 3);
+     * read-only: the file must exist at the current version */
+    const struct schema_options opts = {
+        .access = read_only ? SCHEMA_READ_ONLY : SCHEMA_READ_WRITE,
+        .synchronous = SCHEMA_SYNC_FULL,
+        .busy_timeout_ms = busy_timeout_ms,
+    };
+    if (schema_open(&r->db, path, &opts, err, err_size) != 0) {
         registry_close(r);
         return -1;
     }

@@ -1,7 +1,8 @@
 /*
  * registry.h - the LoRaWAN device registry of the edge network server: devices (ABP and
  * OTAA), the DevNonces each has used, and its queue of downlinks. It lives in the journal
- * database (schema 3, journal.c makes the tables) behind a connection of its own.
+ * database (schema 3; store/schema.c makes the tables and opens the connection) behind a
+ * connection of its own.
  *
  * Who calls what:
  *   - the daemon: the Semtech UDP adapter's thread owns one struct registry, through the

@@ -1,121 +1,21 @@
 /*
  * journal.c - SQLite storage behind journal.h.
  *
- * Each statement is prepared once at open and reset after use. Migrations are an ordered
- * list of SQL scripts: script i takes the schema from version i to i + 1, and runs inside
- * the same transaction as the user_version bump, so a crash mid-migration leaves the old
- * schema intact.
+ * Each statement is prepared once at open and reset after use. The schema, its migrations
+ * and how a connection is opened are store/schema.c's: the journal shares its file with the
+ * LoRaWAN registry, and the file has one list of migrations.
  */
 #include "store/journal.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "decode.h" /* UPLINK_STATUS_* */
-
-static const char *const migrations[JOURNAL_SCHEMA_VERSION] = {
-    /* 0 -> 1 */
-    "CREATE TABLE frames ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  device TEXT NOT NULL,"
-    "  transport TEXT NOT NULL,"
-    "  source TEXT NOT NULL,"
-    "  received_ms INTEGER NOT NULL,"
-    "  payload BLOB NOT NULL,"
-    "  published_ms INTEGER);"
-    "CREATE INDEX frames_pending ON frames(id) WHERE published_ms IS NULL;"
-    "CREATE INDEX frames_published ON frames(published_ms) WHERE published_ms IS NOT NULL;"
-    "CREATE TABLE quarantine ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  device TEXT NOT NULL,"
-    "  transport TEXT NOT NULL,"
-    "  source TEXT NOT NULL,"
-    "  received_ms INTEGER NOT NULL,"
-    "  payload BLOB NOT NULL,"
-    "  reason TEXT NOT NULL);",
-    /* 1 -> 2: how LoRaWAN frames were heard (NULL for other transports) */
-    "ALTER TABLE frames ADD COLUMN fcnt INTEGER;"
-    "ALTER TABLE frames ADD COLUMN fport INTEGER;"
-    "ALTER TABLE frames ADD COLUMN rssi_dbm INTEGER;"
-    "ALTER TABLE frames ADD COLUMN snr_db REAL;"
-    "ALTER TABLE frames ADD COLUMN freq_hz INTEGER;"
-    "ALTER TABLE frames ADD COLUMN datr TEXT;"
-    "ALTER TABLE frames ADD COLUMN gateways TEXT;"
-    "ALTER TABLE quarantine ADD COLUMN fcnt INTEGER;"
-    "ALTER TABLE quarantine ADD COLUMN fport INTEGER;"
-    "ALTER TABLE quarantine ADD COLUMN rssi_dbm INTEGER;"
-    "ALTER TABLE quarantine ADD COLUMN snr_db REAL;"
-    "ALTER TABLE quarantine ADD COLUMN freq_hz INTEGER;"
-    "ALTER TABLE quarantine ADD COLUMN datr TEXT;"
-    "ALTER TABLE quarantine ADD COLUMN gateways TEXT;",
-    /* 2 -> 3: the LoRaWAN device registry of the edge network server (registry.h). Keys are
-     * 16-byte blobs; the database file is 0600 because of them. session_frame_id and
-     * session_quarantine_id are the ids the frames and quarantine tables had reached when
-     * the device's current session began (ABP: added; OTAA: joined): only rows above them
-     * count when the last FCnt is recovered from the journal. */
-    "CREATE TABLE devices ("
-    "  dev_eui TEXT PRIMARY KEY,"
-    "  name TEXT NOT NULL DEFAULT '',"
-    "  labels TEXT NOT NULL DEFAULT '{}',"
-    "  activation TEXT NOT NULL CHECK (activation IN ('abp', 'otaa')),"
-    "  dev_addr INTEGER,"
-    "  nwk_s_key BLOB,"
-    "  app_s_key BLOB,"
-    "  join_eui TEXT,"
-    "  app_key BLOB,"
-    "  fcnt_up INTEGER,"
-    "  fcnt_down INTEGER NOT NULL DEFAULT 0,"
-    "  app_nonce INTEGER NOT NULL DEFAULT 0,"
-    "  created_ms INTEGER NOT NULL,"
-    "  session_frame_id INTEGER NOT NULL DEFAULT 0,"
-    "  session_quarantine_id INTEGER NOT NULL DEFAULT 0);"
-    "CREATE UNIQUE INDEX devices_dev_addr ON devices(dev_addr) WHERE dev_addr IS NOT NULL;"
-    "CREATE TABLE dev_nonces ("
-    "  dev_eui TEXT NOT NULL REFERENCES devices(dev_eui) ON DELETE CASCADE,"
-    "  nonce INTEGER NOT NULL,"
-    "  PRIMARY KEY (dev_eui, nonce)) WITHOUT ROWID;"
-    "CREATE TABLE downlinks ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  dev_eui TEXT NOT NULL REFERENCES devices(dev_eui) ON DELETE CASCADE,"
-    "  fport INTEGER NOT NULL,"
-    "  payload BLOB NOT NULL,"
-    "  confirmed INTEGER NOT NULL,"
-    "  created_ms INTEGER NOT NULL,"
-    "  sent_ms INTEGER);"
-    "CREATE INDEX downlinks_queued ON downlinks(dev_eui, id) WHERE sent_ms IS NULL;"
-    "CREATE INDEX frames_device_fcnt ON frames(device, fcnt) WHERE fcnt IS NOT NULL;",
-    /* 3 -> 4: counters that must outlive the process (frames dropped, by reason) */
-    "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
-    /* 4 -> 5: the running daemon's latest counters (metrics.h), for sensorbroctl status;
-     * replaced as a whole each time, never summed */
-    "CREATE TABLE status ("
-    "  position INTEGER PRIMARY KEY,"
-    "  name TEXT NOT NULL UNIQUE,"
-    "  kind TEXT NOT NULL CHECK (kind IN ('counter', 'gauge')),"
-    "  value REAL NOT NULL);",
-    /* 5 -> 6: message ids that never repeat (journal.h). seq and epoch name a frame's
-     * message; rows from before have neither and keep their legacy id. heard_ms is when
-     * the network server says the radio heard the frame (lns-mqtt), the anchor of its
-     * sample times. device_epochs holds each device's current epoch and its last seq and
-     * seq; the index finds resends. */
-    "ALTER TABLE frames ADD COLUMN heard_ms INTEGER;"
-    "ALTER TABLE frames ADD COLUMN seq INTEGER;"
-    "ALTER TABLE frames ADD COLUMN epoch INTEGER;"
-    "ALTER TABLE quarantine ADD COLUMN heard_ms INTEGER;"
-    "CREATE INDEX frames_device_seq ON frames(device, seq) WHERE seq IS NOT NULL;"
-    "CREATE TABLE device_epochs ("
-    "  device TEXT PRIMARY KEY,"
-    "  epoch INTEGER NOT NULL,"
-    "  last_seq INTEGER NOT NULL) WITHOUT ROWID;",
-};
 
 /* The radio columns, in this order, follow the record's own in every statement below,
  * and heard_ms follows them. */
@@ -187,7 +87,7 @@ static const char *const statement_sql[STMT_COUNT] = {
 
 struct journal {
     sqlite3 *db;
-    bool read_only;
+    bool inspect_only; /* no statements: only journal_check_integrity and journal_close */
     int64_t resend_window_ms;
     sqlite3_stmt *stmt[STMT_COUNT];
     char errmsg[1024]; /* room for a full path in the damaged-journal advice */
@@ -208,6 +108,7 @@ const char *journal_errmsg(const struct journal *j)
 /* Runs one statement to completion and resets it; SQLITE_ROW results are ignored. */
 static int run(struct journal *j, enum statement which)
 {
+    assert(!j->inspect_only);
     sqlite3_stmt *st = j->stmt[which];
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -232,162 +133,6 @@ static int query_int64(struct journal *j, const char *sql, int64_t *value)
     return 0;
 }
 
-static int migrate(struct journal *j)
-{
-    int64_t version;
-    if (query_int64(j, "PRAGMA user_version", &version) != 0)
-        return -1;
-    if (version > JOURNAL_SCHEMA_VERSION) {
-        snprintf(j->errmsg, sizeof(j->errmsg),
-                 "journal schema version %lld is newer than this sensorbro understands (%d)",
-                 (long long)version, JOURNAL_SCHEMA_VERSION);
-        return -1;
-    }
-    if (j->read_only) {
-        if (version != JOURNAL_SCHEMA_VERSION) {
-            snprintf(j->errmsg, sizeof(j->errmsg),
-                     "journal schema version %lld, expected %d (start sensorbro once to migrate)",
-                     (long long)version, JOURNAL_SCHEMA_VERSION);
-            return -1;
-        }
-        return 0;
-    }
-    for (int64_t v = version; v < JOURNAL_SCHEMA_VERSION; v++) {
-        char bump[64];
-        snprintf(bump, sizeof(bump), "PRAGMA user_version = %lld", (long long)(v + 1));
-        char *msg = NULL;
-        if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(j->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(j->db, bump, NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(j->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-            snprintf(j->errmsg, sizeof(j->errmsg), "migrating journal to version %lld: %s",
-                     (long long)(v + 1), msg ? msg : sqlite3_errmsg(j->db));
-            sqlite3_free(msg);
-            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* PRAGMA quick_check: O(size) but far cheaper than integrity_check; it reads every page,
- * so garbage anywhere in the file is found. Returns 0 when the database is sound. */
-static int check_integrity(struct journal *j, const char *path)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(j->db, "PRAGMA quick_check(1)", -1, &st, NULL);
-    const char *verdict = NULL;
-    char first[160] = "";
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        verdict = (const char *)sqlite3_column_text(st, 0);
-        snprintf(first, sizeof(first), "%s", verdict ? verdict : "");
-    }
-    if (rc != SQLITE_ROW)
-        snprintf(first, sizeof(first), "%s", sqlite3_errmsg(j->db));
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW && strcmp(first, "ok") == 0)
-        return 0;
-    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
-        /* another process (sensorbroctl) held a lock for longer than busy_timeout: that
-         * says nothing about damage, and sending the operator to recover would be wrong */
-        snprintf(j->errmsg, sizeof(j->errmsg),
-                 "the journal is locked by another process (%s) for longer than the busy "
-                 "timeout; try again",
-                 first);
-        return -1;
-    }
-    snprintf(j->errmsg, sizeof(j->errmsg),
-             "the journal is damaged (%s); sensorbro will not write to it. Save what can be "
-             "read with: sensorbroctl -j %.700s journal recover",
-             first, path);
-    return -1;
-}
-
-static int configure(struct journal *j, const struct journal_options *options)
-{
-    sqlite3_busy_timeout(j->db, (int)options->busy_timeout_ms);
-    if (j->read_only)
-        return 0;
-    char *msg = NULL;
-    const char *sync_sql = options->synchronous == JOURNAL_SYNC_FULL ? "PRAGMA synchronous=FULL"
-                                                                     : "PRAGMA synchronous=NORMAL";
-    /* journal_mode returns a row; sqlite3_exec ignores it. */
-    if (sqlite3_exec(j->db, "PRAGMA journal_mode=WAL", NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(j->db, sync_sql, NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(j->db, "PRAGMA foreign_keys=ON", NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(j->errmsg, sizeof(j->errmsg), "configuring journal: %s",
-                 msg ? msg : sqlite3_errmsg(j->db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    int64_t mode_is_wal = 0;
-    if (query_int64(j, "SELECT journal_mode = 'wal' FROM pragma_journal_mode", &mode_is_wal) != 0)
-        return -1;
-    if (!mode_is_wal) {
-        snprintf(j->errmsg, sizeof(j->errmsg),
-                 "the journal's file system does not support WAL mode (needs shared memory)");
-        return -1;
-    }
-    return 0;
-}
-
-/* The journal holds device keys (schema 3), so its files are the owner's only. SQLite
- * creates the -wal and -shm files with the mode of the main file, so creating that one 0600
- * (and tightening an older, wider one and its companions) covers all three.
- *
- * This must never open() and close() a database file that a connection of this process may
- * hold: closing any descriptor of a file drops every POSIX advisory lock the process has on
- * it ("How To Corrupt An SQLite Database File", 2.2). A daemon that lost its locks lets
- * another process's last connection think it is alone, checkpoint and delete the WAL the
- * daemon is still committing into. So an existing file is only ever chmod()ed by name, and
- * a descriptor is opened only to create a file that did not exist (O_EXCL: nobody can hold
- * a lock on it yet). */
-static int restrict_mode(const char *path, char *err, size_t err_size)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) {
-        if (errno != ENOENT) {
-            snprintf(err, err_size, "%s: %s", path, strerror(errno));
-            return -1;
-        }
-        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd >= 0) {
-            close(fd);
-        } else if (errno != EEXIST) {
-            snprintf(err, err_size, "%s: %s", path, strerror(errno));
-            return -1;
-        }
-        /* EEXIST: another process created it meanwhile; SQLite opens it below */
-        if (lstat(path, &st) != 0) {
-            snprintf(err, err_size, "%s: %s", path, strerror(errno));
-            return -1;
-        }
-    }
-    if (S_ISLNK(st.st_mode)) {
-        snprintf(err, err_size, "%s: is a symbolic link; give the journal's real path", path);
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(err, err_size, "%s: not a regular file", path);
-        return -1;
-    }
-    static const char *const companions[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < sizeof(companions) / sizeof(companions[0]); i++) {
-        char name[4096];
-        if ((size_t)snprintf(name, sizeof(name), "%s%s", path, companions[i]) >= sizeof(name))
-            continue;
-        struct stat cst;
-        if (lstat(name, &cst) != 0 || S_ISLNK(cst.st_mode) || (cst.st_mode & 077) == 0)
-            continue;
-        if (chmod(name, cst.st_mode & 0700) != 0) {
-            snprintf(err, err_size, "%s: cannot make it private (chmod 600): %s", name,
-                     strerror(errno));
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int journal_open(struct journal **out, const char *path, const struct journal_options *options,
                  char *err, size_t err_size)
 {
@@ -397,35 +142,23 @@ int journal_open(struct journal **out, const char *path, const struct journal_op
         snprintf(err, err_size, "out of memory");
         return -1;
     }
-    j->read_only = options->read_only;
+    j->inspect_only = options->inspect_only;
     j->resend_window_ms = options->resend_window_ms > 0 ? options->resend_window_ms : 0;
-    if (!options->read_only && restrict_mode(path, err, err_size) != 0) {
+    struct schema_options so = {
+        .access = options->inspect_only ? SCHEMA_INSPECT
+                  : options->read_only  ? SCHEMA_READ_ONLY
+                                        : SCHEMA_READ_WRITE,
+        .synchronous =
+            options->synchronous == JOURNAL_SYNC_FULL ? SCHEMA_SYNC_FULL : SCHEMA_SYNC_NORMAL,
+        .busy_timeout_ms = options->busy_timeout_ms,
+        .check_integrity = options->check_integrity,
+    };
+    if (schema_open(&j->db, path, &so, err, err_size) != 0) {
         journal_close(j);
         return -1;
     }
-    int flags =
-        options->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    flags |= SQLITE_OPEN_NOMUTEX; /* one thread per connection, by contract */
-    if (sqlite3_open_v2(path, &j->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, err_size, "%s: %s", path,
-                 j->db ? sqlite3_errmsg(j->db) : "cannot allocate a connection");
-        journal_close(j);
-        return -1;
-    }
-    sqlite3_extended_result_codes(j->db, 1);
-    /* before anything reads: another process (sensorbroctl) may hold a lock right now */
-    sqlite3_busy_timeout(j->db, (int)options->busy_timeout_ms);
-    if (options->check_integrity && check_integrity(j, path) != 0) {
-        snprintf(err, err_size, "%s", j->errmsg);
-        journal_close(j);
-        return -1;
-    }
-    if (configure(j, options) != 0 || migrate(j) != 0) {
-        snprintf(err, err_size, "%s: %s", path, j->errmsg);
-        journal_close(j);
-        return -1;
-    }
-    for (int i = 0; i < STMT_COUNT; i++) {
+    /* a file opened to be inspected may be of any version, or damaged: no statements */
+    for (int i = 0; i < STMT_COUNT && !j->inspect_only; i++) {
         if (sqlite3_prepare_v3(j->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->stmt[i],
                                NULL) != SQLITE_OK) {
             snprintf(err, err_size, "%s: preparing \"%s\": %s", path, statement_sql[i],
@@ -436,6 +169,26 @@ int journal_open(struct journal **out, const char *path, const struct journal_op
     }
     *out = j;
     return 0;
+}
+
+/* Collects the findings for journal_check_integrity's caller. */
+struct check_report {
+    journal_check_fn fn;
+    void *ctx;
+};
+
+static void report_finding(void *ctx, const char *finding)
+{
+    const struct check_report *r = ctx;
+    r->fn(r->ctx, finding);
+}
+
+int journal_check_integrity(struct journal *j, bool full, unsigned max_findings,
+                            journal_check_fn fn, void *ctx)
+{
+    struct check_report r = {fn, ctx};
+    return schema_check_integrity(j->db, full, max_findings, fn ? report_finding : NULL, &r,
+                                  j->errmsg, sizeof(j->errmsg));
 }
 
 void journal_close(struct journal *j)
@@ -890,139 +643,4 @@ int journal_stats(struct journal *j, struct journal_stats *stats)
     sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
     stats->database_bytes = page_count * page_size;
     return rc;
-}
-
-/* ---- salvage --------------------------------------------------------------------- */
-
-/* Copies the rows of one table that can still be read, in rowid order: forward until the
- * first damaged page, then probing past it with growing steps, so that one bad page
- * costs only the rows on it. Values are copied as they are; the journal's readers check
- * every bound when the rows are used. */
-static void salvage_table(sqlite3 *src, struct journal *dst, const char *table,
-                          struct journal_salvage_table *report)
-{
-    char columns[1024] = "", params[256] = "", sql[1536];
-    size_t n_columns = 0;
-    bool has_rowid = true;
-    snprintf(report->name, sizeof(report->name), "%s", table);
-    /* the columns both databases have: the damaged one may be of an older schema */
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(src, "SELECT name FROM pragma_table_info(?1)", -1, &st, NULL) !=
-        SQLITE_OK) {
-        report->unreadable = true;
-        return;
-    }
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        /* the damaged file's schema is untrusted: plain identifiers only, never quoted
-         * text that could close the quotes below */
-        if (name == NULL || strlen(name) > 64 ||
-            strspn(name, "abcdefghijklmnopqrstuvwxyz_0123456789") != strlen(name) ||
-            strlen(columns) + strlen(name) + 8 >= sizeof(columns))
-            continue;
-        /* only columns the new schema knows */
-        char probe[160];
-        snprintf(probe, sizeof(probe), "SELECT \"%.64s\" FROM \"%.32s\" LIMIT 0", name, table);
-        sqlite3_stmt *p;
-        if (sqlite3_prepare_v2(dst->db, probe, -1, &p, NULL) != SQLITE_OK)
-            continue;
-        sqlite3_finalize(p);
-        size_t used = strlen(columns), pused = strlen(params);
-        snprintf(columns + used, sizeof(columns) - used, "%s\"%s\"", n_columns ? ", " : "", name);
-        snprintf(params + pused, sizeof(params) - pused, "%s?", n_columns ? ", " : "");
-        n_columns++;
-    }
-    sqlite3_finalize(st);
-    if (n_columns == 0) {
-        report->unreadable = true;
-        return;
-    }
-    snprintf(sql, sizeof(sql), "SELECT rowid FROM \"%s\" LIMIT 0", table);
-    if (sqlite3_prepare_v2(src, sql, -1, &st, NULL) != SQLITE_OK)
-        has_rowid = false; /* WITHOUT ROWID: read it in one pass */
-    sqlite3_finalize(st);
-
-    sqlite3_stmt *read, *insert;
-    if (has_rowid)
-        snprintf(sql, sizeof(sql), "SELECT rowid, %s FROM \"%s\" WHERE rowid > ?1 ORDER BY rowid",
-                 columns, table);
-    else
-        snprintf(sql, sizeof(sql), "SELECT 0, %s FROM \"%s\"", columns, table);
-    if (sqlite3_prepare_v2(src, sql, -1, &read, NULL) != SQLITE_OK) {
-        report->unreadable = true;
-        return;
-    }
-    snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO \"%s\"(%s) VALUES (%s)", table, columns,
-             params);
-    if (sqlite3_prepare_v2(dst->db, sql, -1, &insert, NULL) != SQLITE_OK) {
-        sqlite3_finalize(read);
-        report->unreadable = true;
-        return;
-    }
-    int64_t after = INT64_MIN, step = 1;
-    for (int attempts = 0; attempts < 64;) {
-        sqlite3_bind_int64(read, 1, after);
-        int rc;
-        bool progressed = false;
-        while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
-            for (size_t i = 0; i < n_columns; i++)
-                sqlite3_bind_value(insert, (int)i + 1, sqlite3_column_value(read, (int)i + 1));
-            if (sqlite3_step(insert) == SQLITE_DONE)
-                report->rows++;
-            sqlite3_reset(insert);
-            after = sqlite3_column_int64(read, 0);
-            progressed = true;
-        }
-        sqlite3_reset(read);
-        if (rc == SQLITE_DONE || !has_rowid)
-            break;
-        /* a damaged page: skip ahead, further each time nothing is found */
-        report->damaged_ranges += progressed ? 1 : 0;
-        step = progressed ? 1 : step * 4;
-        after = after > INT64_MAX - step ? INT64_MAX : after + step;
-        attempts++;
-    }
-    sqlite3_finalize(read);
-    sqlite3_finalize(insert);
-}
-
-int journal_salvage(const char *damaged_path, const char *out_path,
-                    struct journal_salvage_report *report, char *err, size_t err_size)
-{
-    memset(report, 0, sizeof(*report));
-    if (access(out_path, F_OK) == 0) {
-        snprintf(err, err_size, "%s exists: choose another output, nothing was written", out_path);
-        return -1;
-    }
-    struct journal *dst;
-    struct journal_options opts = {.synchronous = JOURNAL_SYNC_FULL, .busy_timeout_ms = 1000};
-    if (journal_open(&dst, out_path, &opts, err, err_size) != 0)
-        return -1;
-    /* read-only: the damaged file is never written (its WAL, if any, is read with it) */
-    sqlite3 *src = NULL;
-    if (sqlite3_open_v2(damaged_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        snprintf(err, err_size, "%s: cannot open: %s", damaged_path,
-                 src ? sqlite3_errmsg(src) : "out of memory");
-        sqlite3_close(src);
-        journal_close(dst);
-        remove(out_path);
-        return -1;
-    }
-    int rc;
-    static const char *const tables[] = {"frames", "quarantine", "counters", "device_epochs"};
-    sqlite3_exec(dst->db, "BEGIN", NULL, NULL, NULL);
-    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && i < JOURNAL_SALVAGE_TABLES; i++) {
-        salvage_table(src, dst, tables[i], &report->tables[i]);
-        report->n_tables++;
-    }
-    rc = sqlite3_exec(dst->db, "COMMIT", NULL, NULL, NULL);
-    sqlite3_close(src);
-    if (rc != SQLITE_OK) {
-        snprintf(err, err_size, "%s: writing: %s", out_path, sqlite3_errmsg(dst->db));
-        journal_close(dst);
-        return -1;
-    }
-    journal_close(dst);
-    return 0;
 }

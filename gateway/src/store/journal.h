@@ -1,7 +1,8 @@
 /*
  * journal.h - the durable store: every received frame, raw, in an SQLite database.
  *
- * Tables (schema version in PRAGMA user_version, migrated forward on open):
+ * Tables (schema version in PRAGMA user_version, migrated forward on open; every table of
+ * the file is created by store/schema.c, which also opens the connection):
  *   frames      one row per accepted frame: raw payload + metadata; published_ms is NULL
  *               while the frame waits for the broker's PUBACK (the pending queue), and set
  *               after it. Published rows are kept for the retention period, then trimmed.
@@ -59,8 +60,9 @@
 
 #include "frame.h"
 #include "metrics.h"
+#include "store/schema.h"
 
-#define JOURNAL_SCHEMA_VERSION 6
+#define JOURNAL_SCHEMA_VERSION SCHEMA_VERSION
 #define JOURNAL_REASON_SIZE    160
 
 enum journal_sync { JOURNAL_SYNC_FULL, JOURNAL_SYNC_NORMAL };
@@ -74,6 +76,10 @@ struct journal_options {
     bool check_integrity;
     /* journal_append recognises a resend within this long (0: never). */
     int64_t resend_window_ms;
+    /* Open the file only to check it (sensorbroctl journal check): read-only, whatever its
+     * schema version, and even when it is too damaged to read its schema. Such a journal
+     * takes journal_check_integrity and journal_close only. */
+    bool inspect_only;
 };
 
 /* journal_append: the frame was a resend of the frame *id; nothing was stored. */
@@ -163,21 +169,15 @@ int journal_save_status(struct journal *j, const struct metrics *m);
 /* Reads the status table into out (count 0 when the daemon never saved one). */
 int journal_read_status(struct journal *j, struct metrics *out);
 
-/* Salvage of a damaged journal (sensorbroctl journal recover): every row that can still
- * be read from damaged_path is copied, ids and states kept, into a new journal at
- * out_path, which must not exist. damaged_path is opened read-only and never changed. */
-#define JOURNAL_SALVAGE_TABLES 4
-struct journal_salvage_table {
-    char name[32];
-    int64_t rows;           /* copied */
-    int64_t damaged_ranges; /* places where reading stopped at damage and skipped on */
-    bool unreadable;        /* the table could not be read at all */
-};
-struct journal_salvage_report {
-    size_t n_tables;
-    struct journal_salvage_table tables[JOURNAL_SALVAGE_TABLES];
-};
-int journal_salvage(const char *damaged_path, const char *out_path,
-                    struct journal_salvage_report *report, char *err, size_t err_size);
+/* One line of journal_check_integrity: "ok" alone when the journal is sound; otherwise a
+ * problem found, or the error at which reading had to stop. */
+typedef void (*journal_check_fn)(void *ctx, const char *finding);
+/* PRAGMA integrity_check (full: every page, index and constraint) or quick_check (the
+ * daemon's start: every page, cheaper), reporting at most max_findings lines to fn (may be
+ * NULL). Returns 1 when the journal is sound, 0 when it is damaged, -1 when the check could
+ * not run (another process held a lock for longer than the busy timeout; journal_errmsg).
+ * Salvage of a damaged journal is store/salvage.h's (sensorbroctl only). */
+int journal_check_integrity(struct journal *j, bool full, unsigned max_findings,
+                            journal_check_fn fn, void *ctx);
 
 #endif

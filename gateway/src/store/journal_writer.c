@@ -10,9 +10,13 @@
  * Slots of the frame ring are processed in place: the writer only advances the ring's tail
  * after the batch is done, and submitters only write slots past the head, so no copy of a
  * 1 KiB record is made on the way to SQLite.
+ *
+ * The rings' rules are written down once, in writer_ok and writer_frames_ok, and asserted
+ * (debug builds) at every change of a ring, under the lock.
  */
 #include "store/journal_writer.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <pthread.h>
@@ -102,6 +106,41 @@ struct journal_writer {
     bool status_failing; /* the last save failed: said once, not every time */
 };
 
+#ifndef NDEBUG
+/* Under w->lock: the rings are consistent.
+ *   - Each ring's live slots run from its tail, count of them, to its head (a full ring has
+ *     head == tail, so the count is what tells full from empty).
+ *   - frames_queued, the bound that submitters are refused at, never passes queue_frames
+ *     nor the ops in the ring.
+ * O(1), asserted at every change of a ring. */
+static bool writer_ok(const struct journal_writer *w)
+{
+    return w->ops_count <= w->ops_capacity && w->ops_head < w->ops_capacity &&
+           w->ops_tail < w->ops_capacity &&
+           (w->ops_tail + w->ops_count) % w->ops_capacity == w->ops_head &&
+           w->marks_count <= MARK_RING_SIZE && w->marks_head < MARK_RING_SIZE &&
+           w->marks_tail < MARK_RING_SIZE &&
+           (w->marks_tail + w->marks_count) % MARK_RING_SIZE == w->marks_head &&
+           w->frames_queued <= w->opts.queue_frames && w->frames_queued <= w->ops_count;
+}
+
+/* writer_ok, and frames_queued is exactly the OP_APPEND and OP_QUARANTINE ops in the ring:
+ * a slot counts from its submit until release_batch frees it, so a sender told "committed"
+ * can submit again at once and the queue bound is exact. One pass over the queued ops:
+ * asserted where frames leave the ring (once per batch), where a miscount would show. */
+static bool writer_frames_ok(const struct journal_writer *w)
+{
+    if (!writer_ok(w))
+        return false;
+    size_t frames = 0;
+    for (size_t i = 0; i < w->ops_count; i++) {
+        enum op_kind kind = w->ops[(w->ops_tail + i) % w->ops_capacity].kind;
+        frames += kind == OP_APPEND || kind == OP_QUARANTINE;
+    }
+    return frames == w->frames_queued;
+}
+#endif
+
 static void cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_mono_ms)
 {
     struct timespec ts = {.tv_sec = (time_t)(deadline_mono_ms / 1000),
@@ -131,6 +170,7 @@ static int submit_op(struct journal_writer *w, const struct op *op, bool counts_
     w->ops_count++;
     if (counts_as_frame)
         w->frames_queued++;
+    assert(writer_ok(w));
     pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->lock);
     return 0;
@@ -166,6 +206,7 @@ static int submit_frame(struct journal_writer *w, enum op_kind kind, const struc
     w->ops_head = (w->ops_head + 1) % w->ops_capacity;
     w->ops_count++;
     w->frames_queued++;
+    assert(writer_ok(w));
     pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->lock);
     return 0;
@@ -203,6 +244,7 @@ int journal_writer_mark_published(struct journal_writer *w, int64_t frame_id, in
     w->marks[w->marks_head] = (struct mark){frame_id, published_ms};
     w->marks_head = (w->marks_head + 1) % MARK_RING_SIZE;
     w->marks_count++;
+    assert(writer_ok(w));
     pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->lock);
     return 0;
@@ -333,6 +375,7 @@ static size_t release_batch(struct journal_writer *w, size_t first, size_t n_ops
     w->frames_queued -= appended + quarantined + resends;
     w->ops_tail = (w->ops_tail + n_ops) % w->ops_capacity;
     w->ops_count -= n_ops;
+    assert(writer_frames_ok(w));
     w->stats.transactions++;
     if (status == 0) {
         w->stats.frames_committed += appended;
@@ -553,6 +596,7 @@ static void *writer_main(void *arg)
             w->marks_tail = (w->marks_tail + 1) % MARK_RING_SIZE;
             w->marks_count--;
         }
+        assert(writer_ok(w));
         pthread_mutex_unlock(&w->lock);
 
         int status = commit_batch(w, first, n_ops, marks, n_marks);
@@ -658,6 +702,8 @@ void journal_writer_stop(struct journal_writer *w)
     pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    /* the thread ends only when everything queued is committed (journal_writer.h) */
+    assert(writer_frames_ok(w) && w->ops_count == 0 && w->marks_count == 0);
     journal_close(w->journal);
     pthread_cond_destroy(&w->work);
     pthread_mutex_destroy(&w->lock);
