@@ -142,6 +142,30 @@ collect_messages()
     cut -d' ' -f2- "$6.mid" >"$6"
 }
 
+# collect_new_messages PORT CLIENT_ID FILTER COUNT TIMEOUT_S OUTFILE [EARLIER]...: like
+# collect_messages, but a message that is the broker delivering again one of an EARLIER
+# collection (or of this one: see count_new_messages for why it happens) is not counted
+# nor kept: resumes the session until COUNT new messages are in, at most 5 times.
+collect_new_messages()
+{
+    local port=$1 id=$2 filter=$3 count=$4 timeout_s=$5 out=$6 tries got e
+    shift 6
+    : >"$out.mid"
+    for ((tries = 0; tries < 5; tries++)); do
+        got=$(wc -l <"$out.mid")
+        [ "$got" -lt "$count" ] || break
+        collect_messages "$port" "$id" "$filter" $((count - got)) "$timeout_s" "$out.part"
+        for e in "$@" "$out"; do
+            [ -s "$e.mid" ] || continue
+            { grep -vxFf "$e.mid" "$out.part.mid" || true; } >"$out.part.new"
+            mv "$out.part.new" "$out.part.mid"
+        done
+        cat "$out.part.mid" >>"$out.mid"
+    done
+    rm -f "$out.part" "$out.part.mid"
+    cut -d' ' -f2- "$out.mid" >"$out"
+}
+
 # count_new_messages EARLIER LATER: how many messages of the collection LATER are not the
 # broker delivering again one of EARLIER. mosquitto_sub -C exits as soon as it has its
 # count, and the broker may not have taken the PUBACK of the last message by then: it
