@@ -8,7 +8,9 @@ of the project's C (crypto: the openssl command line, through tests/firmware/lor
   join    --join-eui HEX16 --dev-eui HEX16 --app-key HEX --dev-nonce N
           Prints a LoRaWAN 1.0.x Join-Request PHYPayload (hex).
   push    --server PORT --phy HEX --eui HEX16 [--eui HEX16]... [--rssi DBM]...
-          [--tmst US]... [--freq MHZ] [--timeout S] [--pull]
+          [--tmst US]... [--freq MHZ] [--timeout S] [--pull] [--at UNIX_S]
+          [--late-eui HEX16 [--late-rssi DBM] [--late-tmst US]]... [--late-after S]
+          [--late-out FILE]
           Sends the same PUSH_DATA (one rxpk with PHY) from one UDP socket per EUI, all at
           once, as forwarders that heard the same frame do; the i-th EUI reports the i-th
           --rssi and --tmst (default -80 dBm, (i + 1) s). Prints "ack <eui>" for every
@@ -79,35 +81,64 @@ def push_datagram(token, eui, phy, rssi, tmst, freq):
     return bytes([2]) + token.to_bytes(2, "big") + bytes([0]) + bytes.fromhex(eui) + body
 
 
-def cmd_push(a):
-    phy = bytes.fromhex(a.phy)
-    rssis = a.rssi or []
-    tmsts = a.tmst or []
+def open_forwarders(a, euis, rssis, tmsts):
     socks = []
-    for i, eui in enumerate(a.eui):
+    for i, eui in enumerate(euis):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.connect(("127.0.0.1", a.server))
-        socks.append((s, eui, rssis[i] if i < len(rssis) else -80))
+        socks.append((s, eui, rssis[i] if i < len(rssis) else -80,
+                      tmsts[i] if i < len(tmsts) else 1000000 * (i + 1)))
+    return socks
+
+
+def send_copies(a, phy, socks):
+    """PULL_DATA (with --pull), then one PUSH_DATA per forwarder."""
     if a.pull:
-        for s, eui, _ in socks:
+        for s, eui, _, _ in socks:
             s.send(bytes([2, 0, 1, 2]) + bytes.fromhex(eui))
-    for i, (s, eui, rssi) in enumerate(socks):
-        tmst = tmsts[i] if i < len(tmsts) else 1000000 * (i + 1)
+    for i, (s, eui, rssi, tmst) in enumerate(socks):
         s.send(push_datagram(0x1000 + i, eui, phy, rssi, tmst, a.freq))
-    deadline = time.monotonic() + a.timeout
-    by_fd = {s.fileno(): (s, eui) for s, eui, _ in socks}
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select(list(by_fd), [], [], max(0, deadline - time.monotonic()))
+
+
+def listen(listeners, until):
+    """Prints every PUSH_ACK and PULL_RESP arriving on the sockets of listeners (a list of
+    (socks, out)) until `until` (monotonic)."""
+    by_fd = {s.fileno(): (s, eui, out) for socks, out in listeners for s, eui, _, _ in socks}
+    while time.monotonic() < until:
+        ready, _, _ = select.select(list(by_fd), [], [], max(0, until - time.monotonic()))
         for fd in ready:
-            s, eui = by_fd[fd]
+            s, eui, out = by_fd[fd]
             try:
                 data = s.recv(65535)
             except OSError:
                 continue
             if len(data) >= 4 and data[3] == 1:
-                print("ack", eui, flush=True)
+                print("ack", eui, file=out, flush=True)
             elif len(data) > 4 and data[3] == 3:
-                print("downlink", eui, json.dumps(json.loads(data[4:])["txpk"]), flush=True)
+                print("downlink", eui, json.dumps(json.loads(data[4:])["txpk"]), file=out,
+                      flush=True)
+
+
+def cmd_push(a):
+    if a.at is not None:
+        # a send time fixed in advance, so that the process's own start-up (slow on a busy
+        # machine) does not move it
+        time.sleep(max(0.0, a.at - time.time()))
+    phy = bytes.fromhex(a.phy)
+    socks = open_forwarders(a, a.eui, a.rssi or [], a.tmst or [])
+    start = time.monotonic()
+    send_copies(a, phy, socks)
+    if not a.late_eui:
+        listen([(socks, sys.stdout)], start + a.timeout)
+        return
+    # straggling copies of the same reception, sent by this same process --late-after
+    # seconds after the first ones (a second process could start late and send first);
+    # their replies go to --late-out
+    late = open_forwarders(a, a.late_eui, a.late_rssi or [], a.late_tmst or [])
+    listen([(socks, sys.stdout)], start + a.late_after)
+    with open(a.late_out, "w") as out:
+        send_copies(a, phy, late)
+        listen([(socks, sys.stdout), (late, out)], start + max(a.timeout, a.late_after + 1.0))
 
 
 def cmd_raw(a):
@@ -141,6 +172,12 @@ def main():
     q.add_argument("--freq", type=float, default=868.1)
     q.add_argument("--timeout", type=float, default=3)
     q.add_argument("--pull", action="store_true")
+    q.add_argument("--at", type=float, help="send at this unix time (seconds)")
+    q.add_argument("--late-eui", action="append")
+    q.add_argument("--late-rssi", type=int, action="append")
+    q.add_argument("--late-tmst", type=int, action="append")
+    q.add_argument("--late-after", type=float, default=1.1)
+    q.add_argument("--late-out")
     j = sub.add_parser("join")
     j.add_argument("--join-eui", required=True)
     j.add_argument("--dev-eui", required=True)
