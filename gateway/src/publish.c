@@ -281,6 +281,7 @@ static void on_publish_acked(struct ticket *t)
         p->in_flight--;
     t->busy = false;
     p->stats.published++;
+    p->stats.answer_mono_ms = clock_mono_ms();
     p->refusal_streak = 0;
     wake_locked(p);
     pthread_mutex_unlock(&p->lock);
@@ -299,6 +300,7 @@ static void on_publish_failed(struct ticket *t, int reason_code, int paho_code)
     if (current) {
         if (p->in_flight > 0)
             p->in_flight--;
+        p->stats.answer_mono_ms = clock_mono_ms();
         if (reason_code >= 0x80) {
             /* Refused by the broker (typically ACL): keep the frame, go back to it later. */
             p->stats.refused++;
@@ -681,7 +683,8 @@ static void fill_window(struct publisher *p)
                     pthread_mutex_unlock(&p->lock);
                     return; /* every ticket is out: wait for PUBACKs */
                 }
-                p->in_flight++;
+                if (p->in_flight++ == 0)
+                    p->stats.answer_mono_ms = clock_mono_ms(); /* the wait starts now */
                 p->stats.sent++;
             } else {
                 p->stats.quarantined++;
@@ -837,6 +840,7 @@ static void *publisher_main(void *arg)
                 break;
         }
         p->wake = false;
+        p->stats.loop_mono_ms = clock_mono_ms();
         bool stopping = p->stopping;
         pthread_mutex_unlock(&p->lock);
         if (stopping)
@@ -894,6 +898,7 @@ int publisher_start(struct publisher **out, const struct config *cfg, struct jou
     p->rng_state = ((uint64_t)clock_wall_ms() << 16) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
     p->rate_tokens_milli = rate_capacity_milli(cfg->mqtt.max_rate);
     p->rate_refilled_mono_ms = clock_mono_ms();
+    p->stats.loop_mono_ms = p->stats.answer_mono_ms = clock_mono_ms();
 
     struct journal_options jopts = {.read_only = true, .busy_timeout_ms = 5000};
     if (journal_open(&p->journal, cfg->journal.path, &jopts, err, err_size) != 0) {
