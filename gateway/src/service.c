@@ -210,11 +210,12 @@ static int reload_key(struct config *running, const struct config *fresh, const 
                  new_value);
         return 1;
     }
+    /* said before it applies, so that a quieter log.level does not hide its own change */
+    log_info("reload: %s is now %s", key, new_value);
     if (strcmp(key, "log.level") == 0) {
         running->log.level = fresh->log.level;
         log_set_level((enum log_level)fresh->log.level);
     }
-    log_info("reload: %s is now %s", key, new_value);
     return 0;
 }
 
