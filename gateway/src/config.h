@@ -12,7 +12,8 @@
  * The table of keys lives in config.c; docs/configuration.md describes each, and
  * `sensorbro --print-config` prints the effective configuration (secrets masked).
  *
- * Threads: load on the main thread before starting any other; afterwards read-only.
+ * Threads: load on the main thread before starting any other; afterwards read-only, but for
+ * log.level, which a reload (SIGHUP, service.c) sets on the main thread, the only reader.
  */
 #ifndef SENSORBRO_CONFIG_H
 #define SENSORBRO_CONFIG_H

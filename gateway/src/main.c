@@ -5,7 +5,12 @@
  * the publisher (it reads what the writer commits), then the ingest adapters (they feed the
  * writer). Shutdown runs the other way, so that every frame an adapter accepted is committed
  * and answered before the writer goes, and the publisher gets a chance to see PUBACKs for
- * what it has in flight. SIGINT and SIGTERM are taken by sigwait on the main thread only.
+ * what it has in flight. SIGINT and SIGTERM are taken by sigwait on the main thread only;
+ * SIGHUP reloads the configuration file (what a reload can change: service.c).
+ *
+ * Under systemd (packaging/sensorbro.service) the main loop also feeds the watchdog and the
+ * status line through service.h; whether the pipeline is alive is decided here, in
+ * pipeline_alive, from the modules' own progress stamps.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -29,6 +34,7 @@
 #include "metrics_collect.h"
 #include "output/mqtt_session.h"
 #include "output/publish.h"
+#include "service.h"
 
 #define EXIT_USAGE 2
 /* The counters go to the journal's status table (sensorbroctl status) this often when
@@ -37,6 +43,9 @@
 #define STATUS_PERIOD_S    5
 #define STATUS_HEARTBEAT_S 60
 #define STATS_LOG_PERIOD_S 60
+/* Without a watchdog, a stall is still reported (log, status line) after this long. */
+#define STALL_DEFAULT_MS 30000
+#define MAX_SETS         64
 
 #ifndef SENSORBRO_VERSION
 #define SENSORBRO_VERSION "unknown"
@@ -60,6 +69,10 @@ struct gateway {
     struct semtech_udp *semtech;
     struct lns_mqtt *lns;
     /* --- main thread only --- */
+    const char *config_path; /* -c, NULL when none: read again on SIGHUP */
+    const char *sets[MAX_SETS];
+    int n_sets;
+    struct service service;
     int64_t started_ms;
     uint64_t kernel_drops_logged;
     struct gateway_stats stats;
@@ -82,7 +95,11 @@ static void usage(FILE *out)
                  "  -V, --version         print the version and exit\n"
                  "  -h, --help            this text\n"
                  "\n"
-                 "Documentation: docs/configuration.md, docs/protocol.md, docs/architecture.md\n");
+                 "SIGTERM or SIGINT stops it cleanly; SIGHUP reads the file again (log.level\n"
+                 "applies at once, other changes are logged as needing a restart).\n"
+                 "\n"
+                 "Documentation: sensorbro(8), sensorbro.ini(5), docs/configuration.md,\n"
+                 "docs/operations.md, docs/protocol.md, docs/architecture.md\n");
 }
 
 static void on_committed(void *ctx)
@@ -93,6 +110,26 @@ static void on_committed(void *ctx)
         publisher_notify(p);
 }
 
+/* Defaults, then the file, then the --set options, then the checks across keys. Returns 0,
+ * or -1 with the message in err. */
+static int load_config(const struct gateway *gw, struct config *cfg, char err[CONFIG_ERROR_SIZE])
+{
+    config_set_defaults(cfg);
+    if (gw->config_path && config_load_file(cfg, gw->config_path, err) != 0)
+        return -1;
+    for (int i = 0; i < gw->n_sets; i++)
+        if (config_apply_option(cfg, gw->sets[i], err) != 0)
+            return -1;
+    if (config_finish(cfg, err) != 0) {
+        char why[CONFIG_ERROR_SIZE];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, CONFIG_ERROR_SIZE, "%s%s%.400s", gw->config_path ? gw->config_path : "",
+                 gw->config_path ? ": " : "", why);
+        return -1;
+    }
+    return 0;
+}
+
 /* Loads configuration from the command line. Returns 0, 1 to exit successfully (help,
  * version, print-config) or -1 for a usage or configuration error (already reported). */
 static int configure(struct gateway *gw, int argc, char **argv)
@@ -101,28 +138,25 @@ static int configure(struct gateway *gw, int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
         {"print-config", no_argument, NULL, 'p'}, {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *config_path = NULL;
     bool print_config = false;
     /* --set options apply after the file, whatever their order on the command line */
-    const char *sets[64];
-    int n_sets = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:s:pVh", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
-            if (config_path) {
+            if (gw->config_path) {
                 fprintf(stderr, "sensorbro: -c given twice (%s, %s): one configuration file\n",
-                        config_path, optarg);
+                        gw->config_path, optarg);
                 return -1;
             }
-            config_path = optarg;
+            gw->config_path = optarg;
             break;
         case 's':
-            if (n_sets == (int)(sizeof(sets) / sizeof(sets[0]))) {
+            if (gw->n_sets == MAX_SETS) {
                 fprintf(stderr, "sensorbro: too many --set options\n");
                 return -1;
             }
-            sets[n_sets++] = optarg;
+            gw->sets[gw->n_sets++] = optarg;
             break;
         case 'p':
             print_config = true;
@@ -144,20 +178,8 @@ static int configure(struct gateway *gw, int argc, char **argv)
         return -1;
     }
     char err[CONFIG_ERROR_SIZE];
-    config_set_defaults(&gw->cfg);
-    if (config_path && config_load_file(&gw->cfg, config_path, err) != 0) {
+    if (load_config(gw, &gw->cfg, err) != 0) {
         fprintf(stderr, "sensorbro: %s\n", err);
-        return -1;
-    }
-    for (int i = 0; i < n_sets; i++) {
-        if (config_apply_option(&gw->cfg, sets[i], err) != 0) {
-            fprintf(stderr, "sensorbro: %s\n", err);
-            return -1;
-        }
-    }
-    if (config_finish(&gw->cfg, err) != 0) {
-        fprintf(stderr, "sensorbro: %s%s%s\n", config_path ? config_path : "",
-                config_path ? ": " : "", err);
         return -1;
     }
     if (print_config) {
@@ -417,6 +439,72 @@ static void log_stats(struct gateway *gw, enum log_level level)
     }
 }
 
+/* The watchdog's question: is the pipeline moving, or idle by design? Alive when
+ *  - the journal writer waits for work with nothing queued, or finished a transaction
+ *    within stall_ms (a failed commit counts: a full disk is handled, not fixed by a
+ *    restart);
+ *  - the publisher's thread went round its loop within stall_ms (it does once a second,
+ *    connected or not: a broker outage with reconnects scheduled is progress), and, while
+ *    connected with publishes in flight, the broker answered one within stall_ms plus two
+ *    keepalives (by then Paho has declared a silent broker lost; a connection that still
+ *    looks up and never answers means Paho is wedged, and a restart helps).
+ * Otherwise writes what stalled into why and returns false. */
+static bool pipeline_alive(const struct gateway *gw, int64_t now_mono_ms, int64_t stall_ms,
+                           char *why, size_t why_size)
+{
+    const struct journal_writer_stats *w = &gw->stats.writer;
+    const struct publisher_stats *p = &gw->stats.publisher;
+    int64_t writer_quiet_ms = now_mono_ms - w->progress_mono_ms;
+    int64_t loop_quiet_ms = now_mono_ms - p->loop_mono_ms;
+    int64_t answer_quiet_ms = now_mono_ms - p->answer_mono_ms;
+    int64_t answer_limit_ms = stall_ms + 2 * (int64_t)gw->cfg.mqtt.broker.keepalive_s * 1000;
+    if (gw->writer && !w->idle && writer_quiet_ms > stall_ms) {
+        snprintf(why, why_size, "journal writer: busy with no transaction finished for %.1f s",
+                 (double)writer_quiet_ms / 1000.0);
+        return false;
+    }
+    if (atomic_load(&gw->publisher) && loop_quiet_ms > stall_ms) {
+        snprintf(why, why_size, "publisher: its thread has not run for %.1f s",
+                 (double)loop_quiet_ms / 1000.0);
+        return false;
+    }
+    if (atomic_load(&gw->publisher) && p->state == PUBLISHER_CONNECTED && p->in_flight > 0 &&
+        answer_quiet_ms > answer_limit_ms) {
+        snprintf(why, why_size,
+                 "publisher: connected with %" PRIu32 " publishes in flight and no answer "
+                 "from the broker for %.1f s",
+                 p->in_flight, (double)answer_quiet_ms / 1000.0);
+        return false;
+    }
+    return true;
+}
+
+/* SIGHUP: reads the configuration again (file and --set options, as at start) and applies
+ * what can change while running; a bad file is reported and the running one kept. */
+static void reload(struct gateway *gw)
+{
+    static struct config fresh; /* static: struct config is large */
+    char err[CONFIG_ERROR_SIZE];
+    service_reloading(&gw->service);
+    log_info("SIGHUP received, reloading %s", gw->config_path ? gw->config_path : "(no file)");
+    if (load_config(gw, &fresh, err) != 0)
+        log_error("reload: %s; the running configuration stays", err);
+    else
+        service_reload_config(&gw->cfg, &fresh);
+    service_reloaded(&gw->service);
+}
+
+/* Once a tick: the watchdog when the pipeline is alive, and the status line. */
+static void report_to_service(struct gateway *gw)
+{
+    struct service *svc = &gw->service;
+    char why[SERVICE_TEXT_SIZE];
+    int64_t stall_ms = svc->watchdog_ms > 0 ? svc->watchdog_ms : STALL_DEFAULT_MS;
+    bool alive = pipeline_alive(gw, clock_mono_ms(), stall_ms, why, sizeof(why));
+    service_watchdog(svc, alive, why);
+    service_status(svc, &gw->stats.writer, &gw->stats.publisher);
+}
+
 int main(int argc, char **argv)
 {
     static struct gateway gw; /* static: struct config is large */
@@ -429,28 +517,37 @@ int main(int argc, char **argv)
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     mqtt_session_global_init();
 
     gw.started_ms = clock_wall_ms();
+    service_init(&gw.service, gw.cfg.journal.path);
     if (start(&gw) != 0) {
         stop(&gw);
         return EXIT_FAILURE;
     }
     refresh_stats(&gw);
     save_status(&gw, true);
+    service_ready(&gw.service, &gw.stats.writer, &gw.stats.publisher);
+    int64_t tick_ms = service_tick_ms(&gw.service, STATUS_PERIOD_S * 1000);
     int64_t next_log_mono_ms = clock_mono_ms() + STATS_LOG_PERIOD_S * 1000;
     for (;;) {
-        struct timespec period = {.tv_sec = STATUS_PERIOD_S};
+        struct timespec period = {.tv_sec = (time_t)(tick_ms / 1000),
+                                  .tv_nsec = (long)(tick_ms % 1000) * 1000000L};
         int sig = sigtimedwait(&signals, NULL, &period);
         refresh_stats(&gw);
         if (sig == SIGINT || sig == SIGTERM) {
+            service_stopping(&gw.service);
             log_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
             log_stats(&gw, LOG_LEVEL_INFO);
             break;
         }
+        if (sig == SIGHUP)
+            reload(&gw);
+        report_to_service(&gw);
         save_status(&gw, true);
         if (clock_mono_ms() >= next_log_mono_ms) {
             log_stats(&gw, LOG_LEVEL_DEBUG);
@@ -458,6 +555,7 @@ int main(int argc, char **argv)
         }
     }
     stop(&gw);
+    service_close(&gw.service);
     log_info("stopped");
     return EXIT_SUCCESS;
 }

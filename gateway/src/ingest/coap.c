@@ -405,10 +405,11 @@ static void size_receive_buffer(struct coap_ingest *ci)
 }
 
 /* Datagrams the kernel dropped on our socket because its buffer was full: the "drops"
- * column of /proc/net/udp(6) for the socket's inode. */
+ * column of /proc/net/udp(6) for the socket's inode. Read through /proc/self/net, the same
+ * tables: the service's ProcSubset=pid hides /proc/net, and the drops would read as 0. */
 static uint64_t read_kernel_drops(const struct coap_ingest *ci)
 {
-    static const char *const tables[] = {"/proc/net/udp", "/proc/net/udp6"};
+    static const char *const tables[] = {"/proc/self/net/udp", "/proc/self/net/udp6"};
     if (ci->socket_inode == 0)
         return 0;
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {

@@ -207,6 +207,7 @@ static void on_publish_acked(struct ticket *t)
         p->in_flight--;
     t->busy = false;
     p->stats.published++;
+    p->stats.answer_mono_ms = clock_mono_ms();
     p->refusal_streak = 0;
     assert(publisher_ok(p));
     wake_locked(p);
@@ -226,6 +227,7 @@ static void on_publish_failed(struct ticket *t, int reason_code, int paho_code)
     if (current) {
         if (p->in_flight > 0)
             p->in_flight--;
+        p->stats.answer_mono_ms = clock_mono_ms();
         if (reason_code >= 0x80) {
             /* Refused by the broker (typically ACL): keep the frame, go back to it later. */
             p->stats.refused++;
@@ -518,7 +520,8 @@ static void fill_window(struct publisher *p)
                     pthread_mutex_unlock(&p->lock);
                     return; /* every ticket is out: wait for PUBACKs */
                 }
-                p->in_flight++;
+                if (p->in_flight++ == 0)
+                    p->stats.answer_mono_ms = clock_mono_ms(); /* the wait starts now */
                 p->stats.sent++;
             } else {
                 p->stats.quarantined++;
@@ -599,6 +602,7 @@ static void *publisher_main(void *arg)
                 break;
         }
         p->wake = false;
+        p->stats.loop_mono_ms = clock_mono_ms();
         bool stopping = p->stopping;
         pthread_mutex_unlock(&p->lock);
         if (stopping)
@@ -658,6 +662,7 @@ int publisher_start(struct publisher **out, const struct config *cfg, struct jou
     backoff_rng_seed(&p->rng, (uint64_t)(uintptr_t)p);
     p->rate_tokens_milli = rate_capacity_milli(cfg->mqtt.max_rate);
     p->rate_refilled_mono_ms = clock_mono_ms();
+    p->stats.loop_mono_ms = p->stats.answer_mono_ms = clock_mono_ms();
     p->session_due_mono_ms = clock_mono_ms(); /* the first attempt at once */
 
     struct mqtt_session_options so;

@@ -49,6 +49,12 @@ struct publisher_stats {
     uint64_t connect_failures;
     uint64_t connection_losses;
     uint32_t in_flight;
+    /* Liveness, for the service watchdog (main.c). The thread goes round its loop at least
+     * once a second whatever the broker does, reconnecting included; answer_mono_ms is
+     * when the broker last answered a publish (PUBACK or refusal) or, if later, when the
+     * window last filled from empty, so it ages only while publishes wait unanswered. */
+    int64_t loop_mono_ms;
+    int64_t answer_mono_ms;
 };
 
 struct publisher;

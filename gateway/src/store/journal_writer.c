@@ -377,6 +377,7 @@ static size_t release_batch(struct journal_writer *w, size_t first, size_t n_ops
     w->ops_count -= n_ops;
     assert(writer_frames_ok(w));
     w->stats.transactions++;
+    w->stats.progress_mono_ms = clock_mono_ms();
     if (status == 0) {
         w->stats.frames_committed += appended;
         w->stats.resends += resends;
@@ -437,6 +438,10 @@ static int64_t free_rows(struct journal_writer *w, bool pending, const char *cou
         journal_rollback(w->journal);
         return -1;
     }
+    /* freeing space can take many transactions in a row: each one is progress */
+    pthread_mutex_lock(&w->lock);
+    w->stats.progress_mono_ms = clock_mono_ms();
+    pthread_mutex_unlock(&w->lock);
     return deleted;
 }
 
@@ -519,6 +524,7 @@ static void trim_if_due(struct journal_writer *w)
         }
         pthread_mutex_lock(&w->lock);
         w->stats.trimmed += deleted;
+        w->stats.progress_mono_ms = clock_mono_ms();
         bool busy = w->ops_count > 0;
         pthread_mutex_unlock(&w->lock);
         if (busy)
@@ -565,8 +571,12 @@ static void *writer_main(void *arg)
                 wake = clock_mono_ms() + 1000;
             if (w->burst_failures > 0 && wake > w->burst_failure_mono_ms + BURST_QUIET_MS)
                 wake = w->burst_failure_mono_ms + BURST_QUIET_MS;
-            if (w->ops_count == 0 && w->marks_count == 0 && !w->status_pending && !w->stopping)
+            if (w->ops_count == 0 && w->marks_count == 0 && !w->status_pending && !w->stopping) {
+                w->stats.idle = true;
+                w->stats.progress_mono_ms = clock_mono_ms();
                 cond_wait_until(&w->work, &w->lock, wake);
+                w->stats.idle = false;
+            }
         }
         if (w->status_pending) {
             *w->status_writing = *w->status_queued;
@@ -574,6 +584,7 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w->lock);
             write_status(w);
             pthread_mutex_lock(&w->lock);
+            w->stats.progress_mono_ms = clock_mono_ms();
         }
         if (w->ops_count == 0 && w->marks_count == 0) {
             if (w->stopping && !w->status_pending)
@@ -680,6 +691,7 @@ int journal_writer_start(struct journal_writer **out, const struct journal_write
     pthread_cond_init(&w->work, &attr);
     pthread_condattr_destroy(&attr);
     w->next_trim_mono_ms = clock_mono_ms();
+    w->stats.progress_mono_ms = clock_mono_ms();
     int rc = pthread_create(&w->thread, NULL, writer_main, w);
     if (rc != 0) {
         snprintf(err, err_size, "cannot start the journal writer thread: %s", strerror(rc));

@@ -80,6 +80,11 @@ struct journal_writer_stats {
     uint64_t rejected_full;        /* submits refused by reject_new */
     bool full;                     /* reject_new is refusing frames now */
     int64_t used_bytes;            /* of the database, at the last check */
+    /* Liveness, for the service watchdog (main.c): the thread is idle by design while it
+     * waits with nothing queued; otherwise it must finish transactions (committed or
+     * failed: a full disk is no reason to restart) and progress_mono_ms keeps moving. */
+    bool idle;                /* waiting for work, nothing queued */
+    int64_t progress_mono_ms; /* a transaction ended, or the wait for work began */
 };
 
 struct journal_writer;

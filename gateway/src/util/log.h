@@ -3,8 +3,9 @@
  *
  * Lines go to stderr. Under systemd (JOURNAL_STREAM set) each line carries a "<N>" syslog
  * priority prefix so that journald records the level; otherwise a UTC timestamp and the
- * level name are printed. The level is process-wide and set once at start-up, before any
- * thread is started; log_msg itself may be called from any thread (one write(2) per line).
+ * level name are printed. The level is process-wide, set at start-up before any thread is
+ * started and changed only by a reload (SIGHUP, service.c); it is an atomic, so log_msg
+ * may be called from any thread at any time (one write(2) per line).
  *
  * Never pass secrets (keys, passwords) to these functions.
  */
