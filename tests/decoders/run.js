@@ -260,7 +260,8 @@ function corpus() {
         ["--quantities", "co2,occupancy", "--samples", "48", "--interval-s", "60"],
     ];
     fleets.forEach((args, f) => {
-        const text = execFileSync(FLEET_SIM, ["--encode-only", "--count", "25", "--sensors", "5", "--seed", String(f + 1),
+        const count = CORPUS ? "25" : "40"; // at least 100 valid ones without the firmware's
+        const text = execFileSync(FLEET_SIM, ["--encode-only", "--count", count, "--sensors", "5", "--seed", String(f + 1),
             "--start-time", String(nowS - 86400), "--utc-offset", "1", ...args], { encoding: "utf8" });
         text.trim().split("\n").forEach((line, i) => {
             const [device, hex] = line.split(" ");
