@@ -103,6 +103,7 @@ enum group_state { GROUP_FREE, GROUP_OPEN, GROUP_COMMITTING };
 struct group {
     enum group_state state;
     int64_t opened_ms;   /* monotonic: at the first copy */
+    uint64_t opened_seq; /* the order groups opened in (opened_ms ties in a burst) */
     int64_t deadline_ms; /* monotonic: when the window closes */
     int64_t received_ms; /* wall clock at the first copy */
     size_t len;
@@ -161,6 +162,7 @@ struct semtech_udp {
     struct recent recent[RECENT_FRAMES];
     size_t recent_next;
     int collecting; /* the push whose PUSH_DATA is being read (holding it open), or -1 */
+    uint64_t next_opened_seq;
     struct decoder decoder;
     struct decoded_uplink uplink;
     struct frame_record record;
@@ -624,13 +626,24 @@ static void close_group(struct semtech_udp *su, struct group *g)
     }
 }
 
+/* Judges the groups whose window closed in the order they opened, not in the order of
+ * their slots: after a stall (the adapter's thread not scheduled, a slow commit) several
+ * frames of one device can be due at once, and judging its later FCnt first would make the
+ * earlier ones old_fcnt, dropped though their PUSH_DATA is acknowledged. */
 static void close_due_groups(struct semtech_udp *su, bool all)
 {
     int64_t now = clock_mono_ms();
-    for (int i = 0; i < MAX_GROUPS; i++) {
-        struct group *g = &su->groups[i];
-        if (g->state == GROUP_OPEN && (all || now >= g->deadline_ms))
-            close_group(su, g);
+    for (;;) {
+        struct group *first = NULL;
+        for (int i = 0; i < MAX_GROUPS; i++) {
+            struct group *g = &su->groups[i];
+            if (g->state == GROUP_OPEN && (all || now >= g->deadline_ms) &&
+                (first == NULL || g->opened_seq < first->opened_seq))
+                first = g;
+        }
+        if (first == NULL)
+            break;
+        close_group(su, first); /* leaves it FREE or COMMITTING: each is closed once */
     }
     assert(semtech_udp_ok(su));
 }
@@ -689,6 +702,7 @@ static bool collect(struct semtech_udp *su, int push, const uint8_t *phy, size_t
     memset(g, 0, offsetof(struct group, verdict));
     g->state = GROUP_OPEN;
     g->opened_ms = now;
+    g->opened_seq = su->next_opened_seq++;
     g->deadline_ms = now + su->opts.dedup_window_ms;
     g->received_ms = clock_wall_ms();
     g->len = len;
