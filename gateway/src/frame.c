@@ -23,3 +23,8 @@ int64_t frame_anchor_ms(const struct frame_record *rec)
 {
     return rec->heard_ms != 0 ? rec->heard_ms : rec->received_ms;
 }
+
+bool frame_radio_better(int16_t rssi_a_dbm, float snr_a_db, int16_t rssi_b_dbm, float snr_b_db)
+{
+    return rssi_a_dbm != rssi_b_dbm ? rssi_a_dbm > rssi_b_dbm : snr_a_db > snr_b_db;
+}

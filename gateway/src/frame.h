@@ -64,6 +64,11 @@ struct frame_record {
     uint8_t payload[FRAME_MAX_PAYLOAD_BYTES];
 };
 
+/* Whether reception A heard a frame better than reception B: the higher RSSI, and at equal
+ * RSSI the higher SNR. The one ranking of every transport: the best gateway first, the best
+ * reception's RSSI/SNR in frame_radio (Semtech UDP copies, ChirpStack rxInfo[]). */
+bool frame_radio_better(int16_t rssi_a_dbm, float snr_a_db, int16_t rssi_b_dbm, float snr_b_db);
+
 /* The instant sample times are computed from: heard_ms when known, else received_ms. */
 int64_t frame_anchor_ms(const struct frame_record *rec);
 

@@ -14,7 +14,7 @@
  * within --timeout-ms is counted as unacknowledged and never resent: a Semtech forwarder
  * does not resend either. SIGTERM/SIGINT stop sending; outstanding acks get the timeout.
  * Frames are built with the gateway's own lorawan.c (tested against the specification's
- * vectors) and the forwarder's GWMP codec from modem-sim.
+ * vectors) and the forwarder's side of the gateway's own GWMP codec (lorawan/gwmp.c).
  * Exit status: 0 when every frame sent was acknowledged, 1 when some were not, 2 on usage.
  */
 #include <errno.h>
@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gwmp.h"
+#include "lorawan/gwmp.h"
 #include "lorawan.h"
 #include "sensorbro/v1/telemetry.pb-c.h"
 
@@ -257,20 +257,22 @@ int main(int argc, char **argv)
                                    0, true, 1, payload, payload_len, nwk, app, phy, sizeof(phy));
             struct timespec wall;
             clock_gettime(CLOCK_REALTIME, &wall);
-            struct gwmp_rxpk rx = {.time_unix_s = (double)wall.tv_sec + wall.tv_nsec / 1e9,
+            struct gwmp_rxpk rx = {.has_time = true,
+                                   .time_unix_us =
+                                       (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000,
                                    .tmst_us = (uint32_t)(now * 1000),
-                                   .freq_mhz = 868.1,
+                                   .freq_hz = 868100000,
                                    .datr = "SF7BW125",
                                    .codr = "4/5",
-                                   .rssi_dbm = -70 - (int)(dev % 30),
+                                   .rssi_dbm = (int16_t)(-70 - (int)(dev % 30)),
                                    .lsnr_db = 7.5,
-                                   .data = phy,
                                    .size = phy_len};
+            memcpy(rx.data, phy, phy_len);
             uint8_t datagram[1024];
             token++;
-            size_t n =
-                phy_len ? gwmp_build_push_data(token, gateway_eui, &rx, datagram, sizeof(datagram))
-                        : 0;
+            size_t n = phy_len ? gwmp_build_push_data(token, gateway_eui, &rx, 1, NULL, datagram,
+                                                      sizeof(datagram))
+                               : 0;
             if (n == 0) {
                 fprintf(stderr, "sb-gwmp-fleet: cannot build a frame\n");
                 return 2;
@@ -299,10 +301,12 @@ int main(int argc, char **argv)
         uint8_t reply[64];
         ssize_t got;
         while ((got = recv(fd, reply, sizeof(reply), MSG_DONTWAIT)) > 0) {
-            enum gwmp_type type;
-            uint16_t t;
-            if (!gwmp_parse_header(reply, (size_t)got, &type, &t) || type != GWMP_PUSH_ACK)
+            struct gwmp_header header;
+            enum gwmp_drop why;
+            if (gwmp_parse_header(reply, (size_t)got, GWMP_FORWARDER, &header, &why) != 0 ||
+                header.type != GWMP_PUSH_ACK)
                 continue;
+            uint16_t t = header.token;
             for (size_t k = 0; k < MAX_OUTSTAND; k++) {
                 if (out[k].used && out[k].token == t) {
                     out[k].used = false;

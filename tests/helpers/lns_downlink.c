@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "ingest/chirpstack.h"
 #include "ingest/lns_mqtt.h"
 #include "output/mqtt_session.h"
 #include "store/journal_writer.h"
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    uint8_t payload[LNS_MQTT_MAX_DATA_BYTES];
+    uint8_t payload[CHIRPSTACK_MAX_DATA_BYTES];
     size_t payload_len = strlen(argv[5]) / 2;
     for (size_t i = 0; i < payload_len && i < sizeof(payload); i++)
         sscanf(argv[5] + 2 * i, "%2hhx", &payload[i]);

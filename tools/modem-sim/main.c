@@ -43,7 +43,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "gwmp.h"
+#include "lorawan/gwmp.h"
 #include "modem.h"
 #include "serial.h"
 #include "util/keyfile.h"
@@ -136,7 +136,7 @@ static void forward(void *ctx, const struct gwmp_rxpk *rx)
     }
     struct pending_push *p = &sim.queue[sim.queue_len];
     p->token = random_token();
-    p->len = gwmp_build_push_data(p->token, sim.eui, rx, p->datagram, sizeof(p->datagram));
+    p->len = gwmp_build_push_data(p->token, sim.eui, rx, 1, NULL, p->datagram, sizeof(p->datagram));
     if (p->len == 0)
         return;
     if (++sim.queue_len == 1)
@@ -164,27 +164,27 @@ static void udp_readable(void)
 {
     uint8_t buf[GWMP_MAX_BYTES];
     ssize_t n = recv(sim.udp_fd, buf, sizeof(buf), 0);
-    enum gwmp_type type;
-    uint16_t token;
-    if (n <= 0 || !gwmp_parse_header(buf, (size_t)n, &type, &token))
+    struct gwmp_header header;
+    enum gwmp_drop why;
+    if (n <= 0 || gwmp_parse_header(buf, (size_t)n, GWMP_FORWARDER, &header, &why) != 0)
         return;
-    if (type == GWMP_PUSH_ACK && sim.queue_len > 0 && token == sim.queue[0].token) {
+    if (header.type == GWMP_PUSH_ACK && sim.queue_len > 0 && header.token == sim.queue[0].token) {
         sim.push_acked++;
         pop_head();
-    } else if (type == GWMP_PULL_ACK) {
+    } else if (header.type == GWMP_PULL_ACK) {
         sim.pull_acks++;
-    } else if (type == GWMP_PULL_RESP) {
-        uint8_t phy[LORAWAN_PHY_MAX_BYTES];
-        size_t phy_len = 0;
+    } else if (header.type == GWMP_PULL_RESP) {
+        struct gwmp_txpk tx;
         const char *result = "NONE";
-        if (!gwmp_parse_pull_resp(buf, (size_t)n, phy, sizeof(phy), &phy_len)) {
-            fprintf(stderr, "modem-sim: PULL_RESP without a usable txpk\n");
+        if (gwmp_parse_pull_resp(buf, (size_t)n, &tx, &why) != 0) {
+            fprintf(stderr, "modem-sim: PULL_RESP without a usable txpk (%s)\n",
+                    gwmp_drop_name(why));
             result = "TX_FREQ"; /* the forwarder's nearest word for "cannot send this" */
         } else {
-            result = modem_downlink(&sim.modem, phy, phy_len, sim_ms());
+            result = modem_downlink(&sim.modem, tx.data, tx.size, sim_ms());
         }
         uint8_t ack[128];
-        size_t len = gwmp_build_tx_ack(token, sim.eui, result, ack, sizeof(ack));
+        size_t len = gwmp_build_tx_ack(header.token, sim.eui, result, ack, sizeof(ack));
         if (len > 0)
             udp_send(ack, len);
     }

@@ -7,6 +7,7 @@
 #include "modem.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,20 +220,20 @@ void modem_handle_line(struct modem *m, const char *line, double now_ms)
 static void forward_frame(struct modem *m)
 {
     const struct eu868_dr *dr = eu868_dr(m->dr);
-    char datr[16];
-    airtime_datr(dr->sf, dr->bandwidth_khz, datr, sizeof(datr));
-    struct gwmp_rxpk rx = {
-        .time_unix_s = m->epoch_unix_s + m->tx_end_ms / 1000.0,
-        .tmst_us = (uint32_t)(uint64_t)(m->tx_end_ms * 1000.0),
-        .freq_mhz = eu868_channels_mhz[m->channel],
-        .chan = m->channel,
-        .datr = datr,
-        .codr = "4/5",
-        .rssi_dbm = m->uplink_rssi_dbm,
-        .lsnr_db = m->uplink_snr_db,
-        .data = m->frame,
-        .size = m->frame_len,
-    };
+    struct gwmp_rxpk rx = {0};
+    /* "time" to the microsecond, cut (not rounded) as the concentrator's clock would read */
+    double at_s = m->epoch_unix_s + m->tx_end_ms / 1000.0, whole_s = floor(at_s);
+    rx.has_time = true;
+    rx.time_unix_us = (int64_t)whole_s * 1000000 + (int64_t)((at_s - whole_s) * 1e6);
+    rx.tmst_us = (uint32_t)(uint64_t)(m->tx_end_ms * 1000.0);
+    rx.freq_hz = (uint32_t)lround(eu868_channels_mhz[m->channel] * 1e6);
+    rx.chan = (uint8_t)m->channel;
+    airtime_datr(dr->sf, dr->bandwidth_khz, rx.datr, sizeof(rx.datr));
+    snprintf(rx.codr, sizeof(rx.codr), "4/5");
+    rx.rssi_dbm = (int16_t)m->uplink_rssi_dbm;
+    rx.lsnr_db = m->uplink_snr_db;
+    memcpy(rx.data, m->frame, m->frame_len);
+    rx.size = m->frame_len;
     m->io.forward(m->io.ctx, &rx);
 }
 

@@ -41,7 +41,7 @@
 #include <stdint.h>
 
 #include "airtime.h"
-#include "gwmp.h"
+#include "lorawan/gwmp.h"
 #include "session.h"
 
 #define MODEM_VERSION     "sensorbro-modem-sim 1.0"

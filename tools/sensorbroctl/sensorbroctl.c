@@ -28,10 +28,10 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
-
 #include "output/mqtt_session.h"
+#include "util/base64.h"
 #include "util/clock.h"
+#include "util/rfc3339.h"
 #include "config.h"
 #include "decode.h"
 #include "device.h"
@@ -83,37 +83,15 @@ static long parse_hex(const char *text, uint8_t *out, size_t out_size)
     return high < 0 ? (long)n : -1;
 }
 
-/* Parses base64 (standard alphabet, padding optional) with OpenSSL. Returns the length or
- * -1. */
+/* Parses base64 as an operator pastes it: padding optional, blanks and line ends anywhere
+ * ignored (util/base64.h). Returns the length or -1. */
 static long parse_base64(const char *text, uint8_t *out, size_t out_size)
 {
-    char clean[4 * FRAME_MAX_PAYLOAD_BYTES];
-    size_t n = 0;
-    for (const char *p = text; *p; p++) {
-        if (isspace((unsigned char)*p))
-            continue;
-        if (n + 4 >= sizeof(clean))
-            return -1;
-        clean[n++] = *p;
-    }
-    while (n % 4 != 0)
-        clean[n++] = '=';
-    clean[n] = '\0';
-    size_t padding = 0;
-    while (padding < n && clean[n - 1 - padding] == '=')
-        padding++;
-    if (n == 0 || padding > 2 || (n / 4) * 3 > out_size + 2)
-        return -1;
-    uint8_t decoded[3 * FRAME_MAX_PAYLOAD_BYTES + 3];
-    int len = EVP_DecodeBlock(decoded, (const unsigned char *)clean, (int)n);
-    if (len < 0 || (size_t)len < padding || (size_t)len - padding > out_size)
-        return -1;
-    len -= (int)padding;
-    memcpy(out, decoded, (size_t)len);
-    return len;
+    return base64_decode(text, strlen(text), BASE64_PAD_OPTIONAL | BASE64_SKIP_WHITESPACE, out,
+                         out_size, NULL);
 }
 
-/* Parses RFC 3339 UTC ("2026-11-23T09:00:00Z", optional .mmm) or unix milliseconds. */
+/* Parses RFC 3339 ("2026-11-23T09:00:00Z", util/rfc3339.h) or unix milliseconds. */
 static int parse_time_ms(const char *text, int64_t *out)
 {
     char *end;
@@ -122,24 +100,7 @@ static int parse_time_ms(const char *text, int64_t *out)
         *out = ms;
         return 0;
     }
-    struct tm tm = {0};
-    const char *rest = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (rest == NULL)
-        return -1;
-    int64_t frac_ms = 0;
-    if (*rest == '.') {
-        int digits = 0;
-        for (rest++; isdigit((unsigned char)*rest); rest++, digits++) {
-            if (digits < 3)
-                frac_ms = frac_ms * 10 + (*rest - '0');
-        }
-        for (; digits < 3; digits++)
-            frac_ms *= 10;
-    }
-    if (strcmp(rest, "Z") != 0)
-        return -1;
-    *out = (int64_t)timegm(&tm) * 1000 + frac_ms;
-    return 0;
+    return rfc3339_parse_ms(text, strlen(text), out);
 }
 
 static int read_stdin(char *buf, size_t size)
@@ -175,7 +136,7 @@ static int cmd_decode(struct ctl *ctl, int argc, char **argv)
             break;
         case 'r':
             if (parse_time_ms(optarg, &received_ms) != 0) {
-                fprintf(stderr, "sensorbroctl decode: --received: expected RFC 3339 UTC "
+                fprintf(stderr, "sensorbroctl decode: --received: expected RFC 3339 "
                                 "(2026-11-23T09:00:00Z) or unix milliseconds\n");
                 return EXIT_USAGE;
             }

@@ -1,9 +1,10 @@
 /*
  * ingest/lns_mqtt.c - the ChirpStack v4 MQTT feed behind ingest/lns_mqtt.h.
  *
- * Parts: the event parser (pure, unit-tested), the recent-deduplicationId set, the map of
- * each device's applicationId (for downlinks), and the adapter: its MQTT session
- * (output/mqtt_session.h) and its thread.
+ * Parts: the recent-deduplicationId set, the map of each device's applicationId (for
+ * downlinks), and the adapter: its MQTT session (output/mqtt_session.h) and its thread. The
+ * events and commands themselves are ingest/chirpstack.c's (pure, unit-tested); this file
+ * moves them and journals them.
  *
  * Concurrency. The adapter's thread drives the session (connects, reconnects), subscribes
  * on every connect and reacts to the subscription's result; Paho's callbacks only record
@@ -14,7 +15,6 @@
  */
 #include "ingest/lns_mqtt.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -25,10 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-#include <openssl/evp.h>
-
 #include "decode.h"
+#include "ingest/chirpstack.h"
 #include "output/mqtt_session.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -45,418 +43,13 @@
 #define DOWNLINK_JSON_SIZE     512
 #define BAD_EVENT_REASON_EXTRA 32
 
-/* ---- base64 ---- */
-
-static bool is_base64_char(unsigned char c)
-{
-    return isalnum(c) || c == '+' || c == '/';
-}
-
-/* Decodes standard padded base64. Returns the decoded length, or -1 (reason written) for
- * bad characters, bad padding or more than max bytes. */
-static int decode_base64(const char *text, size_t len, uint8_t *out, size_t max,
-                         char reason[LNS_MQTT_REASON_SIZE])
-{
-    if (len % 4 != 0) {
-        snprintf(reason, LNS_MQTT_REASON_SIZE, "data: base64 length %zu is not a multiple of 4",
-                 len);
-        return -1;
-    }
-    size_t pad = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c == '=' && i + 2 >= len) {
-            pad++;
-            continue;
-        }
-        if (!is_base64_char(c) || pad > 0) {
-            snprintf(reason, LNS_MQTT_REASON_SIZE, "data: not base64 (character %zu)", i);
-            return -1;
-        }
-    }
-    size_t decoded = len / 4 * 3 - pad;
-    if (decoded > max) {
-        snprintf(reason, LNS_MQTT_REASON_SIZE, "data: %zu bytes (max %zu)", decoded, max);
-        return -1;
-    }
-    if (len == 0)
-        return 0;
-    /* EVP_DecodeBlock writes whole 3-byte groups, the padding ones included */
-    uint8_t buf[(LNS_MQTT_MAX_DATA_BYTES + 2) / 3 * 3 + 3];
-    if (len / 4 * 3 > sizeof(buf) ||
-        EVP_DecodeBlock(buf, (const unsigned char *)text, (int)len) != (int)(len / 4 * 3)) {
-        snprintf(reason, LNS_MQTT_REASON_SIZE, "data: not base64");
-        return -1;
-    }
-    memcpy(out, buf, decoded);
-    return (int)decoded;
-}
-
-/* ---- JSON helpers ---- */
-
-/* A JSON number that is a whole number within [lo, hi]. */
-static bool json_integer(const cJSON *item, double lo, double hi, int64_t *out)
-{
-    if (!cJSON_IsNumber(item))
-        return false;
-    double d = item->valuedouble;
-    if (!(d >= lo && d <= hi) || (double)(int64_t)d != d)
-        return false; /* NaN fails the first test */
-    *out = (int64_t)d;
-    return true;
-}
-
-static bool json_real(const cJSON *item, double lo, double hi, double *out)
-{
-    if (!cJSON_IsNumber(item) || !(item->valuedouble >= lo && item->valuedouble <= hi))
-        return false;
-    *out = item->valuedouble;
-    return true;
-}
-
-static const char *json_string(const cJSON *item, size_t *len)
-{
-    if (!cJSON_IsString(item) || item->valuestring == NULL)
-        return NULL;
-    *len = strlen(item->valuestring);
-    return item->valuestring;
-}
-
-/* Parses RFC 3339 ("2026-11-23T09:17:03.123456Z", "+01:00" offsets too) into unix ms. */
-static int64_t parse_rfc3339_ms(const char *s, size_t len)
-{
-    if (len < 20 || len > 40)
-        return -1;
-    int y, mo, d, h, mi, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
-        return -1;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    const char *p = s + 19;
-    int64_t ms = 0;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; isdigit((unsigned char)*p); p++, digits++) {
-            if (digits < 3)
-                ms = ms * 10 + (*p - '0');
-        }
-        if (digits == 0)
-            return -1;
-        for (; digits < 3; digits++)
-            ms *= 10;
-    }
-    int64_t offset_s = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, m = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 || oh > 23 || om > 59)
-            return -1;
-        offset_s = (int64_t)(oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if ((size_t)(p - s) != len)
-        return -1;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
-        return -1;
-    return ((int64_t)t - offset_s) * 1000 + ms;
-}
-
-/* Copies at most out_size - 1 bytes of text, cut on a UTF-8 boundary, control characters
- * replaced: names go into logs. */
-static void copy_display_text(const char *text, char *out, size_t out_size)
-{
-    size_t n = strlen(text);
-    if (n >= out_size) {
-        n = out_size - 1;
-        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
-            n--; /* text[n] continues a character: cut before that character */
-    }
-    for (size_t i = 0; i < n; i++)
-        out[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ? '?' : text[i];
-    out[n] = '\0';
-}
-
-/* An id that goes into an MQTT topic level: letters, digits, '-', '_', '.'. */
-static bool is_topic_word(const char *s, size_t len, size_t max)
-{
-    if (len == 0 || len > max)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!isalnum(c) && c != '-' && c != '_' && c != '.')
-            return false;
-    }
-    return true;
-}
-
-/* ---- the event parser ---- */
-
-struct reception {
-    char gateway[FRAME_DEVICE_ID_SIZE];
-    int16_t rssi_dbm;
-    float snr_db;
-    int64_t gw_time_ms; /* gwTime (gateways with GNSS), -1 when absent */
-    int64_t ns_time_ms; /* nsTime, -1 when absent */
-};
-
-/* An optional RFC 3339 string field: unix ms, or -1 when absent or unreadable. */
-static int64_t json_time_ms(const cJSON *item)
-{
-    size_t len = 0;
-    const char *s = json_string(item, &len);
-    return s != NULL ? parse_rfc3339_ms(s, len) : -1;
-}
-
-static bool better(const struct reception *a, const struct reception *b)
-{
-    return a->rssi_dbm != b->rssi_dbm ? a->rssi_dbm > b->rssi_dbm : a->snr_db > b->snr_db;
-}
-
-/* Keeps the best FRAME_MAX_GATEWAYS receptions of rxInfo, best first, and the gwTime and
- * nsTime of the best of them that has one (into ev). Entries with a field missing or out
- * of range are skipped: radio metadata must not cost the data. */
-static void parse_rx_info(const cJSON *rx_info, struct frame_radio *radio,
-                          struct lns_uplink_event *ev)
-{
-    struct reception best[FRAME_MAX_GATEWAYS];
-    size_t n = 0;
-    const cJSON *entry;
-    if (!cJSON_IsArray(rx_info))
-        return;
-    cJSON_ArrayForEach(entry, rx_info)
-    {
-        if (!cJSON_IsObject(entry))
-            continue;
-        struct reception r;
-        size_t len = 0;
-        const char *gw = json_string(cJSON_GetObjectItemCaseSensitive(entry, "gatewayId"), &len);
-        int64_t rssi;
-        double snr;
-        if (gw == NULL || frame_parse_device_id(gw, len, r.gateway) != 0 ||
-            !json_integer(cJSON_GetObjectItemCaseSensitive(entry, "rssi"), -200, 50, &rssi) ||
-            !json_real(cJSON_GetObjectItemCaseSensitive(entry, "snr"), -50, 50, &snr))
-            continue;
-        r.rssi_dbm = (int16_t)rssi;
-        r.snr_db = (float)snr;
-        r.gw_time_ms = json_time_ms(cJSON_GetObjectItemCaseSensitive(entry, "gwTime"));
-        r.ns_time_ms = json_time_ms(cJSON_GetObjectItemCaseSensitive(entry, "nsTime"));
-        /* insertion into the sorted top list; a gateway listed twice counts once */
-        bool duplicate = false;
-        for (size_t i = 0; i < n; i++)
-            duplicate = duplicate || strcmp(best[i].gateway, r.gateway) == 0;
-        if (duplicate)
-            continue;
-        size_t pos = n;
-        while (pos > 0 && better(&r, &best[pos - 1]))
-            pos--;
-        if (pos >= FRAME_MAX_GATEWAYS)
-            continue;
-        size_t last = n < FRAME_MAX_GATEWAYS ? n : FRAME_MAX_GATEWAYS - 1;
-        memmove(&best[pos + 1], &best[pos], (last - pos) * sizeof(best[0]));
-        best[pos] = r;
-        if (n < FRAME_MAX_GATEWAYS)
-            n++;
-    }
-    radio->n_gateways = (uint8_t)n;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(radio->gateways[i], best[i].gateway, FRAME_DEVICE_ID_SIZE);
-        if (ev->gw_time_ms < 0)
-            ev->gw_time_ms = best[i].gw_time_ms;
-        if (ev->ns_time_ms < 0)
-            ev->ns_time_ms = best[i].ns_time_ms;
-    }
-    if (n > 0) {
-        radio->rssi_dbm = best[0].rssi_dbm;
-        radio->snr_db = best[0].snr_db;
-    }
-}
-
-static void parse_tx_info(const cJSON *tx_info, struct frame_radio *radio)
-{
-    int64_t freq, sf, bw;
-    if (!cJSON_IsObject(tx_info))
-        return;
-    if (json_integer(cJSON_GetObjectItemCaseSensitive(tx_info, "frequency"), 1, 4294967295.0,
-                     &freq))
-        radio->freq_hz = (uint32_t)freq;
-    const cJSON *modulation = cJSON_GetObjectItemCaseSensitive(tx_info, "modulation");
-    const cJSON *lora = cJSON_GetObjectItemCaseSensitive(modulation, "lora");
-    if (cJSON_IsObject(lora) &&
-        json_integer(cJSON_GetObjectItemCaseSensitive(lora, "spreadingFactor"), 5, 12, &sf) &&
-        json_integer(cJSON_GetObjectItemCaseSensitive(lora, "bandwidth"), 1000, 1625000, &bw) &&
-        bw % 1000 == 0)
-        snprintf(radio->datr, sizeof(radio->datr), "SF%uBW%u", (unsigned)sf & 0xFu,
-                 (unsigned)(bw / 1000) & 0x7FFu); /* both in range: the masks only tell gcc */
-}
-
-static int bad(char reason[LNS_MQTT_REASON_SIZE], const char *what)
-{
-    snprintf(reason, LNS_MQTT_REASON_SIZE, "%s", what);
-    return -1;
-}
-
-static int parse_event(const cJSON *root, struct lns_uplink_event *ev,
-                       char reason[LNS_MQTT_REASON_SIZE])
-{
-    size_t len = 0;
-    const char *s;
-    if (!cJSON_IsObject(root))
-        return bad(reason, "event: not a JSON object");
-
-    const cJSON *info = cJSON_GetObjectItemCaseSensitive(root, "deviceInfo");
-    if (!cJSON_IsObject(info))
-        return bad(reason, "deviceInfo: missing or not an object");
-    s = json_string(cJSON_GetObjectItemCaseSensitive(info, "devEui"), &len);
-    if (s == NULL)
-        return bad(reason, "deviceInfo.devEui: missing or not a string");
-    if (frame_parse_device_id(s, len, ev->device) != 0)
-        return bad(reason, "deviceInfo.devEui: not 16 hex digits");
-    s = json_string(cJSON_GetObjectItemCaseSensitive(info, "deviceName"), &len);
-    if (s != NULL)
-        copy_display_text(s, ev->device_name, sizeof(ev->device_name));
-    s = json_string(cJSON_GetObjectItemCaseSensitive(info, "applicationId"), &len);
-    if (s != NULL && is_topic_word(s, len, LNS_MQTT_APP_ID_SIZE - 1))
-        memcpy(ev->application_id, s, len + 1);
-
-    s = json_string(cJSON_GetObjectItemCaseSensitive(root, "deduplicationId"), &len);
-    if (s == NULL)
-        return bad(reason, "deduplicationId: missing or not a string");
-    if (len == 0 || len >= LNS_MQTT_DEDUP_ID_SIZE)
-        return bad(reason, "deduplicationId: not 1-64 characters");
-    for (size_t i = 0; i < len; i++) {
-        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-            return bad(reason, "deduplicationId: not printable ASCII");
-    }
-    memcpy(ev->dedup_id, s, len + 1);
-
-    ev->time_ms = json_time_ms(cJSON_GetObjectItemCaseSensitive(root, "time"));
-
-    int64_t fcnt;
-    if (!json_integer(cJSON_GetObjectItemCaseSensitive(root, "fCnt"), 0, 4294967295.0, &fcnt))
-        return bad(reason, "fCnt: missing or not an integer 0..4294967295");
-    ev->radio.has_lorawan = true;
-    ev->radio.fcnt = (uint32_t)fcnt;
-    parse_rx_info(cJSON_GetObjectItemCaseSensitive(root, "rxInfo"), &ev->radio, ev);
-    parse_tx_info(cJSON_GetObjectItemCaseSensitive(root, "txInfo"), &ev->radio);
-
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    if (data == NULL || cJSON_IsNull(data))
-        return 1; /* no FRMPayload (ChirpStack leaves data and fPort out) */
-    s = json_string(data, &len);
-    if (s == NULL)
-        return bad(reason, "data: not a string");
-    if (len > (LNS_MQTT_MAX_DATA_BYTES + 2) / 3 * 4) {
-        snprintf(reason, LNS_MQTT_REASON_SIZE, "data: about %zu bytes (max %d)", len / 4 * 3,
-                 LNS_MQTT_MAX_DATA_BYTES);
-        return -1;
-    }
-    int decoded = decode_base64(s, len, ev->data, sizeof(ev->data), reason);
-    if (decoded < 0)
-        return -1;
-    ev->data_len = (size_t)decoded;
-    int64_t fport;
-    if (!json_integer(cJSON_GetObjectItemCaseSensitive(root, "fPort"), 1, 255, &fport))
-        return bad(reason, "fPort: missing or not an integer 1..255");
-    ev->radio.fport = (uint8_t)fport;
-    return ev->data_len > 0 ? 0 : 1;
-}
-
-int lns_mqtt_parse_uplink(const char *json, size_t len, struct lns_uplink_event *ev,
-                          char reason[LNS_MQTT_REASON_SIZE])
-{
-    memset(ev, 0, sizeof(*ev));
-    ev->time_ms = ev->gw_time_ms = ev->ns_time_ms = -1;
-    reason[0] = '\0';
-    if (len > LNS_MQTT_MAX_EVENT_BYTES) {
-        snprintf(reason, LNS_MQTT_REASON_SIZE, "event: %zu bytes (max %d)", len,
-                 LNS_MQTT_MAX_EVENT_BYTES);
-        return -1;
-    }
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (root == NULL)
-        return bad(reason, "event: not JSON");
-    int rc = parse_event(root, ev, reason);
-    cJSON_Delete(root);
-    return rc;
-}
-
-int lns_mqtt_heard_time(const struct lns_uplink_event *ev, int64_t received_ms, int64_t max_age_ms,
-                        int64_t max_ahead_ms, int64_t *heard_ms, const char **source)
-{
-    *heard_ms = 0;
-    *source = NULL;
-    int64_t t = ev->time_ms;
-    const char *from = "time";
-    if (t < 0) {
-        t = ev->gw_time_ms;
-        from = "rxInfo[].gwTime";
-    }
-    if (t < 0) {
-        t = ev->ns_time_ms;
-        from = "rxInfo[].nsTime";
-    }
-    if (t < 0)
-        return 0; /* none given: the receipt it is, nothing wrong */
-    *source = from;
-    /* both limits are at most 2^32 s apart from a receipt within years 1970-9999: no
-     * overflow in the differences below */
-    if (received_ms - t > max_age_ms || t - received_ms > max_ahead_ms)
-        return -1;
-    *heard_ms = t;
-    return 0;
-}
-
-/* ---- the downlink command ---- */
-
-int lns_mqtt_format_downlink(const char *dev_eui, uint8_t fport, const uint8_t *payload,
-                             size_t payload_len, bool confirmed, char *out, size_t out_size,
-                             char reason[LNS_MQTT_REASON_SIZE])
-{
-    char device[FRAME_DEVICE_ID_SIZE];
-    if (dev_eui == NULL || frame_parse_device_id(dev_eui, strlen(dev_eui), device) != 0) {
-        snprintf(reason, LNS_MQTT_REASON_SIZE, "devEui: not 16 hex digits");
-        return -1;
-    }
-    if (fport < 1 || fport > 223) {
-        snprintf(reason, LNS_MQTT_REASON_SIZE, "fPort %u: expected 1..223", fport);
-        return -1;
-    }
-    if (payload_len > LNS_MQTT_MAX_DATA_BYTES || (payload_len > 0 && payload == NULL)) {
-        snprintf(reason, LNS_MQTT_REASON_SIZE, "payload: %zu bytes (max %d)", payload_len,
-                 LNS_MQTT_MAX_DATA_BYTES);
-        return -1;
-    }
-    char data[(LNS_MQTT_MAX_DATA_BYTES + 2) / 3 * 4 + 1];
-    int data_len =
-        payload_len ? EVP_EncodeBlock((unsigned char *)data, payload, (int)payload_len) : 0;
-    data[data_len] = '\0';
-    int n =
-        snprintf(out, out_size, "{\"devEui\":\"%s\",\"confirmed\":%s,\"fPort\":%u,\"data\":\"%s\"}",
-                 device, confirmed ? "true" : "false", fport, data);
-    if (n < 0 || (size_t)n >= out_size) {
-        snprintf(reason, LNS_MQTT_REASON_SIZE, "downlink command does not fit %zu bytes", out_size);
-        return -1;
-    }
-    return n;
-}
-
 /* ---- recently seen deduplicationIds ---- */
 
 /* A ring of the last `capacity` ids with a chained hash index over it: lookups and inserts
  * in O(1), the oldest id forgotten when a new one comes. */
 struct dedup_set {
     size_t capacity, mask, head, count;
-    char (*ids)[LNS_MQTT_DEDUP_ID_SIZE];
+    char (*ids)[CHIRPSTACK_DEDUP_ID_SIZE];
     uint32_t *hashes;
     int32_t *next;    /* chain of each ring slot */
     int32_t *buckets; /* first ring slot of each bucket, -1 none */
@@ -521,7 +114,7 @@ static void dedup_add(struct dedup_set *d, const char *id)
         d->count++;
     }
     uint32_t h = fnv1a(id);
-    snprintf(d->ids[slot], LNS_MQTT_DEDUP_ID_SIZE, "%s", id);
+    snprintf(d->ids[slot], CHIRPSTACK_DEDUP_ID_SIZE, "%s", id);
     d->hashes[slot] = h;
     d->next[slot] = d->buckets[h & d->mask];
     d->buckets[h & d->mask] = (int32_t)slot;
@@ -533,7 +126,7 @@ static void dedup_add(struct dedup_set *d, const char *id)
 struct app_slot {
     bool used;
     char device[FRAME_DEVICE_ID_SIZE];
-    char application_id[LNS_MQTT_APP_ID_SIZE];
+    char application_id[CHIRPSTACK_APP_ID_SIZE];
 };
 
 /* ---- the adapter ---- */
@@ -563,7 +156,7 @@ struct lns_mqtt {
     struct mqtt_session_request subscribe_request;
 
     /* --- the message callback only (Paho calls it for one message at a time) --- */
-    struct lns_uplink_event event;
+    struct chirpstack_uplink event;
     struct frame_record record;
     struct decoder decoder;
     struct decoded_uplink uplink;
@@ -619,7 +212,7 @@ static void remember_application(struct lns_mqtt *lm, const char *device, const 
 }
 
 static bool recall_application(struct lns_mqtt *lm, const char *device,
-                               char out[LNS_MQTT_APP_ID_SIZE])
+                               char out[CHIRPSTACK_APP_ID_SIZE])
 {
     bool found = false;
     pthread_mutex_lock(&lm->app_lock);
@@ -627,7 +220,7 @@ static bool recall_application(struct lns_mqtt *lm, const char *device,
     for (size_t i = 0; i < APP_MAP_PROBE && !found; i++) {
         const struct app_slot *s = &lm->apps[(start + i) % APP_MAP_SLOTS];
         if (s->used && strcmp(s->device, device) == 0) {
-            memcpy(out, s->application_id, LNS_MQTT_APP_ID_SIZE);
+            memcpy(out, s->application_id, CHIRPSTACK_APP_ID_SIZE);
             found = true;
         }
     }
@@ -727,10 +320,10 @@ static void log_untrusted_time(struct lns_mqtt *lm, const struct frame_record *r
 static void handle_event(struct lns_mqtt *lm, const char *topic, size_t topic_len,
                          const char *payload, size_t payload_len)
 {
-    struct lns_uplink_event *ev = &lm->event;
+    struct chirpstack_uplink *ev = &lm->event;
     struct frame_record *rec = &lm->record;
-    char reason[LNS_MQTT_REASON_SIZE];
-    int rc = lns_mqtt_parse_uplink(payload, payload_len, ev, reason);
+    char reason[CHIRPSTACK_REASON_SIZE];
+    int rc = chirpstack_parse_uplink(payload, payload_len, ev, reason);
 
     memset(rec, 0, offsetof(struct frame_record, payload));
     snprintf(rec->transport, sizeof(rec->transport), "lns-mqtt");
@@ -759,10 +352,10 @@ static void handle_event(struct lns_mqtt *lm, const char *topic, size_t topic_le
         rec->payload_len = ev->data_len;
         memcpy(rec->payload, ev->data, ev->data_len);
         const char *time_source = NULL;
-        if (lns_mqtt_heard_time(ev, rec->received_ms,
-                                (int64_t)lm->cfg->lns_mqtt.max_event_age_s * 1000,
-                                (int64_t)lm->cfg->lns_mqtt.max_event_ahead_s * 1000, &rec->heard_ms,
-                                &time_source) != 0) {
+        if (chirpstack_heard_time(ev, rec->received_ms,
+                                  (int64_t)lm->cfg->lns_mqtt.max_event_age_s * 1000,
+                                  (int64_t)lm->cfg->lns_mqtt.max_event_ahead_s * 1000,
+                                  &rec->heard_ms, &time_source) != 0) {
             atomic_fetch_add(&lm->time_untrusted, 1);
             int64_t claimed = ev->time_ms >= 0      ? ev->time_ms
                               : ev->gw_time_ms >= 0 ? ev->gw_time_ms
@@ -1014,17 +607,17 @@ int lns_mqtt_send_downlink(struct lns_mqtt *lm, const char *dev_eui, const char 
                            bool confirmed, lns_mqtt_downlink_done_fn done, void *ctx, char *err,
                            size_t err_size)
 {
-    char reason[LNS_MQTT_REASON_SIZE], json[DOWNLINK_JSON_SIZE], topic[TOPIC_SIZE];
-    char device[FRAME_DEVICE_ID_SIZE], app[LNS_MQTT_APP_ID_SIZE];
-    int len = lns_mqtt_format_downlink(dev_eui, fport, payload, payload_len, confirmed, json,
-                                       sizeof(json), reason);
+    char reason[CHIRPSTACK_REASON_SIZE], json[DOWNLINK_JSON_SIZE], topic[TOPIC_SIZE];
+    char device[FRAME_DEVICE_ID_SIZE], app[CHIRPSTACK_APP_ID_SIZE];
+    int len = chirpstack_format_downlink(dev_eui, fport, payload, payload_len, confirmed, json,
+                                         sizeof(json), reason);
     if (len < 0) {
         snprintf(err, err_size, "lns-mqtt downlink: %s", reason);
         return -1;
     }
     frame_parse_device_id(dev_eui, strlen(dev_eui), device); /* checked by the formatter */
     if (application_id != NULL && application_id[0] != '\0') {
-        if (!topic_is_word(application_id, strlen(application_id), LNS_MQTT_APP_ID_SIZE - 1)) {
+        if (!chirpstack_is_application_id(application_id, strlen(application_id))) {
             snprintf(err, err_size, "lns-mqtt downlink: application id is not a topic word");
             return -1;
         }

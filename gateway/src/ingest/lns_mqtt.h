@@ -9,16 +9,17 @@
  * sensorbro instances split one feed with no coordination of their own: the broker gives
  * each event to one member of the group.
  *
- * Every event is untrusted JSON (cJSON, every field's type and size checked, see
- * lns_mqtt_parse_uplink). A good one becomes a frame_record with transport "lns-mqtt",
- * device = devEui in lower case, source "mqtt:<topic>", received_ms = now, heard_ms = the
- * event's own reception time (lns_mqtt_heard_time: `time`, else gwTime, else nsTime,
- * bounded by lns_mqtt.max_event_age_s / max_event_ahead_s from now; outside them it is
- * counted, logged at most once a minute, and not used), and the radio metadata of the
- * event, and goes through journal_writer_append: the same journal, decode and publish path
- * as CoAP. Sample times are anchored on heard_ms, so a backlog that the broker delivers
- * after an outage keeps the times the frames were heard at. A payload that does not decode as an
- * Uplink is quarantined with the decoder's reason, as CoAP does.
+ * Every event is untrusted JSON, parsed by the ChirpStack codec (ingest/chirpstack.h: every
+ * field's type and size checked, see chirpstack_parse_uplink). A good one becomes a
+ * frame_record with transport "lns-mqtt", device = devEui in lower case, source
+ * "mqtt:<topic>", received_ms = now, heard_ms = the event's own reception time
+ * (chirpstack_heard_time: `time`, else gwTime, else nsTime, bounded by
+ * lns_mqtt.max_event_age_s / max_event_ahead_s from now; outside them it is counted, logged
+ * at most once a minute, and not used), and the radio metadata of the event, and goes
+ * through journal_writer_append: the same journal, decode and publish path as CoAP. Sample
+ * times are anchored on heard_ms, so a backlog that the broker delivers after an outage
+ * keeps the times the frames were heard at. A payload that does not decode as an Uplink is
+ * quarantined with the decoder's reason, as CoAP does.
  *
  * Durability: acknowledged only after the commit. Events are QoS 1 on a persistent session
  * (MQTT 5: clean start off, session expiry lns_mqtt.session_expiry_s; 3.1.1: clean session
@@ -39,14 +40,14 @@
  * for every transport). Across instances of a shared subscription nothing is shared.
  *
  * Bad events (not JSON, a required field missing or of the wrong type, bad base64, a devEui
- * that is not 16 hex digits, data over LNS_MQTT_MAX_DATA_BYTES) are counted, logged at most
+ * that is not 16 hex digits, data over CHIRPSTACK_MAX_DATA_BYTES) are counted, logged at most
  * once a minute, and quarantined with the reason when they carry something to keep:
  * the decoded data if there is any, otherwise the raw event (its first
  * FRAME_MAX_PAYLOAD_BYTES). A quarantined event without a usable devEui is filed under
  * device 0000000000000000.
  *
- * Downlinks: lns_mqtt_send_downlink publishes ChirpStack v4's
- * {"devEui":..,"confirmed":..,"fPort":..,"data":<base64>} to lns_mqtt.downlink_topic, with
+ * Downlinks: lns_mqtt_send_downlink publishes ChirpStack v4's downlink command
+ * (chirpstack_format_downlink) to lns_mqtt.downlink_topic, with
  * the device's applicationId remembered from its uplinks (or given by the caller).
  *
  * Threads: start/stop from the main thread. The adapter owns one thread (connects,
@@ -70,59 +71,8 @@
 #include "frame.h"
 #include "store/journal_writer.h"
 
-/* LoRaWAN's FRMPayload is at most 242 bytes (EU868 DR4+); a larger `data` is refused. */
-#define LNS_MQTT_MAX_DATA_BYTES 242
-/* Events larger than this are refused before they are parsed. */
-#define LNS_MQTT_MAX_EVENT_BYTES  (64 * 1024)
-#define LNS_MQTT_REASON_SIZE      128
-#define LNS_MQTT_DEDUP_ID_SIZE    65 /* ChirpStack writes a UUID: 36 characters */
-#define LNS_MQTT_APP_ID_SIZE      65 /* ChirpStack writes a UUID: 36 characters */
-#define LNS_MQTT_DEVICE_NAME_SIZE 65 /* longer names are cut (on a UTF-8 boundary) */
 /* The all-zero EUI files quarantined events whose devEui could not be read. */
 #define LNS_MQTT_UNKNOWN_DEVICE "0000000000000000"
-
-/* What one ChirpStack v4 uplink event says, after every check. */
-struct lns_uplink_event {
-    char dedup_id[LNS_MQTT_DEDUP_ID_SIZE]; /* deduplicationId */
-    int64_t time_ms;                       /* `time` (radio reception), unix ms; -1 unknown */
-    int64_t gw_time_ms; /* rxInfo[].gwTime of the best reception that has one; -1 unknown */
-    int64_t ns_time_ms; /* rxInfo[].nsTime of the best reception that has one; -1 unknown */
-    char device[FRAME_DEVICE_ID_SIZE];           /* deviceInfo.devEui, lower case; "" unknown */
-    char device_name[LNS_MQTT_DEVICE_NAME_SIZE]; /* deviceInfo.deviceName, may be "" */
-    char application_id[LNS_MQTT_APP_ID_SIZE];   /* deviceInfo.applicationId, may be "" */
-    struct frame_radio radio;                    /* fCnt, fPort, rxInfo, txInfo */
-    size_t data_len;                             /* 0: the event carries no data */
-    uint8_t data[LNS_MQTT_MAX_DATA_BYTES];       /* `data`, base64-decoded */
-};
-
-/* Parses one event. Returns 0 for a good event with data, 1 for a good event without data
- * (no FRMPayload: nothing to journal), -1 for a bad one with the reason in reason. On -1
- * the fields that were read before the error (device, dedup_id, data) stay filled in.
- * Required: deduplicationId (string, 1-64 printable characters), deviceInfo.devEui (16 hex
- * digits), fCnt (integer 0..2^32-1), and with data: fPort (1..255) and data (base64,
- * padded, at most LNS_MQTT_MAX_DATA_BYTES decoded). Optional, ignored when of the wrong type
- * or out of range: time (and rxInfo[].gwTime, nsTime; RFC 3339), deviceInfo.deviceName,
- * deviceInfo.applicationId, rxInfo[] entries
- * (gatewayId 16 hex digits, rssi -200..50 dBm, snr -50..50 dB; the best by RSSI then SNR
- * first, at most FRAME_MAX_GATEWAYS), txInfo.frequency and txInfo.modulation.lora
- * (spreadingFactor 5..12, bandwidth in Hz -> datr "SF12BW125"). No allocation survives the
- * call; thread-safe. */
-int lns_mqtt_parse_uplink(const char *json, size_t len, struct lns_uplink_event *ev,
-                          char reason[LNS_MQTT_REASON_SIZE]);
-
-/* When the frame of ev was heard: its `time`, else the best reception's gwTime, else its
- * nsTime, into *heard_ms, and which of them into *source. Returns 0 with *heard_ms 0 and
- * *source NULL when the event gives none; -1 when the one it gives lies more than
- * max_age_ms before received_ms or more than max_ahead_ms after it (a network server clock
- * gone wrong: not trusted, *heard_ms 0, *source names it). Pure; thread-safe. */
-int lns_mqtt_heard_time(const struct lns_uplink_event *ev, int64_t received_ms, int64_t max_age_ms,
-                        int64_t max_ahead_ms, int64_t *heard_ms, const char **source);
-
-/* Writes the ChirpStack v4 downlink command for one device into out. Returns the length, or
- * -1 when out is too small or an argument is out of range (reason written). */
-int lns_mqtt_format_downlink(const char *dev_eui, uint8_t fport, const uint8_t *payload,
-                             size_t payload_len, bool confirmed, char *out, size_t out_size,
-                             char reason[LNS_MQTT_REASON_SIZE]);
 
 struct lns_mqtt_stats {
     bool connected;
@@ -159,7 +109,7 @@ typedef void (*lns_mqtt_downlink_done_fn)(void *ctx, int status);
 
 /* Publishes a downlink for dev_eui (16 hex digits, either case) at QoS 1. application_id
  * NULL or "": the one remembered from the device's last uplink. fport 1..223, payload at
- * most LNS_MQTT_MAX_DATA_BYTES. done (may be NULL) runs later on a Paho thread, exactly once
+ * most CHIRPSTACK_MAX_DATA_BYTES. done (may be NULL) runs later on a Paho thread, exactly once
  * when 0 is returned; keep it short. Returns 0 when handed to Paho, or -1 with err (not
  * connected, unknown application, bad argument) and done is not called. */
 int lns_mqtt_send_downlink(struct lns_mqtt *lm, const char *dev_eui, const char *application_id,

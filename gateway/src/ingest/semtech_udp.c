@@ -9,7 +9,13 @@
  * writer's completion (writer thread) queues the group and writes the eventfd; the
  * adapter's loop then sends the RX1 downlink, if any, and the PUSH_ACKs whose frames are
  * all done. Grouping by the whole PHYPayload (not only DevAddr, FCnt and MIC, which it
- * contains) keeps a tampered copy from riding on a good one.
+ * contains) keeps a tampered copy from riding on a good one. The datagrams themselves are
+ * read and written by the GWMP codec (lorawan/gwmp.c); this file only counts its verdicts.
+ *
+ * Accounting (semtech_udp_ok checks it, in builds with assertions): a push's `remaining`
+ * is the number of open or committing groups that list it, plus 1 while its PUSH_DATA is
+ * still being collected (the hold that keeps it from being acknowledged half-read); a group
+ * lists a push at most once; `outstanding` is the number of groups in GROUP_COMMITTING.
  *
  * Late copies. A closed group's bytes, and which forwarder heard them at which tmst, stay
  * in `recent` for RECENT_KEEP_MS. A LoRaWAN 1.0.x retransmission is byte-identical to the
@@ -29,8 +35,8 @@
 #include "ingest/semtech_udp.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
-#include <math.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -42,23 +48,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-#include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "util/clock.h"
 #include "decode.h"
 #include "util/log.h"
 
-#define GWMP_PUSH_DATA 0
-#define GWMP_PUSH_ACK  1
-#define GWMP_PULL_DATA 2
-#define GWMP_PULL_RESP 3
-#define GWMP_PULL_ACK  4
-#define GWMP_TX_ACK    5
-
-#define HEADER_BYTES      4
-#define EUI_BYTES         8
 #define DATAGRAM_MAX      65536
 #define MAX_PUSHES        256
 #define MAX_GROUPS        128
@@ -66,12 +62,12 @@
 #define MAX_PUSH_REFS     8
 #define RECENT_FRAMES     64
 #define RECENT_KEEP_MS    30000 /* a copy this late is still a duplicate, not a replay */
-#define DATA_B64_MAX      ((LORAWAN_PHY_MAX_BYTES + 2) / 3 * 4)
 #define LOOP_MAX_WAIT_MS  1000
 #define TX_POWER_DBM      14 /* EU868 default max EIRP for 868.1..868.5 MHz */
 #define JOIN_DELAY_US     (LORAWAN_JOIN_ACCEPT_DELAY1_MS * 1000u)
 #define RX1_DELAY_US      (LORAWAN_RECEIVE_DELAY1_MS * 1000u)
 #define ADDRESS_TEXT_SIZE FRAME_SOURCE_SIZE
+#define PULL_RESP_MAX     (GWMP_HEADER_BYTES + 1024) /* a txpk longer than this is not sent */
 /* The soonest a device sends a frame again: RECEIVE_DELAY2 (2 s) plus RETRANSMIT_TIMEOUT
  * (1..3 s, LoRaWAN 1.0.4 4.3.1.3; ACK_TIMEOUT 2 +- 1 s in 1.0.2) after its uplink ended. */
 #define RETRANSMIT_MIN_MS 3000
@@ -85,7 +81,7 @@ struct push {
     bool in_use;
     bool failed; /* a frame of it was not stored: no PUSH_ACK */
     uint8_t version;
-    uint8_t token[2];
+    uint16_t token;
     struct address from;
     unsigned remaining; /* its frames not yet done */
 };
@@ -96,8 +92,8 @@ struct copy {
     char address[ADDRESS_TEXT_SIZE];
     uint32_t tmst_us;
     uint32_t freq_hz;
-    char datr[16];
-    char codr[8];
+    char datr[GWMP_DATR_SIZE];
+    char codr[GWMP_CODR_SIZE];
     int16_t rssi_dbm;
     float snr_db;
 };
@@ -107,6 +103,7 @@ enum group_state { GROUP_FREE, GROUP_OPEN, GROUP_COMMITTING };
 struct group {
     enum group_state state;
     int64_t opened_ms;   /* monotonic: at the first copy */
+    uint64_t opened_seq; /* the order groups opened in (opened_ms ties in a burst) */
     int64_t deadline_ms; /* monotonic: when the window closes */
     int64_t received_ms; /* wall clock at the first copy */
     size_t len;
@@ -164,6 +161,8 @@ struct semtech_udp {
     struct group groups[MAX_GROUPS];
     struct recent recent[RECENT_FRAMES];
     size_t recent_next;
+    int collecting; /* the push whose PUSH_DATA is being read (holding it open), or -1 */
+    uint64_t next_opened_seq;
     struct decoder decoder;
     struct decoded_uplink uplink;
     struct frame_record record;
@@ -175,29 +174,37 @@ struct semtech_udp {
     _Atomic uint64_t dropped[SEMTECH_UDP_DROP_COUNT];
 };
 
-static const char *const drop_names[SEMTECH_UDP_DROP_COUNT] = {
-    [SEMTECH_UDP_DROP_SHORT] = "short",
-    [SEMTECH_UDP_DROP_VERSION] = "bad_version",
-    [SEMTECH_UDP_DROP_TYPE] = "bad_type",
-    [SEMTECH_UDP_DROP_JSON] = "bad_json",
-    [SEMTECH_UDP_DROP_RXPK_INVALID] = "rxpk_invalid",
-    [SEMTECH_UDP_DROP_RXPK_OVERSIZE] = "rxpk_oversize",
-    [SEMTECH_UDP_DROP_CRC] = "crc",
-    [SEMTECH_UDP_DROP_NOT_LORA] = "not_lora",
-    [SEMTECH_UDP_DROP_BUSY] = "busy",
-    [SEMTECH_UDP_DROP_LATE_DUPLICATE] = "late_duplicate",
-    [SEMTECH_UDP_DROP_NO_DOWNLINK_PATH] = "no_downlink_path",
-    [SEMTECH_UDP_DROP_JOURNAL] = "journal",
+/* The adapter's own reasons; the codec's are named by the codec. */
+static const char *const adapter_drop_names[] = {
+    [SEMTECH_UDP_DROP_BUSY - SEMTECH_UDP_DROP_BUSY] = "busy",
+    [SEMTECH_UDP_DROP_LATE_DUPLICATE - SEMTECH_UDP_DROP_BUSY] = "late_duplicate",
+    [SEMTECH_UDP_DROP_NO_DOWNLINK_PATH - SEMTECH_UDP_DROP_BUSY] = "no_downlink_path",
+    [SEMTECH_UDP_DROP_JOURNAL - SEMTECH_UDP_DROP_BUSY] = "journal",
 };
+_Static_assert(SEMTECH_UDP_DROP_BUSY == GWMP_DROP_NOT_LORA + 1,
+               "the codec's server-side verdicts come first, each under its own value");
+_Static_assert(sizeof(adapter_drop_names) / sizeof(adapter_drop_names[0]) ==
+                   SEMTECH_UDP_DROP_COUNT - SEMTECH_UDP_DROP_BUSY,
+               "a name for every reason of the adapter's own");
 
 const char *semtech_udp_drop_name(enum semtech_udp_drop reason)
 {
-    return reason < SEMTECH_UDP_DROP_COUNT ? drop_names[reason] : "?";
+    if (reason < SEMTECH_UDP_DROP_BUSY)
+        return gwmp_drop_name((enum gwmp_drop)reason);
+    return reason < SEMTECH_UDP_DROP_COUNT ? adapter_drop_names[reason - SEMTECH_UDP_DROP_BUSY]
+                                           : "?";
 }
 
 static void count_drop(struct semtech_udp *su, enum semtech_udp_drop why)
 {
     atomic_fetch_add(&su->dropped[why], 1);
+}
+
+/* A verdict of the codec's server side, counted under the same name. */
+static void count_refusal(struct semtech_udp *su, enum gwmp_drop why)
+{
+    assert(why <= GWMP_DROP_NOT_LORA);
+    count_drop(su, (enum semtech_udp_drop)why);
 }
 
 static void format_address(const struct address *a, char out[ADDRESS_TEXT_SIZE])
@@ -229,21 +236,53 @@ static void send_to(struct semtech_udp *su, const struct address *to, const uint
     }
 }
 
-static void send_ack(struct semtech_udp *su, const struct address *to, uint8_t version,
-                     const uint8_t token[2], uint8_t type)
+/* ---- invariants ---- */
+
+#ifndef NDEBUG
+/* The accounting of the file's top comment. Adapter thread, at the points where no group
+ * or push is half-changed. */
+static bool semtech_udp_ok(struct semtech_udp *su)
 {
-    uint8_t ack[HEADER_BYTES] = {version, token[0], token[1], type};
-    send_to(su, to, ack, sizeof(ack));
+    unsigned listed[MAX_PUSHES] = {0};
+    size_t committing = 0;
+    for (size_t i = 0; i < MAX_GROUPS; i++) {
+        const struct group *g = &su->groups[i];
+        if (g->state == GROUP_FREE)
+            continue;
+        committing += g->state == GROUP_COMMITTING;
+        if (g->len > LORAWAN_PHY_MAX_BYTES || g->n_copies < 1 || g->n_copies > MAX_COPIES ||
+            g->n_pushes < 1 || g->n_pushes > MAX_PUSH_REFS)
+            return false;
+        for (size_t k = 0; k < g->n_pushes; k++) {
+            int p = g->pushes[k];
+            if (p < 0 || p >= MAX_PUSHES || !su->pushes[p].in_use)
+                return false;
+            for (size_t j = 0; j < k; j++) {
+                if (g->pushes[j] == p)
+                    return false; /* listed twice: its ACK would be counted down twice */
+            }
+            listed[p]++;
+        }
+    }
+    for (int p = 0; p < MAX_PUSHES; p++) {
+        const struct push *push = &su->pushes[p];
+        unsigned hold = p == su->collecting ? 1 : 0;
+        if (push->in_use ? push->remaining != listed[p] + hold || push->remaining == 0
+                         : listed[p] != 0)
+            return false;
+    }
+    pthread_mutex_lock(&su->done_lock);
+    bool outstanding_ok = su->outstanding == committing;
+    pthread_mutex_unlock(&su->done_lock);
+    return outstanding_ok;
 }
+#endif
 
 /* ---- forwarders ---- */
 
 /* The forwarder with this EUI, added when new. -1 when the table is full. */
-static int forwarder_index(struct semtech_udp *su, const uint8_t eui_bytes[EUI_BYTES])
+static int forwarder_index(struct semtech_udp *su, const char eui[FRAME_DEVICE_ID_SIZE])
 {
-    char eui[FRAME_DEVICE_ID_SIZE];
-    for (int i = 0; i < EUI_BYTES; i++)
-        snprintf(eui + 2 * i, 3, "%02x", eui_bytes[i]);
     for (size_t i = 0; i < su->n_forwarders; i++) {
         if (strcmp(su->forwarders[i].eui, eui) == 0)
             return (int)i;
@@ -260,46 +299,21 @@ static int forwarder_index(struct semtech_udp *su, const uint8_t eui_bytes[EUI_B
     return index;
 }
 
-/* Reads a number field into *out when present and within [lo, hi]. Returns false when the
- * field is present but not such a number; *present says whether it was there. */
-static bool number_field(const cJSON *obj, const char *name, double lo, double hi, double *out,
-                         bool *present)
+/* A forwarder's stat object (lorawan/gwmp.h has read and checked it). */
+static void apply_stat(struct semtech_udp *su, int fwd, const struct gwmp_stat *stat)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
-    *present = item != NULL;
-    if (item == NULL)
-        return true;
-    if (!cJSON_IsNumber(item) || !(item->valuedouble >= lo && item->valuedouble <= hi))
-        return false;
-    *out = item->valuedouble;
-    return true;
-}
-
-static void read_stat(struct semtech_udp *su, int fwd, const cJSON *stat)
-{
-    static const char *const names[] = {"rxnb", "rxok", "rxfw", "dwnb", "txnb"};
-    uint32_t values[5] = {0};
-    double v = 0, ackr = 0;
-    bool present;
-    for (size_t i = 0; i < 5; i++) {
-        if (!number_field(stat, names[i], 0, UINT32_MAX, &v, &present))
-            return; /* ignore a damaged stat as a whole */
-        values[i] = present ? (uint32_t)v : 0;
-    }
-    if (!number_field(stat, "ackr", 0, 100, &ackr, &present))
-        return;
     atomic_fetch_add(&su->stats_received, 1);
     if (fwd < 0)
         return;
     pthread_mutex_lock(&su->forwarders_lock);
     struct semtech_udp_forwarder *f = &su->forwarders[fwd];
     f->has_stat = true;
-    f->rxnb = values[0];
-    f->rxok = values[1];
-    f->rxfw = values[2];
-    f->dwnb = values[3];
-    f->txnb = values[4];
-    f->ackr = ackr;
+    f->rxnb = stat->rxnb;
+    f->rxok = stat->rxok;
+    f->rxfw = stat->rxfw;
+    f->dwnb = stat->dwnb;
+    f->txnb = stat->txnb;
+    f->ackr = stat->ackr;
     pthread_mutex_unlock(&su->forwarders_lock);
 }
 
@@ -321,6 +335,7 @@ static int alloc_push(struct semtech_udp *su)
 static void push_frame_done(struct semtech_udp *su, int index, bool stored)
 {
     struct push *p = &su->pushes[index];
+    assert(p->in_use && p->remaining > 0);
     if (!stored)
         p->failed = true;
     if (p->remaining > 0)
@@ -328,7 +343,9 @@ static void push_frame_done(struct semtech_udp *su, int index, bool stored)
     if (p->remaining > 0)
         return;
     if (!p->failed) {
-        send_ack(su, &p->from, p->version, p->token, GWMP_PUSH_ACK);
+        uint8_t ack[GWMP_HEADER_BYTES];
+        size_t n = gwmp_build_push_ack(p->version, p->token, ack, sizeof(ack));
+        send_to(su, &p->from, ack, n);
         atomic_fetch_add(&su->push_acks, 1);
     }
     p->in_use = false;
@@ -418,8 +435,7 @@ static const struct copy *best_copy(const struct group *g)
     const struct copy *best = &g->copies[0];
     for (size_t i = 1; i < g->n_copies; i++) {
         const struct copy *c = &g->copies[i];
-        if (c->rssi_dbm > best->rssi_dbm ||
-            (c->rssi_dbm == best->rssi_dbm && c->snr_db > best->snr_db))
+        if (frame_radio_better(c->rssi_dbm, c->snr_db, best->rssi_dbm, best->snr_db))
             best = c;
     }
     return best;
@@ -431,6 +447,8 @@ static void send_downlink(struct semtech_udp *su, const struct group *g, uint32_
                           const uint8_t *phy, size_t len)
 {
     const struct copy *c = best_copy(g);
+    if (len > LORAWAN_PHY_MAX_BYTES)
+        return; /* edge_ns writes none longer */
     if (c->forwarder < 0 || su->downlink_path[c->forwarder].len == 0) {
         count_drop(su, SEMTECH_UDP_DROP_NO_DOWNLINK_PATH);
         log_warn("semtech-udp: no downlink path to forwarder %s (no PULL_DATA seen yet): "
@@ -438,44 +456,29 @@ static void send_downlink(struct semtech_udp *su, const struct group *g, uint32_
                  c->eui, g->verdict.dev_eui);
         return;
     }
-    char b64[DATA_B64_MAX + 1];
-    EVP_EncodeBlock((unsigned char *)b64, phy, (int)len);
-    cJSON *root = cJSON_CreateObject();
-    cJSON *tx = cJSON_AddObjectToObject(root, "txpk");
-    cJSON_AddBoolToObject(tx, "imme", false);
-    cJSON_AddNumberToObject(tx, "tmst", (double)(uint32_t)(c->tmst_us + delay_us));
-    cJSON_AddNumberToObject(tx, "freq", (double)c->freq_hz / 1e6);
-    cJSON_AddNumberToObject(tx, "rfch", 0);
-    cJSON_AddNumberToObject(tx, "powe", TX_POWER_DBM);
-    cJSON_AddStringToObject(tx, "modu", "LORA");
-    cJSON_AddStringToObject(tx, "datr", c->datr);
-    cJSON_AddStringToObject(tx, "codr", c->codr[0] ? c->codr : "4/5");
-    cJSON_AddBoolToObject(tx, "ipol", true);
+    struct gwmp_txpk tx = {.imme = false,
+                           .tmst_us = (uint32_t)(c->tmst_us + delay_us),
+                           .freq_hz = c->freq_hz,
+                           .rfch = 0,
+                           .powe_dbm = TX_POWER_DBM,
+                           .ipol = true,
+                           .size = len};
     /* No "ncrc", as ChirpStack sends none: its Gateway Bridge's TXPK.NCRC is omitempty and
      * never set, and ChirpStack v4 builds every data downlink and Join-Accept with
      * no_crc false. The forwarder then sends a PHY CRC (lora_pkt_fwd's default); the
      * device reads from the explicit header whether one follows (docs/lorawan.md). */
-    cJSON_AddNumberToObject(tx, "size", (double)len);
-    cJSON_AddStringToObject(tx, "data", b64);
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (text == NULL)
-        return;
-    size_t text_len = strlen(text);
-    uint8_t out[HEADER_BYTES + 1024];
-    if (HEADER_BYTES + text_len <= sizeof(out)) {
-        uint8_t token[2];
-        if (RAND_bytes(token, sizeof(token)) != 1)
-            token[0] = token[1] = 0;
-        out[0] = 2;
-        out[1] = token[0];
-        out[2] = token[1];
-        out[3] = GWMP_PULL_RESP;
-        memcpy(out + HEADER_BYTES, text, text_len);
-        send_to(su, &su->downlink_path[c->forwarder], out, HEADER_BYTES + text_len);
+    snprintf(tx.datr, sizeof(tx.datr), "%s", c->datr);
+    snprintf(tx.codr, sizeof(tx.codr), "%s", c->codr[0] ? c->codr : "4/5");
+    memcpy(tx.data, phy, len);
+    uint16_t token;
+    if (RAND_bytes((uint8_t *)&token, sizeof(token)) != 1)
+        token = 0;
+    uint8_t out[PULL_RESP_MAX];
+    size_t n = gwmp_build_pull_resp(GWMP_VERSION, token, &tx, out, sizeof(out));
+    if (n > 0) {
+        send_to(su, &su->downlink_path[c->forwarder], out, n);
         atomic_fetch_add(&su->pull_resps, 1);
     }
-    cJSON_free(text);
 }
 
 /* The RX1 downlink of an accepted uplink, if edge_ns has one. */
@@ -526,6 +529,7 @@ static void finish_committed(struct semtech_udp *su)
         pthread_mutex_unlock(&su->done_lock);
         g = next;
     }
+    assert(semtech_udp_ok(su));
 }
 
 /* Hands an accepted FPort 1 uplink to the journal writer. */
@@ -555,8 +559,8 @@ static void journal_group(struct semtech_udp *su, struct group *g)
             const struct copy *c = &g->copies[i];
             if (taken[i])
                 continue;
-            if (pick < 0 || c->rssi_dbm > g->copies[pick].rssi_dbm ||
-                (c->rssi_dbm == g->copies[pick].rssi_dbm && c->snr_db > g->copies[pick].snr_db))
+            if (pick < 0 || frame_radio_better(c->rssi_dbm, c->snr_db, g->copies[pick].rssi_dbm,
+                                               g->copies[pick].snr_db))
                 pick = (int)i;
         }
         if (pick < 0)
@@ -622,14 +626,26 @@ static void close_group(struct semtech_udp *su, struct group *g)
     }
 }
 
+/* Judges the groups whose window closed in the order they opened, not in the order of
+ * their slots: after a stall (the adapter's thread not scheduled, a slow commit) several
+ * frames of one device can be due at once, and judging its later FCnt first would make the
+ * earlier ones old_fcnt, dropped though their PUSH_DATA is acknowledged. */
 static void close_due_groups(struct semtech_udp *su, bool all)
 {
     int64_t now = clock_mono_ms();
-    for (int i = 0; i < MAX_GROUPS; i++) {
-        struct group *g = &su->groups[i];
-        if (g->state == GROUP_OPEN && (all || now >= g->deadline_ms))
-            close_group(su, g);
+    for (;;) {
+        struct group *first = NULL;
+        for (int i = 0; i < MAX_GROUPS; i++) {
+            struct group *g = &su->groups[i];
+            if (g->state == GROUP_OPEN && (all || now >= g->deadline_ms) &&
+                (first == NULL || g->opened_seq < first->opened_seq))
+                first = g;
+        }
+        if (first == NULL)
+            break;
+        close_group(su, first); /* leaves it FREE or COMMITTING: each is closed once */
     }
+    assert(semtech_udp_ok(su));
 }
 
 /* Adds one frame copy of push `push` to its group. Returns false when it was dropped
@@ -686,6 +702,7 @@ static bool collect(struct semtech_udp *su, int push, const uint8_t *phy, size_t
     memset(g, 0, offsetof(struct group, verdict));
     g->state = GROUP_OPEN;
     g->opened_ms = now;
+    g->opened_seq = su->next_opened_seq++;
     g->deadline_ms = now + su->opts.dedup_window_ms;
     g->received_ms = clock_wall_ms();
     g->len = len;
@@ -697,123 +714,35 @@ static bool collect(struct semtech_udp *su, int push, const uint8_t *phy, size_t
     return true;
 }
 
-/* Decodes base64 "data" (padding optional) into out. Returns the length or -1. */
-static long decode_data(const char *b64, uint8_t *out, size_t out_size)
+/* One usable rxpk of the forwarder fwd (-1: not in the table) as a copy for collect. */
+static void make_copy(const struct gwmp_rxpk *rx, int fwd, const char *eui, const char *address,
+                      struct copy *c)
 {
-    size_t len = strlen(b64);
-    if (len == 0 || len > DATA_B64_MAX)
-        return -1;
-    char padded[DATA_B64_MAX + 4];
-    memcpy(padded, b64, len);
-    while (len % 4 != 0)
-        padded[len++] = '=';
-    padded[len] = '\0';
-    size_t padding = 0;
-    while (padding < len && padded[len - 1 - padding] == '=')
-        padding++;
-    if (padding > 2)
-        return -1;
-    uint8_t decoded[DATA_B64_MAX];
-    int n = EVP_DecodeBlock(decoded, (const unsigned char *)padded, (int)len);
-    /* EVP_DecodeBlock counts padding as zero bytes */
-    if (n < 0 || (size_t)n < padding || (size_t)n - padding > out_size)
-        return -1;
-    n -= (int)padding;
-    memcpy(out, decoded, (size_t)n);
-    return n;
-}
-
-/* Checks "SF7BW125" .. "SF12BW500". */
-static bool lora_datr(const char *datr)
-{
-    unsigned sf = 0, bw = 0;
-    int used = 0;
-    if (sscanf(datr, "SF%uBW%u%n", &sf, &bw, &used) != 2 || datr[used] != '\0')
-        return false;
-    return sf >= 7 && sf <= 12 && (bw == 125 || bw == 250 || bw == 500);
-}
-
-/* Reads one rxpk into a copy and its PHYPayload; counts and returns false when it is not
- * a usable LoRa frame. */
-static bool read_rxpk(struct semtech_udp *su, const cJSON *pk, int fwd, const char *eui,
-                      const char *address, uint8_t *phy, size_t *len, struct copy *c)
-{
-    if (!cJSON_IsObject(pk)) {
-        count_drop(su, SEMTECH_UDP_DROP_RXPK_INVALID);
-        return false;
-    }
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(pk, "data");
-    const cJSON *datr = cJSON_GetObjectItemCaseSensitive(pk, "datr");
-    const cJSON *codr = cJSON_GetObjectItemCaseSensitive(pk, "codr");
-    const cJSON *time = cJSON_GetObjectItemCaseSensitive(pk, "time");
-    double tmst = 0, freq = 0, rssi = 0, lsnr = 0, stat = 0, size = 0;
-    bool has_tmst, has_freq, has_rssi, has_lsnr, has_stat, has_size;
-    bool ok = number_field(pk, "tmst", 0, UINT32_MAX, &tmst, &has_tmst) &&
-              number_field(pk, "freq", 100, 1000, &freq, &has_freq) &&
-              number_field(pk, "rssi", -250, 50, &rssi, &has_rssi) &&
-              number_field(pk, "lsnr", -50, 50, &lsnr, &has_lsnr) &&
-              number_field(pk, "stat", -1, 1, &stat, &has_stat) &&
-              number_field(pk, "size", 0, 65535, &size, &has_size) && has_tmst && has_freq &&
-              has_rssi && has_stat && cJSON_IsString(data) &&
-              (time == NULL || (cJSON_IsString(time) && strlen(time->valuestring) < 40)) &&
-              (codr == NULL || cJSON_IsString(codr));
-    if (ok && cJSON_IsNumber(datr)) {
-        count_drop(su, SEMTECH_UDP_DROP_NOT_LORA); /* FSK: a bit rate, not SFxBWy */
-        return false;
-    }
-    if (!ok || !cJSON_IsString(datr) || !lora_datr(datr->valuestring) || !has_lsnr ||
-        tmst != floor(tmst) || stat != floor(stat)) {
-        count_drop(su, SEMTECH_UDP_DROP_RXPK_INVALID);
-        return false;
-    }
-    if (stat != 1) {
-        count_drop(su, SEMTECH_UDP_DROP_CRC);
-        return false;
-    }
-    if (strlen(data->valuestring) > DATA_B64_MAX) {
-        count_drop(su, SEMTECH_UDP_DROP_RXPK_OVERSIZE);
-        return false;
-    }
-    long n = decode_data(data->valuestring, phy, LORAWAN_PHY_MAX_BYTES);
-    if (n <= 0 || (has_size && size != (double)n)) {
-        count_drop(su, SEMTECH_UDP_DROP_RXPK_INVALID);
-        return false;
-    }
-    *len = (size_t)n;
-    memset(c, 0, sizeof(*c));
     c->forwarder = fwd;
     snprintf(c->eui, sizeof(c->eui), "%s", eui);
     snprintf(c->address, sizeof(c->address), "%s", address);
-    c->tmst_us = (uint32_t)tmst;
-    c->freq_hz = (uint32_t)lround(freq * 1e6);
-    snprintf(c->datr, sizeof(c->datr), "%s", datr->valuestring);
-    if (codr && strlen(codr->valuestring) < sizeof(c->codr) &&
-        strspn(codr->valuestring, "0123456789/") == strlen(codr->valuestring))
-        snprintf(c->codr, sizeof(c->codr), "%s", codr->valuestring);
-    c->rssi_dbm = (int16_t)lround(rssi);
-    c->snr_db = (float)lsnr;
-    return true;
+    c->tmst_us = rx->tmst_us;
+    c->freq_hz = rx->freq_hz;
+    memcpy(c->datr, rx->datr, sizeof(c->datr));
+    memcpy(c->codr, rx->codr, sizeof(c->codr));
+    c->rssi_dbm = rx->rssi_dbm;
+    c->snr_db = (float)rx->lsnr_db;
 }
 
 static void handle_push_data(struct semtech_udp *su, const uint8_t *buf, size_t len,
                              const struct address *from)
 {
     atomic_fetch_add(&su->push_data, 1);
-    if (len < HEADER_BYTES + EUI_BYTES) {
-        count_drop(su, SEMTECH_UDP_DROP_SHORT);
+    struct gwmp_push_data pd;
+    enum gwmp_drop why;
+    if (gwmp_parse_push_data(buf, len, &pd, &why) != 0) {
+        count_refusal(su, why);
+        gwmp_push_data_free(&pd);
         return;
     }
-    cJSON *root = cJSON_ParseWithLength((const char *)buf + HEADER_BYTES + EUI_BYTES,
-                                        len - HEADER_BYTES - EUI_BYTES);
-    if (!cJSON_IsObject(root)) {
-        count_drop(su, SEMTECH_UDP_DROP_JSON);
-        cJSON_Delete(root);
-        return;
-    }
-    int fwd = forwarder_index(su, buf + HEADER_BYTES);
     char eui[FRAME_DEVICE_ID_SIZE], address[ADDRESS_TEXT_SIZE];
-    for (int i = 0; i < EUI_BYTES; i++)
-        snprintf(eui + 2 * i, 3, "%02x", buf[HEADER_BYTES + i]);
+    gwmp_format_eui(pd.eui, eui);
+    int fwd = forwarder_index(su, eui);
     format_address(from, address);
     if (fwd >= 0) {
         pthread_mutex_lock(&su->forwarders_lock);
@@ -823,51 +752,56 @@ static void handle_push_data(struct semtech_udp *su, const uint8_t *buf, size_t 
         f->push_data++;
         pthread_mutex_unlock(&su->forwarders_lock);
     }
-    const cJSON *stat = cJSON_GetObjectItemCaseSensitive(root, "stat");
-    if (cJSON_IsObject(stat))
-        read_stat(su, fwd, stat);
+    if (pd.has_stat)
+        apply_stat(su, fwd, &pd.stat);
 
     int push = alloc_push(su);
     if (push < 0) {
         count_drop(su, SEMTECH_UDP_DROP_BUSY);
-        cJSON_Delete(root);
+        gwmp_push_data_free(&pd);
         return; /* no ACK: the forwarder may send it again */
     }
     struct push *p = &su->pushes[push];
-    p->version = buf[0];
-    p->token[0] = buf[1];
-    p->token[1] = buf[2];
+    p->version = pd.header.version;
+    p->token = pd.header.token;
     p->from = *from;
     p->remaining = 1; /* held open until every rxpk is collected */
-    const cJSON *rxpk = cJSON_GetObjectItemCaseSensitive(root, "rxpk");
-    if (rxpk != NULL && !cJSON_IsArray(rxpk)) {
+    su->collecting = push;
+    if (pd.rxpk_not_array)
         count_drop(su, SEMTECH_UDP_DROP_RXPK_INVALID);
-    } else {
-        const cJSON *pk;
-        cJSON_ArrayForEach(pk, rxpk)
-        {
-            atomic_fetch_add(&su->rxpk, 1);
-            uint8_t phy[LORAWAN_PHY_MAX_BYTES];
-            size_t phy_len = 0;
-            struct copy c;
-            if (read_rxpk(su, pk, fwd, eui, address, phy, &phy_len, &c) &&
-                collect(su, push, phy, phy_len, &c))
-                p->remaining++;
+    struct gwmp_rxpk rx;
+    int got;
+    while ((got = gwmp_push_data_next(&pd, &rx, &why)) >= 0) {
+        atomic_fetch_add(&su->rxpk, 1);
+        if (got == 0) {
+            count_refusal(su, why);
+            continue;
         }
+        struct copy c;
+        make_copy(&rx, fwd, eui, address, &c);
+        if (collect(su, push, rx.data, rx.size, &c))
+            p->remaining++;
+        assert(semtech_udp_ok(su));
     }
-    cJSON_Delete(root);
+    gwmp_push_data_free(&pd);
+    su->collecting = -1;
     push_frame_done(su, push, true); /* the hold taken above */
+    assert(semtech_udp_ok(su));
 }
 
 static void handle_pull_data(struct semtech_udp *su, const uint8_t *buf, size_t len,
                              const struct address *from)
 {
     atomic_fetch_add(&su->pull_data, 1);
-    if (len < HEADER_BYTES + EUI_BYTES) {
-        count_drop(su, SEMTECH_UDP_DROP_SHORT);
+    struct gwmp_pull_data pull;
+    enum gwmp_drop why;
+    if (gwmp_parse_pull_data(buf, len, &pull, &why) != 0) {
+        count_refusal(su, why);
         return;
     }
-    int fwd = forwarder_index(su, buf + HEADER_BYTES);
+    char eui[FRAME_DEVICE_ID_SIZE];
+    gwmp_format_eui(pull.eui, eui);
+    int fwd = forwarder_index(su, eui);
     if (fwd >= 0) {
         su->downlink_path[fwd] = *from;
         pthread_mutex_lock(&su->forwarders_lock);
@@ -877,58 +811,45 @@ static void handle_pull_data(struct semtech_udp *su, const uint8_t *buf, size_t 
         f->pull_data++;
         pthread_mutex_unlock(&su->forwarders_lock);
     }
-    send_ack(su, from, buf[0], buf + 1, GWMP_PULL_ACK);
+    uint8_t ack[GWMP_HEADER_BYTES];
+    size_t n = gwmp_build_pull_ack(pull.header.version, pull.header.token, ack, sizeof(ack));
+    send_to(su, from, ack, n);
 }
 
 static void handle_tx_ack(struct semtech_udp *su, const uint8_t *buf, size_t len)
 {
     atomic_fetch_add(&su->tx_acks, 1);
-    if (len < HEADER_BYTES + EUI_BYTES) {
-        count_drop(su, SEMTECH_UDP_DROP_SHORT);
+    struct gwmp_tx_ack ack;
+    enum gwmp_drop why;
+    if (gwmp_parse_tx_ack(buf, len, &ack, &why) != 0) {
+        count_refusal(su, why);
         return;
     }
-    if (len == HEADER_BYTES + EUI_BYTES)
-        return; /* version 1, or no error to report */
-    cJSON *root = cJSON_ParseWithLength((const char *)buf + HEADER_BYTES + EUI_BYTES,
-                                        len - HEADER_BYTES - EUI_BYTES);
-    const cJSON *ack = cJSON_GetObjectItemCaseSensitive(root, "txpk_ack");
-    const cJSON *error = cJSON_GetObjectItemCaseSensitive(ack, "error");
-    if (!cJSON_IsObject(root)) {
-        count_drop(su, SEMTECH_UDP_DROP_JSON);
-    } else if (cJSON_IsString(error) && strcmp(error->valuestring, "NONE") != 0) {
-        /* the error word is the forwarder's: print only a bounded, plain form of it */
-        char word[33];
-        size_t n = 0;
-        for (const char *s = error->valuestring; *s && n < sizeof(word) - 1; s++)
-            word[n++] = (*s >= 'A' && *s <= 'Z') || *s == '_' ? *s : '?';
-        word[n] = '\0';
-        atomic_fetch_add(&su->tx_errors, 1);
-        int fwd = forwarder_index(su, buf + HEADER_BYTES);
-        if (fwd >= 0) {
-            pthread_mutex_lock(&su->forwarders_lock);
-            su->forwarders[fwd].tx_errors++;
-            pthread_mutex_unlock(&su->forwarders_lock);
-        }
-        log_warn("semtech-udp: forwarder %02x%02x%02x%02x%02x%02x%02x%02x could not send a "
-                 "downlink: %s",
-                 buf[4], buf[5], buf[6], buf[7], buf[8], buf[9], buf[10], buf[11], word);
+    if (!ack.failed)
+        return;
+    atomic_fetch_add(&su->tx_errors, 1);
+    char eui[FRAME_DEVICE_ID_SIZE];
+    gwmp_format_eui(ack.eui, eui);
+    int fwd = forwarder_index(su, eui);
+    if (fwd >= 0) {
+        pthread_mutex_lock(&su->forwarders_lock);
+        su->forwarders[fwd].tx_errors++;
+        pthread_mutex_unlock(&su->forwarders_lock);
     }
-    cJSON_Delete(root);
+    log_warn("semtech-udp: forwarder %s could not send a downlink: %s", eui, ack.error);
 }
 
 static void handle_datagram(struct semtech_udp *su, const uint8_t *buf, size_t len,
                             const struct address *from)
 {
     atomic_fetch_add(&su->datagrams, 1);
-    if (len < HEADER_BYTES) {
-        count_drop(su, SEMTECH_UDP_DROP_SHORT);
+    struct gwmp_header header;
+    enum gwmp_drop why;
+    if (gwmp_parse_header(buf, len, GWMP_SERVER, &header, &why) != 0) {
+        count_refusal(su, why);
         return;
     }
-    if (buf[0] != 1 && buf[0] != 2) {
-        count_drop(su, SEMTECH_UDP_DROP_VERSION);
-        return;
-    }
-    switch (buf[3]) {
+    switch (header.type) {
     case GWMP_PUSH_DATA:
         handle_push_data(su, buf, len, from);
         break;
@@ -938,7 +859,7 @@ static void handle_datagram(struct semtech_udp *su, const uint8_t *buf, size_t l
     case GWMP_TX_ACK:
         handle_tx_ack(su, buf, len);
         break;
-    default:
+    default: /* gwmp_parse_header lets no other type through */
         count_drop(su, SEMTECH_UDP_DROP_TYPE);
     }
 }
@@ -1054,6 +975,7 @@ int semtech_udp_start(struct semtech_udp **out, const struct semtech_udp_options
     su->opts.bind = su->bind;
     su->opts.journal_path = NULL; /* used at start only */
     su->fd = su->event_fd = -1;
+    su->collecting = -1;
     pthread_mutex_init(&su->done_lock, NULL);
     pthread_mutex_init(&su->forwarders_lock, NULL);
     struct edge_ns_options nso = {

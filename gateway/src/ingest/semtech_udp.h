@@ -3,7 +3,8 @@
  * version 1 accepted), with Sensorbro as the edge LoRaWAN network server of its own
  * devices (lorawan/edge_ns.h).
  *
- *   PUSH_DATA  every rxpk is parsed as untrusted input and its PHYPayload collected for
+ *   PUSH_DATA  every rxpk is parsed as untrusted input (lorawan/gwmp.h says what is taken,
+ *              and names each refusal) and its PHYPayload collected for
  *              dedup_window_ms: copies of the same bytes from several forwarders are one
  *              frame (best RSSI/SNR first, every gateway listed). The frame is judged by
  *              edge_ns; an accepted FPort 1 uplink is journaled (transport "semtech-udp",
@@ -36,8 +37,9 @@
 #include <stdint.h>
 
 #include "frame.h"
-#include "store/journal_writer.h"
 #include "lorawan/edge_ns.h"
+#include "lorawan/gwmp.h"
+#include "store/journal_writer.h"
 
 #define SEMTECH_UDP_MAX_FORWARDERS 64
 
@@ -51,14 +53,16 @@ struct semtech_udp_options {
 };
 
 enum semtech_udp_drop {
-    SEMTECH_UDP_DROP_SHORT,            /* shorter than its header */
-    SEMTECH_UDP_DROP_VERSION,          /* protocol version other than 1 or 2 */
-    SEMTECH_UDP_DROP_TYPE,             /* not PUSH_DATA, PULL_DATA or TX_ACK */
-    SEMTECH_UDP_DROP_JSON,             /* not a JSON object */
-    SEMTECH_UDP_DROP_RXPK_INVALID,     /* a field missing, of the wrong type, out of range */
-    SEMTECH_UDP_DROP_RXPK_OVERSIZE,    /* data longer than any LoRaWAN PHYPayload */
-    SEMTECH_UDP_DROP_CRC,              /* stat not 1: CRC bad or absent */
-    SEMTECH_UDP_DROP_NOT_LORA,         /* FSK */
+    /* what the GWMP codec refuses, under the codec's values and names (lorawan/gwmp.h) */
+    SEMTECH_UDP_DROP_SHORT = GWMP_DROP_SHORT,                 /* shorter than its header */
+    SEMTECH_UDP_DROP_VERSION = GWMP_DROP_BAD_VERSION,         /* version other than 1 or 2 */
+    SEMTECH_UDP_DROP_TYPE = GWMP_DROP_BAD_TYPE,               /* not PUSH/PULL_DATA, TX_ACK */
+    SEMTECH_UDP_DROP_JSON = GWMP_DROP_BAD_JSON,               /* not a JSON object */
+    SEMTECH_UDP_DROP_RXPK_INVALID = GWMP_DROP_RXPK_INVALID,   /* a field missing, wrong */
+    SEMTECH_UDP_DROP_RXPK_OVERSIZE = GWMP_DROP_RXPK_OVERSIZE, /* data over any PHYPayload */
+    SEMTECH_UDP_DROP_CRC = GWMP_DROP_CRC,                     /* stat not 1: CRC bad or absent */
+    SEMTECH_UDP_DROP_NOT_LORA = GWMP_DROP_NOT_LORA,           /* FSK */
+    /* the adapter's own */
     SEMTECH_UDP_DROP_BUSY,             /* too many frames in collection at once, or a frame
                                           sent again while its first copy is being stored */
     SEMTECH_UDP_DROP_LATE_DUPLICATE,   /* after the window: another copy of a reception
