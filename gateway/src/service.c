@@ -176,8 +176,12 @@ void service_reloaded(struct service *s)
 
 void service_stopping(struct service *s)
 {
-    (void)s;
     sd_notify(0, "STOPPING=1\nSTATUS=stopping: answering what was accepted, then closing");
+    /* Let go of the read connection now: the journal writer's must be the last to close,
+     * because only a writable connection checkpoints the WAL back into the database and
+     * removes it, as a clean stop should leave the journal. */
+    journal_close(s->journal);
+    s->journal = NULL;
 }
 
 /* The configuration as config_print writes it (secrets masked), in one malloc'ed string. */

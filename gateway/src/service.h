@@ -72,6 +72,8 @@ void service_status(struct service *s, const struct journal_writer_stats *w,
 void service_reloading(struct service *s);
 /* After a reload: READY=1 again. */
 void service_reloaded(struct service *s);
+/* STOPPING=1; also closes the status line's read connection, so that the journal writer's
+ * is the last connection and checkpoints the WAL away at a clean stop. */
 void service_stopping(struct service *s);
 /* Applies what can be applied of fresh to running, logs every other difference as needing
  * a restart, and returns how many differences need one. */
