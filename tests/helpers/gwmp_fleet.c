@@ -7,12 +7,18 @@
  *
  *   sb-gwmp-fleet --server PORT --devices N --rate R (--count M | --duration S)
  *                 --log-acked FILE [--log-sent FILE] [--fcnt-start F] [--timeout-ms T]
+ *                 [--samples K]
  *   sb-gwmp-fleet --print-devices N      lines "dev_eui dev_addr nwkskey appskey"
  *
  * Device i has DevEUI 70b3d57ed1000000 + i, DevAddr 26100000 + i, and keys derived from i
  * (printed by --print-devices, for sensorbroctl device add). A PUSH_DATA not acknowledged
  * within --timeout-ms is counted as unacknowledged and never resent: a Semtech forwarder
  * does not resend either. SIGTERM/SIGINT stop sending; outstanding acks get the timeout.
+ * --samples K (1-16) sends K samples each of temperature, humidity and CO2 plus a battery
+ * reading, an indoor-climate uplink of 20-60 bytes (K = 9: 45-48), instead of the default
+ * three temperatures and a battery reading (about 15 bytes). The benchmark
+ * (tests/bench/run) drives it at thousands of frames per second, so a PUSH_ACK is matched
+ * to its frame by the token's slot and timeouts are found in sending order, in O(1).
  * Frames are built with the gateway's own lorawan.c (tested against the specification's
  * vectors) and the forwarder's side of the gateway's own GWMP codec (lorawan/gwmp.c).
  * Exit status: 0 when every frame sent was acknowledged, 1 when some were not, 2 on usage.
@@ -35,17 +41,30 @@
 #include "lorawan.h"
 #include "sensorbro/v1/telemetry.pb-c.h"
 
-#define MAX_DEVICES   1000
-#define MAX_OUTSTAND  4096
+#define MAX_DEVICES   100000
+#define MAX_SAMPLES   16
 #define EUI_BASE      UINT64_C(0x70b3d57ed1000000)
 #define DEV_ADDR_BASE 0x26100000u
+/* PUSH_DATAs awaiting their PUSH_ACK at most; a power of two below the 65536 tokens, so the
+ * tokens of the frames in flight (consecutive) never collide. The gateway holds a frame for
+ * its dedup window (200 ms by default) before answering: 16384 allow 80,000 frames/s. */
+#define MAX_OUTSTAND 16384u
+#define N_TOKENS     65536u
 
 struct outstanding {
-    bool used;
     uint16_t token;
+    bool acked;
     int64_t sent_ms;
     unsigned device;
     uint32_t fcnt;
+};
+
+/* The frames in flight, in sending order (a ring), and where each token's frame is. */
+struct in_flight {
+    struct outstanding ring[MAX_OUTSTAND];
+    size_t head, count;              /* oldest entry, entries (acknowledged ones included) */
+    int32_t slot_of_token[N_TOKENS]; /* -1: no frame in flight with that token */
+    size_t unacked;                  /* entries still waiting */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -63,11 +82,14 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The high bits of i change the keys too (devices 256 apart would share them otherwise);
+ * devices below 256 keep the keys they always had. */
 static void device_keys(unsigned i, uint8_t nwk[LORAWAN_KEY_SIZE], uint8_t app[LORAWAN_KEY_SIZE])
 {
+    unsigned high = i >> 8;
     for (unsigned k = 0; k < LORAWAN_KEY_SIZE; k++) {
-        nwk[k] = (uint8_t)(0x10 + 7 * k + i);
-        app[k] = (uint8_t)(0xa0 + 5 * k + 3 * i);
+        nwk[k] = (uint8_t)(0x10 + 7 * k + i + 13 * high * (k + 1));
+        app[k] = (uint8_t)(0xa0 + 5 * k + 3 * i + 11 * high * (k + 2));
     }
 }
 
@@ -90,16 +112,37 @@ static void print_devices(unsigned n)
     }
 }
 
-/* A small Uplink: seq, interval, three temperatures and a battery reading. */
-static size_t encode_uplink(uint32_t seq, uint8_t *out, size_t out_size)
+/* An Uplink: seq, interval, then either three temperatures (samples 0) or `samples` each
+ * of temperature, humidity and CO2 (first value, then small deltas, as a node sends them),
+ * and a battery reading. */
+static size_t encode_uplink(uint32_t seq, unsigned device, unsigned samples, uint8_t *out,
+                            size_t out_size)
 {
     Sensorbro__V1__Uplink up = SENSORBRO__V1__UPLINK__INIT;
-    int32_t temps[3] = {2100 + (int32_t)(seq % 50), 3, -2};
+    int32_t temps[MAX_SAMPLES] = {2100 + (int32_t)(seq % 50), 3, -2};
+    int32_t humidity[MAX_SAMPLES], co2[MAX_SAMPLES];
     int32_t battery[1] = {3300 - (int32_t)(seq % 100)};
     up.seq = seq;
     up.interval_s = 300;
     up.n_temperature = 3;
     up.temperature = temps;
+    if (samples > 0) {
+        uint32_t mix = seq * 2654435761u + device * 40503u;
+        temps[0] = 2000 + (int32_t)(mix % 300);
+        humidity[0] = 350 + (int32_t)(mix / 300 % 200);
+        co2[0] = 420 + (int32_t)(mix / 60000 % 400);
+        for (unsigned k = 1; k < samples; k++) {
+            mix = mix * 1103515245u + 12345u;
+            temps[k] = (int32_t)(mix >> 8 & 7) - 3;
+            humidity[k] = (int32_t)(mix >> 12 & 7) - 3;
+            co2[k] = (int32_t)(mix >> 16 & 31) - 12;
+        }
+        up.n_temperature = samples;
+        up.n_relative_humidity = samples;
+        up.relative_humidity = humidity;
+        up.n_co2 = samples;
+        up.co2 = co2;
+    }
     up.n_battery = 1;
     up.battery = battery;
     size_t n = sensorbro__v1__uplink__get_packed_size(&up);
@@ -114,6 +157,7 @@ static void usage(FILE *out)
                  "--duration S)\n"
                  "                     --log-acked FILE [--log-sent FILE] [--fcnt-start F] "
                  "[--timeout-ms T]\n"
+                 "                     [--samples K]\n"
                  "       sb-gwmp-fleet --print-devices N\n");
 }
 
@@ -128,10 +172,11 @@ int main(int argc, char **argv)
                                          {"log-sent", required_argument, NULL, 'l'},
                                          {"fcnt-start", required_argument, NULL, 'f'},
                                          {"timeout-ms", required_argument, NULL, 't'},
+                                         {"samples", required_argument, NULL, 'k'},
                                          {"print-devices", required_argument, NULL, 'p'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    unsigned port = 0, devices = 0, count = 0, fcnt_start = 0, timeout_ms = 2000;
+    unsigned port = 0, devices = 0, count = 0, fcnt_start = 0, timeout_ms = 2000, samples = 0;
     double rate = 0, duration_s = 0;
     const char *acked_path = NULL, *sent_path = NULL;
     int opt;
@@ -163,6 +208,13 @@ int main(int argc, char **argv)
             break;
         case 't':
             timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'k':
+            samples = (unsigned)strtoul(optarg, NULL, 10);
+            if (samples == 0 || samples > MAX_SAMPLES) {
+                usage(stderr);
+                return 2;
+            }
             break;
         case 'p': {
             unsigned n = (unsigned)strtoul(optarg, NULL, 10);
@@ -204,7 +256,9 @@ int main(int argc, char **argv)
         return 2;
     }
     static const uint8_t gateway_eui[8] = {0xaa, 0x55, 0x5a, 0x00, 0x00, 0x00, 0xfa, 0x01};
-    static struct outstanding out[MAX_OUTSTAND];
+    static struct in_flight fl;
+    for (size_t t = 0; t < N_TOKENS; t++)
+        fl.slot_of_token[t] = -1;
     uint32_t *fcnt = calloc(devices, sizeof(*fcnt));
     if (fcnt == NULL)
         return 2;
@@ -222,27 +276,25 @@ int main(int argc, char **argv)
         if (stop_requested || (count && n_sent >= count) ||
             (duration_s > 0 && now - start >= (int64_t)(duration_s * 1000)))
             sending = false;
-        size_t busy = 0;
-        for (size_t k = 0; k < MAX_OUTSTAND; k++) {
-            if (!out[k].used)
-                continue;
-            if (now - out[k].sent_ms > (int64_t)timeout_ms) {
-                out[k].used = false;
+        /* Retire the oldest entries: answered, or unanswered past the timeout. */
+        while (fl.count > 0) {
+            struct outstanding *o = &fl.ring[fl.head];
+            if (!o->acked && now - o->sent_ms <= (int64_t)timeout_ms)
+                break;
+            if (!o->acked) {
                 n_timed_out++;
-            } else {
-                busy++;
+                fl.unacked--;
+                fl.slot_of_token[o->token] = -1;
             }
+            fl.head = (fl.head + 1) % MAX_OUTSTAND;
+            fl.count--;
         }
-        if (!sending && busy == 0)
+        if (!sending && fl.unacked == 0)
             break;
         /* Next send due at start + n_sent * period. */
         int64_t due_ms = start + (int64_t)(n_sent * (uint64_t)period_us / 1000);
         if (sending && now >= due_ms) {
-            size_t slot = MAX_OUTSTAND;
-            for (size_t k = 0; k < MAX_OUTSTAND && slot == MAX_OUTSTAND; k++)
-                if (!out[k].used)
-                    slot = k;
-            if (slot == MAX_OUTSTAND) {
+            if (fl.count == MAX_OUTSTAND) {
                 usleep(1000);
                 continue;
             }
@@ -250,8 +302,8 @@ int main(int argc, char **argv)
             next_device = (next_device + 1) % devices;
             uint8_t nwk[LORAWAN_KEY_SIZE], app[LORAWAN_KEY_SIZE];
             device_keys(dev, nwk, app);
-            uint8_t payload[64], phy[LORAWAN_PHY_MAX_BYTES];
-            size_t payload_len = encode_uplink(fcnt[dev], payload, sizeof(payload));
+            uint8_t payload[128], phy[LORAWAN_PHY_MAX_BYTES];
+            size_t payload_len = encode_uplink(fcnt[dev], dev, samples, payload, sizeof(payload));
             size_t phy_len =
                 lorawan_build_data(LORAWAN_UNCONFIRMED_UP, DEV_ADDR_BASE + dev, 0, fcnt[dev], NULL,
                                    0, true, 1, payload, payload_len, nwk, app, phy, sizeof(phy));
@@ -279,8 +331,12 @@ int main(int argc, char **argv)
             }
             if (send(fd, datagram, n, 0) < 0 && errno != ECONNREFUSED)
                 fprintf(stderr, "sb-gwmp-fleet: send: %s\n", strerror(errno));
-            out[slot] = (struct outstanding){
-                .used = true, .token = token, .sent_ms = now, .device = dev, .fcnt = fcnt[dev]};
+            size_t slot = (fl.head + fl.count) % MAX_OUTSTAND;
+            fl.ring[slot] = (struct outstanding){
+                .token = token, .acked = false, .sent_ms = now, .device = dev, .fcnt = fcnt[dev]};
+            fl.slot_of_token[token] = (int32_t)slot;
+            fl.count++;
+            fl.unacked++;
             if (sent) {
                 fprintf(sent, "%016" PRIx64 ",%" PRIu32 ",", EUI_BASE + dev, fcnt[dev]);
                 print_hex(sent, phy, phy_len);
@@ -307,24 +363,26 @@ int main(int argc, char **argv)
                 header.type != GWMP_PUSH_ACK)
                 continue;
             uint16_t t = header.token;
-            for (size_t k = 0; k < MAX_OUTSTAND; k++) {
-                if (out[k].used && out[k].token == t) {
-                    out[k].used = false;
-                    n_acked++;
-                    fprintf(acked, "%016" PRIx64 ",%" PRIu32 ",%" PRIu32 "\n",
-                            EUI_BASE + out[k].device, out[k].fcnt, out[k].fcnt);
-                    break;
-                }
-            }
+            int32_t slot = fl.slot_of_token[t];
+            if (slot < 0)
+                continue; /* unknown, repeated, or answered after its timeout */
+            struct outstanding *o = &fl.ring[slot];
+            fl.slot_of_token[t] = -1;
+            o->acked = true;
+            fl.unacked--;
+            n_acked++;
+            fprintf(acked, "%016" PRIx64 ",%" PRIu32 ",%" PRIu32 "\n", EUI_BASE + o->device,
+                    o->fcnt, o->fcnt);
         }
     }
+    double elapsed_s = (double)(mono_ms() - start) / 1000.0;
     fclose(acked);
     if (sent)
         fclose(sent);
     fprintf(stderr,
             "sb-gwmp-fleet: sent %" PRIu64 ", acknowledged %" PRIu64 ", not acknowledged %" PRIu64
-            "\n",
-            n_sent, n_acked, n_timed_out);
+            " in %.3f s\n",
+            n_sent, n_acked, n_timed_out, elapsed_s);
     free(fcnt);
     close(fd);
     return n_timed_out == 0 ? 0 : 1;

@@ -57,8 +57,9 @@ struct pending {
     size_t payload_len;
     uint8_t *payload; /* max_payload_bytes, in fleet.payloads */
     int64_t first_sent_us;
-    uint32_t timeouts;  /* transmissions of this uplink that went unanswered */
-    bool undeliverable; /* libcoap reported the current transmission undeliverable */
+    int64_t first_sent_wall_us; /* the same moment on the wall clock, for --log-sent */
+    uint32_t timeouts;          /* transmissions of this uplink that went unanswered */
+    bool undeliverable;         /* libcoap reported the current transmission undeliverable */
     size_t sample_count;
     struct signals_sample last; /* the latest sample */
 };
@@ -93,11 +94,11 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
 }
 
-static int64_t wall_ms(void)
+static int64_t wall_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
 }
 
 static void note(const struct fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -187,6 +188,7 @@ static void start_uplink(struct fleet *f, uint32_t id, int64_t now_us)
     assert(p->payload_len > 0);
     p->seq = frame.seq;
     p->first_sent_us = now_us;
+    p->first_sent_wall_us = wall_us();
     p->timeouts = 0;
     p->sample_count = frame.sample_count;
     p->last = frame.samples[frame.sample_count - 1];
@@ -229,8 +231,9 @@ static void write_log_sent(struct fleet *f, uint32_t id, int64_t received_ms)
         snprintf(co2, sizeof(co2), "%" PRId32, p->last.co2_ppm);
     if (q & UPLINK_BATTERY)
         snprintf(battery, sizeof(battery), "%" PRId32, p->last.battery_mv);
-    if (fprintf(f->log_sent, "%s,%" PRIu32 ",%" PRId64 ",%zu,%s,%s,%s,%s\n", f->nodes[id].eui,
-                p->seq, received_ms, p->sample_count, temperature, humidity, co2, battery) < 0)
+    if (fprintf(f->log_sent, "%s,%" PRIu32 ",%" PRId64 ",%zu,%s,%s,%s,%s,%" PRId64 "\n",
+                f->nodes[id].eui, p->seq, received_ms, p->sample_count, temperature, humidity, co2,
+                battery, p->first_sent_wall_us) < 0)
         f->log_sent_failed = true;
 }
 
@@ -259,7 +262,7 @@ static void on_answer(void *context, size_t peer, const struct coap_client_answe
     if (a->code_class == 2 && a->code_detail == 4) {
         f->stats->delivered++;
         latency_record(&f->stats->latency, now_us - p->first_sent_us);
-        write_log_sent(f, id, wall_ms());
+        write_log_sent(f, id, wall_us() / US_PER_MS);
         finish_uplink(f, id);
     } else if (a->code_class == 5 && a->code_detail == 3) {
         if (f->stopping) {
@@ -447,7 +450,7 @@ int fleet_run(const struct fleet_options *opts, struct node *nodes, FILE *log_se
         return -1;
     }
     if (log_sent != NULL && fputs("device,seq,received_ms_local,n_samples,last_temperature_wire,"
-                                  "last_humidity_wire,last_co2_wire,battery_wire\n",
+                                  "last_humidity_wire,last_co2_wire,battery_wire,sent_us_local\n",
                                   log_sent) == EOF)
         f.log_sent_failed = true;
 
