@@ -72,6 +72,7 @@ struct gateway {
     const char *config_path; /* -c, NULL when none: read again on SIGHUP */
     const char *sets[MAX_SETS];
     int n_sets;
+    char log_level_set[32]; /* --log-level L, kept as the --set "log.level=L" it stands for */
     struct service service;
     int64_t started_ms;
     uint64_t kernel_drops_logged;
@@ -91,6 +92,7 @@ static void usage(FILE *out)
                  "\n"
                  "  -c, --config FILE     INI configuration file (default: built-in defaults)\n"
                  "  -s, --set S.K=V       override a key, e.g. mqtt.port=1884 (once per key)\n"
+                 "  -l, --log-level L     error, warn, info or debug (log.level; over the file)\n"
                  "  -p, --print-config    print the effective configuration and exit\n"
                  "  -V, --version         print the version and exit\n"
                  "  -h, --help            this text\n"
@@ -134,14 +136,17 @@ static int load_config(const struct gateway *gw, struct config *cfg, char err[CO
  * version, print-config) or -1 for a usage or configuration error (already reported). */
 static int configure(struct gateway *gw, int argc, char **argv)
 {
-    static const struct option long_opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
-        {"print-config", no_argument, NULL, 'p'}, {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option long_opts[] = {{"config", required_argument, NULL, 'c'},
+                                              {"set", required_argument, NULL, 's'},
+                                              {"print-config", no_argument, NULL, 'p'},
+                                              {"version", no_argument, NULL, 'V'},
+                                              {"log-level", required_argument, NULL, 'l'},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
     bool print_config = false;
     /* --set options apply after the file, whatever their order on the command line */
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:s:pVh", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:s:l:pVh", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             if (gw->config_path) {
@@ -158,6 +163,22 @@ static int configure(struct gateway *gw, int argc, char **argv)
             }
             gw->sets[gw->n_sets++] = optarg;
             break;
+        case 'l': {
+            enum log_level level;
+            if (log_level_parse(optarg, &level) != 0) {
+                fprintf(stderr, "sensorbro: --log-level %s: expected error, warn, info or debug\n",
+                        optarg);
+                return -1;
+            }
+            if (gw->log_level_set[0] != '\0' || gw->n_sets == MAX_SETS) {
+                fprintf(stderr, "sensorbro: --log-level given twice, or too many --set\n");
+                return -1;
+            }
+            snprintf(gw->log_level_set, sizeof(gw->log_level_set), "log.level=%s",
+                     log_level_name(level));
+            gw->sets[gw->n_sets++] = gw->log_level_set;
+            break;
+        }
         case 'p':
             print_config = true;
             break;
@@ -549,6 +570,7 @@ int main(int argc, char **argv)
             reload(&gw);
         report_to_service(&gw);
         save_status(&gw, true);
+        log_flush_repeats(false);
         if (clock_mono_ms() >= next_log_mono_ms) {
             log_stats(&gw, LOG_LEVEL_DEBUG);
             next_log_mono_ms = clock_mono_ms() + STATS_LOG_PERIOD_S * 1000;
@@ -556,6 +578,7 @@ int main(int argc, char **argv)
     }
     stop(&gw);
     service_close(&gw.service);
+    log_flush_repeats(true);
     log_info("stopped");
     return EXIT_SUCCESS;
 }
