@@ -26,7 +26,7 @@ expect_nothing_done()
 # Every command the overview lists, and no other: a new command cannot miss this test.
 COMMANDS=("decode" "status" "quarantine" "watch" "journal check" "journal recover"
     "device add" "device list" "device show" "device set" "device unset" "device remove"
-    "device downlink" "help")
+    "device downlink" "os2iot export" "os2iot import" "help")
 "$SENSORBROCTL_BIN" help >"$TEST_TMP/overview.txt" || fail "help exited $?"
 expect_eq "commands in the overview" "$(printf '%s\n' "${COMMANDS[@]}")" \
     "$(sed -nE 's/^  ([a-z0-9]+( [a-z]+)?)( [-[A-Z(].*)?$/\1/p' "$TEST_TMP/overview.txt")"
@@ -97,7 +97,7 @@ grep -q 'sensorbroctl device: unknown subcommand "frob" (add, list, show, set, u
     "$TEST_TMP/err.txt" || fail "unknown subcommand: $(cat "$TEST_TMP/err.txt")"
 ctl frob
 expect_eq "unknown command: exit status" 2 "$STATUS"
-grep -q 'sensorbroctl: unknown command "frob" (decode, status, quarantine, watch, journal, device, help)' \
+grep -q 'sensorbroctl: unknown command "frob" (decode, status, quarantine, watch, journal, device, os2iot, help)' \
     "$TEST_TMP/err.txt" || fail "unknown command: $(cat "$TEST_TMP/err.txt")"
 ctl --frob status
 expect_eq "unknown global option" "sensorbroctl: unknown option --frob; see: sensorbroctl --help" \
