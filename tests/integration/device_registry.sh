@@ -29,7 +29,7 @@ expect_status 0 ctl device add --dev-eui 70b3d57ed0000002 --join-eui 70b3d57ed00
     --keys-file - <"$TEST_TMP/keys"
 
 expect_status 0 ctl device list --json
-expect_eq "list" '[{"dev_eui":"70b3d57ed0000001","name":"Room 1.12","labels":{"building":"town-hall","room":"1.12"},"activation":"abp","dev_addr":"26011bda","fcnt_up":null,"fcnt_down":0},{"dev_eui":"70b3d57ed0000002","name":"","labels":{},"activation":"otaa","dev_addr":null,"fcnt_up":null,"fcnt_down":0}]' \
+expect_eq "list" '[{"dev_eui":"70b3d57ed0000001","name":"Room 1.12","labels":{"building":"town-hall","room":"1.12"},"activation":"abp","dev_addr":"26011bda","fcnt_up":null,"fcnt_down":0,"settings":{}},{"dev_eui":"70b3d57ed0000002","name":"","labels":{},"activation":"otaa","dev_addr":null,"fcnt_up":null,"fcnt_down":0,"settings":{}}]' \
     "$(cat "$TEST_TMP/out.txt")"
 
 expect_status 0 ctl device show 70B3D57ED0000001

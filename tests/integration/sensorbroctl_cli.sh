@@ -25,10 +25,11 @@ expect_nothing_done()
 
 # Every command the overview lists, and no other: a new command cannot miss this test.
 COMMANDS=("decode" "status" "quarantine" "watch" "journal check" "journal recover"
-    "device add" "device list" "device show" "device remove" "device downlink" "help")
+    "device add" "device list" "device show" "device set" "device unset" "device remove"
+    "device downlink" "os2iot export" "os2iot import" "help")
 "$SENSORBROCTL_BIN" help >"$TEST_TMP/overview.txt" || fail "help exited $?"
 expect_eq "commands in the overview" "$(printf '%s\n' "${COMMANDS[@]}")" \
-    "$(sed -nE 's/^  ([a-z]+( [a-z]+)?)( [-[A-Z(].*)?$/\1/p' "$TEST_TMP/overview.txt")"
+    "$(sed -nE 's/^  ([a-z0-9]+( [a-z]+)?)( [-[A-Z(].*)?$/\1/p' "$TEST_TMP/overview.txt")"
 
 for command in "${COMMANDS[@]}"; do
     read -r -a words <<<"$command"
@@ -92,11 +93,11 @@ expect_eq "option of another command" "sensorbroctl device show: unknown option 
     "$(cat "$TEST_TMP/err.txt")"
 ctl device frob
 expect_eq "unknown subcommand: exit status" 2 "$STATUS"
-grep -q 'sensorbroctl device: unknown subcommand "frob" (add, list, show, remove, downlink)' \
+grep -q 'sensorbroctl device: unknown subcommand "frob" (add, list, show, set, unset, remove, downlink)' \
     "$TEST_TMP/err.txt" || fail "unknown subcommand: $(cat "$TEST_TMP/err.txt")"
 ctl frob
 expect_eq "unknown command: exit status" 2 "$STATUS"
-grep -q 'sensorbroctl: unknown command "frob" (decode, status, quarantine, watch, journal, device, help)' \
+grep -q 'sensorbroctl: unknown command "frob" (decode, status, quarantine, watch, journal, device, os2iot, help)' \
     "$TEST_TMP/err.txt" || fail "unknown command: $(cat "$TEST_TMP/err.txt")"
 ctl --frob status
 expect_eq "unknown global option" "sensorbroctl: unknown option --frob; see: sensorbroctl --help" \

@@ -96,7 +96,7 @@ done | sort -u | while read -r soname; do
 done | sort -u >"$TEST_TMP/needed.libs"
 diff -u "$TEST_TMP/needed.libs" "$TEST_TMP/depends.libs" >&2 ||
     fail "Depends does not name exactly the packages of the libraries the binaries load (- loaded, + in Depends)"
-for lib in libpaho-mqtt1.3 libsqlite3-0 libcoap3 libsystemd0 libinih1 libprotobuf-c1 libcjson1 libssl3; do
+for lib in libpaho-mqtt1.3 libsqlite3-0 libcoap3 libsystemd0 libinih1 libprotobuf-c1 libcjson1 libcsv3 libssl3; do
     grep -qx "$lib" "$TEST_TMP/depends.libs" || fail "Depends lacks $lib"
 done
 grep -q '^libcoap3 (>= ' "$TEST_TMP/depends" || fail "no computed version bound in Depends: $depends"

@@ -1,8 +1,9 @@
 /*
- * test_registry.c - registry.c on a real journal file: schema 3 and the file's mode, add /
- * get / remove, DevAddr uniqueness, masked keys, DevNonces never reused, counters that never
- * go back, FCnt recovery from the journal (only of the current session), the downlink
- * queue, damaged rows.
+ * test_registry.c - registry.c on a real journal file: the file's mode, add / get / remove,
+ * DevAddr uniqueness, devices the edge network server does not activate (activation none),
+ * masked keys, DevNonces never reused, counters that never go back, FCnt recovery from the
+ * journal (only of the current session), the downlink queue, damaged rows. The settings
+ * are test_device_settings.c's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,7 +60,6 @@ static struct registry_device abp(const char *eui, uint32_t dev_addr)
     struct registry_device d = {.activation = REGISTRY_ABP, .dev_addr = dev_addr};
     snprintf(d.dev_eui, sizeof(d.dev_eui), "%s", eui);
     snprintf(d.name, sizeof(d.name), "room 1");
-    snprintf(d.labels, sizeof(d.labels), "{\"building\":\"town hall\"}");
     for (int i = 0; i < REGISTRY_KEY_SIZE; i++) {
         d.nwk_s_key[i] = (uint8_t)(0x10 + i);
         d.app_s_key[i] = (uint8_t)(0x20 + i);
@@ -110,7 +110,6 @@ static void test_add_get_remove(void **state)
     assert_int_equal(registry_get(f->r, "70b3d57ed0000001", &got, &found), 0);
     assert_true(found);
     assert_string_equal(got.name, "room 1");
-    assert_string_equal(got.labels, "{\"building\":\"town hall\"}");
     assert_true(got.has_session);
     assert_false(got.has_fcnt_up);
     assert_int_equal(got.dev_addr, 0x26011bda);
@@ -141,6 +140,44 @@ static void test_add_get_remove(void **state)
     assert_false(found);
     assert_int_equal(registry_find_by_dev_addr(f->r, 0x26011bda, &got, &found), 0);
     assert_false(found);
+}
+
+/* A CoAP or LNS device: a DevEUI and a name, no keys and no session, whatever keys the
+ * struct held; a LoRaWAN session can never be started on it. */
+static void test_device_without_activation(void **state)
+{
+    struct fixture *f = *state;
+    bool exists = true, found = false;
+    struct registry_device d = abp("70b3d57ed0000009", 0x26011bdb), got;
+    d.activation = REGISTRY_NONE;
+    snprintf(d.name, sizeof(d.name), "coap sensor");
+    assert_int_equal(registry_add(f->r, &d, &exists), 0);
+    assert_int_equal(registry_get(f->r, d.dev_eui, &got, &found), 0);
+    assert_true(found);
+    assert_int_equal(got.activation, REGISTRY_NONE);
+    assert_string_equal(got.name, "coap sensor");
+    assert_false(got.has_session);
+    uint8_t zero[REGISTRY_KEY_SIZE] = {0};
+    assert_memory_equal(got.nwk_s_key, zero, REGISTRY_KEY_SIZE);
+    assert_int_equal(registry_find_by_dev_addr(f->r, 0x26011bdb, &got, &found), 0);
+    assert_false(found);
+    bool taken = true;
+    assert_int_equal(registry_dev_addr_taken(f->r, 0x26011bdb, &taken), 0);
+    assert_false(taken);
+    assert_int_equal(registry_start_session(f->r, d.dev_eui, 0x26011bdc, d.nwk_s_key, d.app_s_key),
+                     -1);
+    assert_int_equal(registry_get(f->r, d.dev_eui, &got, &found), 0);
+    assert_false(got.has_session);
+
+    /* the table itself refuses keys on such a row */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "UPDATE devices SET dev_addr = 1, nwk_s_key = x'00' "
+                                      "WHERE activation = 'none'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    sqlite3_close(db);
 }
 
 static void test_mask(void **state)
@@ -302,6 +339,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_is_private_and_schema_3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_get_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_without_activation, setup, teardown),
         cmocka_unit_test(test_mask),
         cmocka_unit_test_setup_teardown(test_dev_nonce_and_app_nonce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counters, setup, teardown),

@@ -113,8 +113,9 @@ static void test_fresh_file(void **state)
     const char *path = new_path();
     sqlite3 *db = open_rw(path);
     assert_int_equal(query(db, "PRAGMA user_version"), SCHEMA_VERSION);
-    static const char *const tables[] = {"frames",    "quarantine", "devices", "dev_nonces",
-                                         "downlinks", "counters",   "status",  "device_epochs"};
+    static const char *const tables[] = {
+        "frames",   "quarantine", "devices",       "dev_nonces",      "downlinks",
+        "counters", "status",     "device_epochs", "device_settings", "registry_generation"};
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
         char sql[128];
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master WHERE name = '%s'",
@@ -166,6 +167,30 @@ static void take_back(sqlite3 *db, int v)
         "DROP INDEX frames_device_seq; DROP TABLE device_epochs;"
         "ALTER TABLE frames DROP COLUMN epoch; ALTER TABLE frames DROP COLUMN seq;"
         "ALTER TABLE frames DROP COLUMN heard_ms; ALTER TABLE quarantine DROP COLUMN heard_ms;",
+        /* 7 -> 6: devices as schema 3 made it (labels JSON, activation abp/otaa), the labels
+         * back from the label.* settings; foreign keys off for the rebuild, as the
+         * migration does it */
+        "PRAGMA foreign_keys=OFF;"
+        "DROP TABLE registry_generation;"
+        "CREATE TABLE devices_old ("
+        "  dev_eui TEXT PRIMARY KEY,"
+        "  name TEXT NOT NULL DEFAULT '',"
+        "  labels TEXT NOT NULL DEFAULT '{}',"
+        "  activation TEXT NOT NULL CHECK (activation IN ('abp', 'otaa')),"
+        "  dev_addr INTEGER, nwk_s_key BLOB, app_s_key BLOB, join_eui TEXT, app_key BLOB,"
+        "  fcnt_up INTEGER, fcnt_down INTEGER NOT NULL DEFAULT 0,"
+        "  app_nonce INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+        "  session_frame_id INTEGER NOT NULL DEFAULT 0,"
+        "  session_quarantine_id INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO devices_old SELECT dev_eui, name, coalesce((SELECT json_group_object("
+        "  substr(s.key, 7), s.value) FROM device_settings s WHERE s.dev_eui = d.dev_eui AND"
+        "  s.key LIKE 'label.%'), '{}'), activation, dev_addr, nwk_s_key, app_s_key, join_eui,"
+        "  app_key, fcnt_up, fcnt_down, app_nonce, created_ms, session_frame_id,"
+        "  session_quarantine_id FROM devices d;"
+        "DROP TABLE device_settings; DROP TABLE devices;"
+        "ALTER TABLE devices_old RENAME TO devices;"
+        "CREATE UNIQUE INDEX devices_dev_addr ON devices(dev_addr) WHERE dev_addr IS NOT NULL;"
+        "PRAGMA foreign_keys=ON;",
     };
     for (int from = SCHEMA_VERSION; from > v; from--)
         exec(db, undo[from - 1]);
@@ -234,6 +259,138 @@ static void test_every_older_version_migrates(void **state)
         assert_int_equal(schema_open(&reader, path, &ro, err, sizeof(err)), 0);
         sqlite3_close(reader);
     }
+}
+
+static int64_t query_text_is(sqlite3 *db, const char *sql, const char *want)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    int rc = sqlite3_step(st);
+    const char *got = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int64_t same = got && strcmp(got, want) == 0;
+    if (!same)
+        fprintf(stderr, "%s: got \"%s\", expected \"%s\"\n", sql, got ? got : "(none)", want);
+    sqlite3_finalize(st);
+    return same;
+}
+
+/* 6 -> 7 on a registry in use: LoRaWAN devices with keys, sessions, labels (one of them
+ * not JSON at all), DevNonces and downlinks (one sent, one queued, ids past a deleted one)
+ * all carried over the rebuild of devices, the labels as label.* settings, and the
+ * foreign keys intact: checked clean, still enforced, still cascading. */
+static void test_registry_carried_to_7(void **state)
+{
+    (void)state;
+    const char *path = new_path();
+    sqlite3 *db = open_rw(path);
+    take_back(db, 6);
+    exec(db, "INSERT INTO devices(dev_eui, name, labels, activation, dev_addr, nwk_s_key, "
+             "app_s_key, fcnt_up, fcnt_down, created_ms, session_frame_id) VALUES "
+             "('70b3d57ed00000b1', 'Room 1.12', '{\"building\":\"town hall\",\"room\":\"1.12\"}',"
+             " 'abp', 637606874, x'000102030405060708090a0b0c0d0e0f',"
+             " x'0f0e0d0c0b0a09080706050403020100', 41, 7, 6000, 1);"
+             "INSERT INTO devices(dev_eui, labels, activation, join_eui, app_key, app_nonce, "
+             "created_ms) VALUES ('70b3d57ed00000b2', 'not json', 'otaa', '70b3d57ed00000aa', "
+             "x'101112131415161718191a1b1c1d1e1f', 3, 7000);"
+             "INSERT INTO dev_nonces(dev_eui, nonce) VALUES ('70b3d57ed00000b2', 11),"
+             " ('70b3d57ed00000b2', 12);"
+             "INSERT INTO downlinks(dev_eui, fport, payload, confirmed, created_ms, sent_ms) "
+             "VALUES ('70b3d57ed00000b1', 2, x'0a', 0, 8000, 8100),"
+             " ('70b3d57ed00000b1', 3, x'0b0c', 1, 8200, NULL),"
+             " ('70b3d57ed00000b1', 4, x'0d', 0, 8300, NULL);"
+             "DELETE FROM downlinks WHERE fport = 4;");
+    sqlite3_close(db);
+
+    db = open_rw(path);
+    assert_int_equal(query(db, "PRAGMA user_version"), SCHEMA_VERSION);
+    assert_int_equal(query(db, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(query(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    /* every column of every device, keys byte for byte */
+    /* take_back's own device 70b3d57ed00000a1 and the two added here */
+    assert_int_equal(query(db, "SELECT count(*) FROM devices"), 3);
+    assert_int_equal(query(db,
+                           "SELECT count(*) FROM devices WHERE dev_eui = '70b3d57ed00000b1' AND "
+                           "name = 'Room 1.12' AND activation = 'abp' AND dev_addr = 637606874 AND "
+                           "nwk_s_key = x'000102030405060708090a0b0c0d0e0f' AND "
+                           "app_s_key = x'0f0e0d0c0b0a09080706050403020100' AND fcnt_up = 41 AND "
+                           "fcnt_down = 7 AND created_ms = 6000 AND session_frame_id = 1"),
+                     1);
+    assert_int_equal(query(db,
+                           "SELECT count(*) FROM devices WHERE dev_eui = '70b3d57ed00000b2' AND "
+                           "activation = 'otaa' AND join_eui = '70b3d57ed00000aa' AND "
+                           "app_key = x'101112131415161718191a1b1c1d1e1f' AND app_nonce = 3 AND "
+                           "dev_addr IS NULL AND fcnt_up IS NULL"),
+                     1);
+    /* labels became settings; the one that was not JSON is left behind, not fatal */
+    assert_true(query_text_is(db,
+                              "SELECT group_concat(key || '=' || value, ';') FROM (SELECT * "
+                              "FROM device_settings ORDER BY dev_eui, key)",
+                              "label.building=town hall;label.room=1.12"));
+    assert_int_equal(query(db, "SELECT count(*) FROM dev_nonces WHERE dev_eui = "
+                               "'70b3d57ed00000b2'"),
+                     2);
+    assert_true(query_text_is(db,
+                              "SELECT group_concat(id || ':' || fport || ':' || "
+                              "coalesce(sent_ms, '-'), ' ') FROM downlinks",
+                              "1:2:8100 2:3:-"));
+    /* AUTOINCREMENT's high-water mark survived: a new downlink never reuses id 3 */
+    exec(db, "INSERT INTO downlinks(dev_eui, fport, payload, confirmed, created_ms) VALUES "
+             "('70b3d57ed00000b1', 5, x'', 0, 9000)");
+    assert_int_equal(query(db, "SELECT max(id) FROM downlinks"), 4);
+    /* the foreign keys point at the new devices table: enforced and cascading */
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO dev_nonces(dev_eui, nonce) VALUES "
+                                      "('70b3d57ed00000ff', 1)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO device_settings(dev_eui, key, value, "
+                                      "updated_ms) VALUES ('70b3d57ed00000ff', 'name', 'x', 1)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    int64_t generation = query(db, "SELECT value FROM registry_generation");
+    exec(db, "DELETE FROM devices WHERE dev_eui = '70b3d57ed00000b1'");
+    assert_int_equal(query(db, "SELECT count(*) FROM downlinks"), 0);
+    assert_int_equal(query(db, "SELECT count(*) FROM device_settings"), 0);
+    assert_true(query(db, "SELECT value FROM registry_generation") > generation);
+    exec(db, "DELETE FROM devices WHERE dev_eui = '70b3d57ed00000b2'");
+    assert_int_equal(query(db, "SELECT count(*) FROM dev_nonces WHERE dev_eui = "
+                               "'70b3d57ed00000b2'"),
+                     0);
+    /* devices of every transport now; still no keys on one that is not activated here */
+    exec(db, "INSERT INTO devices(dev_eui, activation, created_ms) VALUES "
+             "('70b3d57ed00000c1', 'none', 1)");
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO devices(dev_eui, activation, app_key, "
+                                      "created_ms) VALUES ('70b3d57ed00000c2', 'none', x'00', 1)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_equal(query(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    sqlite3_close(db);
+}
+
+/* A migration that would leave a row pointing at nothing is refused whole: the file stays
+ * at its version, its rows as they were. */
+static void test_migration_checks_foreign_keys(void **state)
+{
+    (void)state;
+    const char *path = new_path();
+    sqlite3 *db = open_rw(path);
+    take_back(db, 6);
+    /* a DevNonce of no device, as a file written without foreign keys could hold */
+    exec(db, "PRAGMA foreign_keys=OFF;"
+             "INSERT INTO dev_nonces(dev_eui, nonce) VALUES ('70b3d57ed00000ee', 1);");
+    sqlite3_close(db);
+    char err[512];
+    assert_int_equal(schema_open(&db, path, &rw, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "migrating journal to version 7: 1 rows would break foreign keys"));
+    assert_int_equal(schema_open(&db, path, &inspect, err, sizeof(err)), 0);
+    assert_int_equal(query(db, "PRAGMA user_version"), 6);
+    assert_int_equal(query(db, "SELECT count(*) FROM dev_nonces"), 2);
+    assert_int_equal(query(db, "SELECT count(*) FROM sqlite_master WHERE name = "
+                               "'device_settings'"),
+                     0);
+    sqlite3_close(db);
 }
 
 static void test_newer_version_refused(void **state)
@@ -411,6 +568,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fresh_file),
         cmocka_unit_test(test_every_older_version_migrates),
+        cmocka_unit_test(test_registry_carried_to_7),
+        cmocka_unit_test(test_migration_checks_foreign_keys),
         cmocka_unit_test(test_newer_version_refused),
         cmocka_unit_test(test_read_only_writes_nothing),
         cmocka_unit_test(test_links_and_non_files_refused),

@@ -1,5 +1,5 @@
 /*
- * device.h - `sensorbroctl device add|list|show|remove|downlink`: the LoRaWAN device
+ * device.h - `sensorbroctl device add|list|show|set|unset|remove|downlink`: the device
  * registry (gateway/src/lorawan/registry.h) from the command line. Its commands are the rows of
  * device_commands (command.h). Single-threaded, like the rest of sensorbroctl.
  */

@@ -35,6 +35,7 @@
 #include "config.h"
 #include "decode.h"
 #include "device.h"
+#include "os2iot.h"
 #include "store/journal.h"
 #include "store/salvage.h"
 #include "quantity.h"
@@ -860,7 +861,8 @@ static const struct ctl_command help_row = {
     NULL,
     NULL};
 
-/* The i-th row over the tables (this file's, device.c's, help), NULL past the end. */
+/* The i-th row over the tables (this file's, device.c's, os2iot.c's, help), NULL past the
+ * end. */
 static const struct ctl_command *command_at(size_t i)
 {
     if (i < N_COMMANDS)
@@ -868,7 +870,10 @@ static const struct ctl_command *command_at(size_t i)
     i -= N_COMMANDS;
     if (i < device_command_count)
         return &device_commands[i];
-    return i == device_command_count ? &help_row : NULL;
+    i -= device_command_count;
+    if (i < os2iot_command_count)
+        return &os2iot_commands[i];
+    return i == os2iot_command_count ? &help_row : NULL;
 }
 
 /* Prints a synopsis whose '\n' continue on lines indented by indent. */

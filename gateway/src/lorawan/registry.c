@@ -4,7 +4,10 @@
  * Statements are prepared per call: the registry is used once per LoRaWAN frame (at most a
  * few per second on a gateway) and by a command-line tool, where preparing costs nothing
  * that matters and keeps the code plain. Multi-statement changes run in BEGIN IMMEDIATE
- * transactions so that two writers (daemon and sensorbroctl) cannot interleave them.
+ * transactions so that two writers (daemon and sensorbroctl) cannot interleave them (a
+ * deferred transaction that later writes fails at once with SQLITE_BUSY_SNAPSHOT when the
+ * other wrote meanwhile; IMMEDIATE waits its busy timeout instead), or in a savepoint of
+ * the caller's registry_begin.
  */
 #include "lorawan/registry.h"
 
@@ -17,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "util/clock.h"
+#include "util/rfc3339.h"
 #include "store/schema.h"
 
 struct registry {
@@ -26,8 +30,8 @@ struct registry {
 };
 
 #define DEVICE_COLUMNS                                                                             \
-    "dev_eui, name, labels, activation, dev_addr, nwk_s_key, app_s_key, join_eui, app_key, "       \
-    "fcnt_up, fcnt_down, app_nonce, created_ms, session_frame_id, session_quarantine_id"
+    "dev_eui, name, activation, dev_addr, nwk_s_key, app_s_key, join_eui, app_key, fcnt_up, "      \
+    "fcnt_down, app_nonce, created_ms, session_frame_id, session_quarantine_id"
 
 static int fail(struct registry *r, const char *what)
 {
@@ -130,44 +134,45 @@ static bool read_device(sqlite3_stmt *st, struct registry_device *d)
     if (!copy_text(st, 0, eui, sizeof(eui)) ||
         frame_parse_device_id(eui, strlen(eui), d->dev_eui) != 0 ||
         !copy_text(st, 1, d->name, sizeof(d->name)) ||
-        !copy_text(st, 2, d->labels, sizeof(d->labels)) ||
-        !copy_text(st, 3, activation, sizeof(activation)))
+        !copy_text(st, 2, activation, sizeof(activation)))
         return false;
     if (strcmp(activation, "abp") == 0)
         d->activation = REGISTRY_ABP;
     else if (strcmp(activation, "otaa") == 0)
         d->activation = REGISTRY_OTAA;
+    else if (strcmp(activation, "none") == 0)
+        d->activation = REGISTRY_NONE;
     else
         return false;
-    if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
-        if (!in_range(st, 4, 0, UINT32_MAX) || !copy_key(st, 5, d->nwk_s_key) ||
-            !copy_key(st, 6, d->app_s_key))
+    if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+        if (d->activation == REGISTRY_NONE || !in_range(st, 3, 0, UINT32_MAX) ||
+            !copy_key(st, 4, d->nwk_s_key) || !copy_key(st, 5, d->app_s_key))
             return false;
-        d->dev_addr = (uint32_t)sqlite3_column_int64(st, 4);
+        d->dev_addr = (uint32_t)sqlite3_column_int64(st, 3);
         d->has_session = true;
     } else if (d->activation == REGISTRY_ABP) {
         return false;
     }
     if (d->activation == REGISTRY_OTAA) {
-        if (!copy_text(st, 7, join_eui, sizeof(join_eui)) || !parse_eui(join_eui, &d->join_eui) ||
-            !copy_key(st, 8, d->app_key))
+        if (!copy_text(st, 6, join_eui, sizeof(join_eui)) || !parse_eui(join_eui, &d->join_eui) ||
+            !copy_key(st, 7, d->app_key))
             return false;
     }
-    if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
-        if (!in_range(st, 9, 0, UINT32_MAX))
+    if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+        if (!in_range(st, 8, 0, UINT32_MAX))
             return false;
         d->has_fcnt_up = true;
-        d->fcnt_up = (uint32_t)sqlite3_column_int64(st, 9);
+        d->fcnt_up = (uint32_t)sqlite3_column_int64(st, 8);
     }
-    if (!in_range(st, 10, 0, UINT32_MAX) || !in_range(st, 11, 0, 0xffffff) ||
-        !in_range(st, 12, INT64_MIN, INT64_MAX) || !in_range(st, 13, 0, INT64_MAX) ||
-        !in_range(st, 14, 0, INT64_MAX))
+    if (!in_range(st, 9, 0, UINT32_MAX) || !in_range(st, 10, 0, 0xffffff) ||
+        !in_range(st, 11, INT64_MIN, INT64_MAX) || !in_range(st, 12, 0, INT64_MAX) ||
+        !in_range(st, 13, 0, INT64_MAX))
         return false;
-    d->fcnt_down = (uint32_t)sqlite3_column_int64(st, 10);
-    d->app_nonce = (uint32_t)sqlite3_column_int64(st, 11);
-    d->created_ms = sqlite3_column_int64(st, 12);
-    d->session_frame_id = sqlite3_column_int64(st, 13);
-    d->session_quarantine_id = sqlite3_column_int64(st, 14);
+    d->fcnt_down = (uint32_t)sqlite3_column_int64(st, 9);
+    d->app_nonce = (uint32_t)sqlite3_column_int64(st, 10);
+    d->created_ms = sqlite3_column_int64(st, 11);
+    d->session_frame_id = sqlite3_column_int64(st, 12);
+    d->session_quarantine_id = sqlite3_column_int64(st, 13);
     return true;
 }
 
@@ -184,6 +189,64 @@ static void rollback(struct registry *r)
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* The write transaction of one change: BEGIN IMMEDIATE when none is open (*own: the change
+ * commits it), else a savepoint inside the caller's registry_begin. */
+static int tx_open(struct registry *r, bool *own)
+{
+    *own = sqlite3_get_autocommit(r->db) != 0;
+    return exec(r, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT registry_change");
+}
+
+/* Ends what tx_open began: committed (or released into the caller's transaction) when ok,
+ * undone otherwise. Returns 0 when ok and the commit succeeded, else -1 (errmsg kept when
+ * !ok: it says why the change failed). */
+static int tx_close(struct registry *r, bool own, bool ok)
+{
+    if (ok) {
+        if (exec(r, own ? "COMMIT" : "RELEASE registry_change") == 0)
+            return 0;
+        char why[REGISTRY_ERROR_SIZE];
+        snprintf(why, sizeof(why), "%s", r->errmsg);
+        if (own)
+            rollback(r);
+        else
+            sqlite3_exec(r->db, "ROLLBACK TO registry_change; RELEASE registry_change", NULL, NULL,
+                         NULL);
+        snprintf(r->errmsg, sizeof(r->errmsg), "%s", why);
+        return -1;
+    }
+    if (own)
+        rollback(r);
+    else
+        sqlite3_exec(r->db, "ROLLBACK TO registry_change; RELEASE registry_change", NULL, NULL,
+                     NULL);
+    return -1;
+}
+
+int registry_begin(struct registry *r)
+{
+    if (!sqlite3_get_autocommit(r->db))
+        return fail_with(r, "a registry transaction is open already");
+    return exec(r, "BEGIN IMMEDIATE");
+}
+
+int registry_commit(struct registry *r)
+{
+    if (exec(r, "COMMIT") != 0) {
+        char why[REGISTRY_ERROR_SIZE];
+        snprintf(why, sizeof(why), "%s", r->errmsg);
+        rollback(r);
+        snprintf(r->errmsg, sizeof(r->errmsg), "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+void registry_rollback(struct registry *r)
+{
+    rollback(r);
+}
+
 /* The high-water marks of the frames and quarantine ids (the session marks). */
 static const char *const SESSION_MARKS_SQL =
     "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'frames'), 0), "
@@ -196,66 +259,59 @@ int registry_add(struct registry *r, const struct registry_device *dev, bool *ex
     *exists = false;
     char sql[768];
     snprintf(sql, sizeof(sql),
-             "INSERT INTO devices(" DEVICE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-             "NULL, 0, 0, ?10, %s)",
+             "INSERT INTO devices(" DEVICE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+             "NULL, 0, 0, ?9, %s)",
              SESSION_MARKS_SQL);
-    if (exec(r, "BEGIN IMMEDIATE") != 0)
+    bool own;
+    if (tx_open(r, &own) != 0)
         return -1;
     sqlite3_stmt *st = NULL;
     struct registry_device existing;
     bool found = false;
-    if (registry_get(r, dev->dev_eui, &existing, &found) != 0) {
-        rollback(r);
-        return -1;
-    }
+    if (registry_get(r, dev->dev_eui, &existing, &found) != 0)
+        return tx_close(r, own, false);
     OPENSSL_cleanse(&existing, sizeof(existing));
     if (found) {
-        rollback(r);
         *exists = true;
         snprintf(r->errmsg, sizeof(r->errmsg), "device %s exists already", dev->dev_eui);
-        return -1;
+        return tx_close(r, own, false);
     }
     if (dev->activation == REGISTRY_ABP) {
         bool taken = false;
-        if (registry_dev_addr_taken(r, dev->dev_addr, &taken) != 0) {
-            rollback(r);
-            return -1;
-        }
+        if (registry_dev_addr_taken(r, dev->dev_addr, &taken) != 0)
+            return tx_close(r, own, false);
         if (taken) {
-            rollback(r);
             snprintf(r->errmsg, sizeof(r->errmsg), "DevAddr %08" PRIx32 " is another device's",
                      dev->dev_addr);
-            return -1;
+            return tx_close(r, own, false);
         }
     }
     if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
         fail(r, "preparing the insert");
-        rollback(r);
-        return -1;
+        return tx_close(r, own, false);
     }
+    static const char *const activation[] = {"abp", "otaa", "none"};
     char join_eui[FRAME_DEVICE_ID_SIZE];
     snprintf(join_eui, sizeof(join_eui), "%016" PRIx64, dev->join_eui);
     sqlite3_bind_text(st, 1, dev->dev_eui, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, dev->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, dev->labels[0] ? dev->labels : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, dev->activation == REGISTRY_ABP ? "abp" : "otaa", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, activation[dev->activation], -1, SQLITE_STATIC);
     if (dev->activation == REGISTRY_ABP) {
-        sqlite3_bind_int64(st, 5, dev->dev_addr);
-        sqlite3_bind_blob(st, 6, dev->nwk_s_key, REGISTRY_KEY_SIZE, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 7, dev->app_s_key, REGISTRY_KEY_SIZE, SQLITE_STATIC);
-    } else {
-        sqlite3_bind_text(st, 8, join_eui, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 9, dev->app_key, REGISTRY_KEY_SIZE, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, dev->dev_addr);
+        sqlite3_bind_blob(st, 5, dev->nwk_s_key, REGISTRY_KEY_SIZE, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 6, dev->app_s_key, REGISTRY_KEY_SIZE, SQLITE_STATIC);
+    } else if (dev->activation == REGISTRY_OTAA) {
+        sqlite3_bind_text(st, 7, join_eui, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 8, dev->app_key, REGISTRY_KEY_SIZE, SQLITE_STATIC);
     }
-    sqlite3_bind_int64(st, 10, clock_wall_ms());
+    sqlite3_bind_int64(st, 9, clock_wall_ms());
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         fail(r, "adding the device");
-        rollback(r);
-        return -1;
+        return tx_close(r, own, false);
     }
-    return exec(r, "COMMIT");
+    return tx_close(r, own, true);
 }
 
 /* Runs a statement with a DevEUI as ?1 (and an optional integer as ?2); sets *changes. */
@@ -280,7 +336,7 @@ static int run_eui(struct registry *r, const char *sql, const char *dev_eui, boo
 int registry_remove(struct registry *r, const char *dev_eui, bool *found)
 {
     int changes = 0;
-    /* foreign keys cascade to dev_nonces and downlinks */
+    /* foreign keys cascade to dev_nonces, downlinks and device_settings */
     if (run_eui(r, "DELETE FROM devices WHERE dev_eui = ?1", dev_eui, false, 0, &changes) != 0)
         return -1;
     *found = changes > 0;
@@ -427,28 +483,22 @@ static int read_counter(struct registry *r, const char *column, const char *dev_
 static int take_counter(struct registry *r, const char *column, const char *dev_eui, int64_t limit,
                         int64_t *taken)
 {
-    if (exec(r, "BEGIN IMMEDIATE") != 0)
+    bool own;
+    if (tx_open(r, &own) != 0)
         return -1;
     int64_t v = 0;
-    if (read_counter(r, column, dev_eui, &v) != 0) {
-        rollback(r);
-        return -1;
-    }
+    if (read_counter(r, column, dev_eui, &v) != 0)
+        return tx_close(r, own, false);
     if (v < 0 || v >= limit) {
-        rollback(r);
         snprintf(r->errmsg, sizeof(r->errmsg), "device %s: %s used up", dev_eui, column);
-        return -1;
+        return tx_close(r, own, false);
     }
     char sql[128];
     snprintf(sql, sizeof(sql), "UPDATE devices SET %s = ?2 WHERE dev_eui = ?1", column);
-    if (run_eui(r, sql, dev_eui, true, v + 1, NULL) != 0) {
-        rollback(r);
+    if (run_eui(r, sql, dev_eui, true, v + 1, NULL) != 0)
+        return tx_close(r, own, false);
+    if (tx_close(r, own, true) != 0)
         return -1;
-    }
-    if (exec(r, "COMMIT") != 0) {
-        rollback(r);
-        return -1;
-    }
     *taken = v;
     return 0;
 }
@@ -624,5 +674,347 @@ int registry_count_downlinks(struct registry *r, const char *dev_eui, int64_t *q
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW)
         return fail(r, "counting downlinks");
+    return 0;
+}
+
+/* ---- settings ---- */
+
+static int device_exists(struct registry *r, const char *dev_eui, bool *found)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db, "SELECT 1 FROM devices WHERE dev_eui = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return fail(r, "preparing a device query");
+    sqlite3_bind_text(st, 1, dev_eui, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(r, "reading a device");
+    *found = rc == SQLITE_ROW;
+    return 0;
+}
+
+/* Writes (value != NULL) or removes one row of device_settings. */
+static int put_setting(struct registry *r, const char *dev_eui, const char *key, const char *value,
+                       size_t len)
+{
+    const char *sql = value ? "INSERT INTO device_settings(dev_eui, key, value, updated_ms) "
+                              "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (dev_eui, key) DO UPDATE "
+                              "SET value = excluded.value, updated_ms = excluded.updated_ms"
+                            : "DELETE FROM device_settings WHERE dev_eui = ?1 AND key = ?2";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(r, "preparing a setting update");
+    sqlite3_bind_text(st, 1, dev_eui, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (value) {
+        sqlite3_bind_text(st, 3, value, (int)len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, clock_wall_ms());
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return fail(r, "writing a setting");
+    return 0;
+}
+
+/* A setting's value into a buffer of the registry's own (the cross-checks); *len 0 and
+ * *found false when unset. The value is checked as device_settings.h says. */
+static int get_value(struct registry *r, const char *dev_eui, const char *key, char **value,
+                     size_t *len, bool *found)
+{
+    *value = NULL;
+    *len = 0;
+    *found = false;
+    char *buf = malloc(DEVICE_SETTING_VALUE_MAX + 1);
+    if (buf == NULL)
+        return fail_with(r, "out of memory");
+    if (registry_get_setting(r, dev_eui, key, buf, DEVICE_SETTING_VALUE_MAX + 1, len, found) != 0) {
+        free(buf);
+        return -1;
+    }
+    *value = buf;
+    return 0;
+}
+
+static void free_value(char *value, size_t len)
+{
+    if (value) {
+        OPENSSL_cleanse(value, len);
+        free(value);
+    }
+}
+
+/* The checks over a device's settings, on what is stored after the changes: the derived
+ * os2iot.cert_not_after, the key against the certificate, the topic against the id. */
+static int settle(struct registry *r, const char *dev_eui)
+{
+    char *cert = NULL, *key = NULL, *topic = NULL, *id = NULL;
+    size_t cert_len, key_len, topic_len, id_len;
+    bool has_cert, has_key, has_topic, has_id;
+    int result = -1;
+    if (get_value(r, dev_eui, "os2iot.cert", &cert, &cert_len, &has_cert) != 0 ||
+        get_value(r, dev_eui, "os2iot.key", &key, &key_len, &has_key) != 0 ||
+        get_value(r, dev_eui, "os2iot.topic", &topic, &topic_len, &has_topic) != 0 ||
+        get_value(r, dev_eui, "os2iot.id", &id, &id_len, &has_id) != 0)
+        goto out;
+    if (has_cert) {
+        int64_t not_after_ms;
+        char when[RFC3339_SIZE];
+        if (device_setting_cert_not_after(cert, cert_len, &not_after_ms) != 0 ||
+            rfc3339_format(not_after_ms * 1000, 0, when) != 0) {
+            fail_with(r, "os2iot.cert: its notAfter is not a time this gateway can read");
+            goto out;
+        }
+        if (put_setting(r, dev_eui, "os2iot.cert_not_after", when, strlen(when)) != 0)
+            goto out;
+    } else if (put_setting(r, dev_eui, "os2iot.cert_not_after", NULL, 0) != 0) {
+        goto out;
+    }
+    if (has_cert && has_key) {
+        int match = device_setting_key_matches_cert(cert, cert_len, key, key_len);
+        if (match != 1) {
+            fail_with(r, match == 0 ? "os2iot.key: does not belong to os2iot.cert (the "
+                                      "certificate holds another public key)"
+                                    : "os2iot.key: cannot be checked against os2iot.cert");
+            goto out;
+        }
+    }
+    if (has_topic && has_id) {
+        const char *last = strrchr(topic, '/');
+        if (last == NULL || strcmp(last + 1, id) != 0) {
+            snprintf(r->errmsg, sizeof(r->errmsg),
+                     "os2iot.topic: expected its last level to be os2iot.id (%s), the OS2iot "
+                     "device's id",
+                     id);
+            goto out;
+        }
+    }
+    result = 0;
+out:
+    free_value(cert, cert_len);
+    free_value(key, key_len);
+    free_value(topic, topic_len);
+    free_value(id, id_len);
+    return result;
+}
+
+int registry_change_settings(struct registry *r, const char *dev_eui, const char *clear_prefix,
+                             const struct registry_change *changes, size_t n, bool *found)
+{
+    *found = false;
+    bool own;
+    if (tx_open(r, &own) != 0)
+        return -1;
+    if (device_exists(r, dev_eui, found) != 0)
+        return tx_close(r, own, false);
+    if (!*found)
+        return tx_close(r, own, true);
+    if (clear_prefix && clear_prefix[0]) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(r->db,
+                               "DELETE FROM device_settings WHERE dev_eui = ?1 AND "
+                               "substr(key, 1, length(?2)) = ?2",
+                               -1, &st, NULL) != SQLITE_OK) {
+            fail(r, "preparing a setting update");
+            return tx_close(r, own, false);
+        }
+        sqlite3_bind_text(st, 1, dev_eui, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, clear_prefix, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            fail(r, "removing settings");
+            return tx_close(r, own, false);
+        }
+    }
+    char *norm = malloc(DEVICE_SETTING_VALUE_MAX + 1);
+    if (norm == NULL) {
+        fail_with(r, "out of memory");
+        return tx_close(r, own, false);
+    }
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++) {
+        const struct registry_change *c = &changes[i];
+        const struct device_setting_def *def = device_setting_find(c->key);
+        /* an unknown or derived key fails the check whatever the value: its message says
+         * why; removing a known key needs no value to check */
+        bool settable = def && !(def->flags & DEVICE_SETTING_DERIVED);
+        if ((!settable || c->value) &&
+            device_setting_check(c->key, c->value ? c->value : "", c->value ? c->len : 0, norm,
+                                 DEVICE_SETTING_VALUE_MAX + 1, r->errmsg, sizeof(r->errmsg)) != 0) {
+            ok = false;
+            break;
+        }
+        size_t len = c->value ? strlen(norm) : 0;
+        if (def->flags & DEVICE_SETTING_COLUMN) { /* name */
+            int changed = 0;
+            sqlite3_stmt *st;
+            ok = sqlite3_prepare_v2(r->db, "UPDATE devices SET name = ?2 WHERE dev_eui = ?1", -1,
+                                    &st, NULL) == SQLITE_OK;
+            if (ok) {
+                sqlite3_bind_text(st, 1, dev_eui, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, c->value ? norm : "", (int)len, SQLITE_TRANSIENT);
+                ok = sqlite3_step(st) == SQLITE_DONE;
+                changed = sqlite3_changes(r->db);
+                sqlite3_finalize(st);
+            }
+            if (!ok || changed != 1) {
+                fail(r, "renaming the device");
+                ok = false;
+            }
+        } else {
+            ok = put_setting(r, dev_eui, c->key, c->value ? norm : NULL, len) == 0;
+        }
+    }
+    OPENSSL_cleanse(norm, DEVICE_SETTING_VALUE_MAX + 1);
+    free(norm);
+    if (ok)
+        ok = settle(r, dev_eui) == 0;
+    return tx_close(r, own, ok);
+}
+
+/* PEM texts carry line breaks: the read check of a stored value allows CR, LF and tab in
+ * them, as device_setting_check allowed them in (OpenSSL parsed it). */
+static bool stored_text_ok(const struct device_setting_def *def, const unsigned char *text,
+                           size_t n)
+{
+    if (memchr(text, '\0', n) != NULL)
+        return false;
+    if (def && (def->type == DEVICE_SETTING_CERT || def->type == DEVICE_SETTING_KEY))
+        return true;
+    return device_setting_text_ok((const char *)text, n);
+}
+
+int registry_get_setting(struct registry *r, const char *dev_eui, const char *key, char *out,
+                         size_t out_size, size_t *len, bool *found)
+{
+    *found = false;
+    *len = 0;
+    if (out_size > 0)
+        out[0] = '\0';
+    const struct device_setting_def *def = device_setting_find(key);
+    bool column = def && (def->flags & DEVICE_SETTING_COLUMN);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db,
+                           column ? "SELECT name FROM devices WHERE dev_eui = ?1 AND name <> ''"
+                                  : "SELECT value FROM device_settings WHERE dev_eui = ?1 AND "
+                                    "key = ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(r, "preparing a setting query");
+    sqlite3_bind_text(st, 1, dev_eui, -1, SQLITE_STATIC);
+    if (!column)
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st), result = 0;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(st, 0);
+        int n = sqlite3_column_bytes(st, 0);
+        if (text == NULL || n < 0 || n > DEVICE_SETTING_VALUE_MAX ||
+            !stored_text_ok(def, text, (size_t)n)) {
+            result = fail_with(r, "damaged row in the device_settings table");
+        } else if ((size_t)n >= out_size) {
+            snprintf(r->errmsg, sizeof(r->errmsg), "%.64s: its value has %d bytes, more than %zu",
+                     key, n, out_size ? out_size - 1 : 0);
+            result = -1;
+        } else {
+            memcpy(out, text, (size_t)n);
+            out[n] = '\0';
+            *len = (size_t)n;
+            *found = true;
+        }
+    } else if (rc != SQLITE_DONE) {
+        result = fail(r, "reading a setting");
+    }
+    sqlite3_finalize(st);
+    return result;
+}
+
+int registry_list_settings(struct registry *r, const char *dev_eui, const char *prefix,
+                           registry_setting_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT key, value FROM device_settings WHERE dev_eui = ?1 AND "
+                           "substr(key, 1, length(?2)) = ?2 ORDER BY key",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(r, "preparing a settings query");
+    sqlite3_bind_text(st, 1, dev_eui, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, prefix ? prefix : "", -1, SQLITE_STATIC);
+    int rc, result = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        const unsigned char *value = sqlite3_column_text(st, 1);
+        int n = sqlite3_column_bytes(st, 1);
+        const struct device_setting_def *def = key ? device_setting_find(key) : NULL;
+        if (key == NULL || value == NULL || n < 0 || n > DEVICE_SETTING_VALUE_MAX ||
+            !stored_text_ok(def, value, (size_t)n)) {
+            result = fail_with(r, "damaged row in the device_settings table");
+            break;
+        }
+        if (!fn(ctx, key, def, (const char *)value, (size_t)n))
+            break;
+    }
+    if (result == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        result = fail(r, "listing settings");
+    sqlite3_finalize(st);
+    return result;
+}
+
+int registry_list_devices_with(struct registry *r, const char *prefix, registry_eui_fn fn,
+                               void *ctx)
+{
+    /* key >= prefix AND key < prefix-with-its-last-byte-raised: a range of the
+     * (key, dev_eui) index rather than a scan */
+    char upper[DEVICE_SETTING_KEY_MAX + 2];
+    size_t n = prefix ? strlen(prefix) : 0;
+    if (n > DEVICE_SETTING_KEY_MAX)
+        return fail_with(r, "prefix longer than any key");
+    memcpy(upper, prefix ? prefix : "", n);
+    upper[n] = '\0';
+    bool bounded = n > 0 && (unsigned char)upper[n - 1] < 0xff;
+    if (bounded)
+        upper[n - 1] = (char)((unsigned char)upper[n - 1] + 1);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db,
+                           bounded ? "SELECT DISTINCT dev_eui FROM device_settings WHERE key >= ?1 "
+                                     "AND key < ?2 ORDER BY dev_eui"
+                                   : "SELECT DISTINCT dev_eui FROM device_settings WHERE "
+                                     "substr(key, 1, length(?1)) = ?1 ORDER BY dev_eui",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(r, "preparing a settings query");
+    sqlite3_bind_text(st, 1, prefix ? prefix : "", -1, SQLITE_STATIC);
+    if (bounded)
+        sqlite3_bind_text(st, 2, upper, -1, SQLITE_STATIC);
+    int rc, result = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(st, 0);
+        char eui[FRAME_DEVICE_ID_SIZE];
+        if (text == NULL || frame_parse_device_id(text, strlen(text), eui) != 0) {
+            result = fail_with(r, "damaged row in the device_settings table");
+            break;
+        }
+        if (!fn(ctx, eui))
+            break;
+    }
+    if (result == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        result = fail(r, "listing devices");
+    sqlite3_finalize(st);
+    return result;
+}
+
+int registry_settings_generation(struct registry *r, int64_t *generation)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db, "SELECT value FROM registry_generation WHERE id = 1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return fail(r, "preparing the generation query");
+    int rc = sqlite3_step(st);
+    bool ok = rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER;
+    *generation = ok ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (!ok)
+        return rc == SQLITE_ROW || rc == SQLITE_DONE
+                   ? fail_with(r, "damaged row in the registry_generation table")
+                   : fail(r, "reading the generation");
     return 0;
 }

@@ -1,18 +1,40 @@
 /*
- * registry.h - the LoRaWAN device registry of the edge network server: devices (ABP and
- * OTAA), the DevNonces each has used, and its queue of downlinks. It lives in the journal
- * database (schema 3; store/schema.c makes the tables and opens the connection) behind a
- * connection of its own.
+ * registry.h - the device registry: every device the gateway knows by name, of every
+ * transport, with its settings (device_settings.h: its OS2iot mapping, labels, location),
+ * and for the LoRaWAN devices of the edge network server (ABP and OTAA) their keys, the
+ * DevNonces each has used, and its queue of downlinks. It lives in the journal database
+ * (tables made by store/schema.c, schema 3 and 7) behind a connection of its own.
+ *
+ * Devices. A device is a row of `devices`, its activation one of:
+ *   - abp, otaa: the edge network server activates it (keys, DevAddr, counters);
+ *   - none: a device the edge network server does not activate (a CoAP sensor, a device
+ *     fed by a LoRaWAN network server's MQTT feed): a DevEUI with a name and settings,
+ *     no keys and no session. It exists so that settings have a device to belong to.
+ * A device that is not in the registry at all still has its frames taken by CoAP and the
+ * LNS feed (the ingests do not ask the registry); only LoRaWAN frames of the edge network
+ * server need a registered device.
+ *
+ * Settings. Typed keys (device_settings.h), stored as rows of device_settings (`name` in
+ * the devices row itself). registry_change_settings checks each value with
+ * device_setting_check and the device's settings together (os2iot.key belongs to
+ * os2iot.cert; os2iot.topic's last level is os2iot.id), and keeps the derived keys
+ * (os2iot.cert_not_after) in step, all in one transaction. The daemon reads them with
+ * registry_get_setting / registry_list_settings / registry_list_devices_with, and polls
+ * registry_settings_generation, one integer that every change of a device or a setting
+ * raises (triggers of schema 7, so sensorbroctl's changes count as the daemon's would).
  *
  * Who calls what:
  *   - the daemon: the Semtech UDP adapter's thread owns one struct registry, through the
- *     edge network server (lorawan/edge_ns.h); nothing else in the daemon touches it;
- *   - sensorbroctl: `device add|list|show|remove|downlink`, in its own process, while the
- *     daemon runs (SQLite WAL; writes wait up to busy_timeout_ms for the other writers).
+ *     edge network server (lorawan/edge_ns.h); an output reading settings opens its own;
+ *   - sensorbroctl: `device add|list|show|set|unset|remove|downlink` and `os2iot
+ *     export|import`, in its own process, while the daemon runs (SQLite WAL; writes wait up
+ *     to busy_timeout_ms for the other writers).
  * A struct registry is one SQLite connection: use it from one thread at a time.
  *
- * Keys (NwkSKey, AppSKey, AppKey) are read and written here only. No function logs, and no
- * error message contains, a key: registry_mask_key() is the only way to show one.
+ * Secrets: keys (NwkSKey, AppSKey, AppKey) and secret settings (os2iot.key,
+ * os2iot.password, os2iot.api_key) are read and written here only. No function logs, and
+ * no error message contains, a secret: registry_mask_key() and device_setting_display()
+ * are the only ways to show one. The database file is 0600 (store/schema.c).
  *
  * Frame counters. Losing the last uplink FCnt at a restart would let anyone replay a frame
  * recorded off the air. Writing it on every frame would cost a second commit per frame.
@@ -29,9 +51,14 @@
  * session_frame_id / session_quarantine_id, the tables' high-water marks when the session
  * began. Trimmed rows do not matter: the lazy write has long caught up with them.
  *
- * Errors: functions return 0 or -1; on -1 the reason (never a key) is in registry_errmsg().
- * Rows read back are untrusted: a key that is not 16 bytes, an EUI that is not 16 hex
- * digits or a counter out of range makes the read fail with "damaged row".
+ * Transactions: every writing function commits by itself, unless the caller opened a
+ * transaction with registry_begin: then it runs inside it (a savepoint) and nothing is
+ * written until registry_commit (sensorbroctl os2iot import: all rows or none).
+ *
+ * Errors: functions return 0 or -1; on -1 the reason (never a secret) is in
+ * registry_errmsg(). Rows read back are untrusted: a key that is not 16 bytes, an EUI that
+ * is not 16 hex digits, a counter out of range or a setting that is not text of its bounds
+ * makes the read fail with "damaged row".
  */
 #ifndef SENSORBRO_REGISTRY_H
 #define SENSORBRO_REGISTRY_H
@@ -40,21 +67,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "device_settings.h"
 #include "frame.h"
 
 #define REGISTRY_KEY_SIZE     16
 #define REGISTRY_NAME_SIZE    64
-#define REGISTRY_LABELS_SIZE  512 /* a JSON object of strings, as text */
 #define REGISTRY_ERROR_SIZE   256
 #define REGISTRY_MASKED_SIZE  40 /* "2b…3c (16 bytes)" */
 #define REGISTRY_DOWNLINK_MAX 51 /* fits FRMPayload at every EU868 data rate (DR0: 51) */
 
-enum registry_activation { REGISTRY_ABP = 0, REGISTRY_OTAA = 1 };
+enum registry_activation {
+    REGISTRY_ABP = 0,
+    REGISTRY_OTAA = 1,
+    REGISTRY_NONE = 2, /* not activated by the edge network server: no keys, no session */
+};
 
 struct registry_device {
     char dev_eui[FRAME_DEVICE_ID_SIZE]; /* lower-case hex */
-    char name[REGISTRY_NAME_SIZE];
-    char labels[REGISTRY_LABELS_SIZE]; /* JSON object text, "{}" when none */
+    char name[REGISTRY_NAME_SIZE];      /* the setting `name`, "" when none */
     enum registry_activation activation;
     /* The session: always for ABP, after a join for OTAA. */
     bool has_session;
@@ -97,10 +127,12 @@ const char *registry_errmsg(const struct registry *r);
 void registry_mask_key(const uint8_t key[REGISTRY_KEY_SIZE], char out[REGISTRY_MASKED_SIZE]);
 
 /* Adds a device. dev's counters, created_ms and session marks are set here (counters from
- * zero, the session beginning now). Refused (-1) when its DevEUI exists (*exists true) or
- * an ABP DevAddr is taken by another device (*exists false, errmsg says so). */
+ * zero, the session beginning now); a REGISTRY_NONE device's keys and DevAddr are not
+ * stored. Refused (-1) when its DevEUI exists (*exists true) or an ABP DevAddr is taken by
+ * another device (*exists false, errmsg says so). */
 int registry_add(struct registry *r, const struct registry_device *dev, bool *exists);
-/* Removes a device with its nonces and downlinks. *found false when there was none. */
+/* Removes a device with its nonces, downlinks and settings. *found false when there was
+ * none. */
 int registry_remove(struct registry *r, const char *dev_eui, bool *found);
 /* Reads one device by DevEUI, or by its session's DevAddr. *found false when none. */
 int registry_get(struct registry *r, const char *dev_eui, struct registry_device *out, bool *found);
@@ -134,6 +166,65 @@ int registry_dev_addr_taken(struct registry *r, uint32_t dev_addr, bool *taken);
 int registry_start_session(struct registry *r, const char *dev_eui, uint32_t dev_addr,
                            const uint8_t nwk_s_key[REGISTRY_KEY_SIZE],
                            const uint8_t app_s_key[REGISTRY_KEY_SIZE]);
+
+/* ---- transactions (see above) ---- */
+
+/* Opens a write transaction (BEGIN IMMEDIATE): the writing calls that follow run inside it
+ * and nothing is written until registry_commit. */
+int registry_begin(struct registry *r);
+int registry_commit(struct registry *r);
+/* Undoes everything since registry_begin; harmless when no transaction is open. */
+void registry_rollback(struct registry *r);
+
+/* ---- settings (device_settings.h) ---- */
+
+/* One change of a setting: value NULL removes the key. */
+struct registry_change {
+    const char *key;
+    const char *value;
+    size_t len; /* of value, in bytes */
+};
+
+/* Changes settings of one device, in one transaction: first, when clear_prefix is not
+ * NULL, every setting whose key begins with it is removed ("os2iot.": the device's whole
+ * OS2iot mapping is replaced); then each change in order. Each value must pass
+ * device_setting_check (a DERIVED key is refused); then the device's settings are checked
+ * together: os2iot.key must belong to the first certificate of os2iot.cert, and
+ * os2iot.topic's last level must be os2iot.id, when both of a pair are set.
+ * os2iot.cert_not_after is written from os2iot.cert (removed with it). On -1 nothing
+ * changed and errmsg names the key and what was expected. *found false (and 0) when the
+ * device does not exist. */
+int registry_change_settings(struct registry *r, const char *dev_eui, const char *clear_prefix,
+                             const struct registry_change *changes, size_t n, bool *found);
+
+/* The value of one setting (NUL-terminated into out; *len without the NUL). *found false
+ * when the device has no such setting, or does not exist. -1 when out_size is too small
+ * (the message says how many bytes the value has) or the row is damaged. A secret's value
+ * is returned as it is: the caller keeps it out of logs and cleanses its buffer. */
+int registry_get_setting(struct registry *r, const char *dev_eui, const char *key, char *out,
+                         size_t out_size, size_t *len, bool *found);
+
+/* Calls fn for each setting of a device whose key begins with prefix ("" for all; `name`
+ * is not among them: it is in struct registry_device), in key order; fn returns false to
+ * stop. def is the key's row, NULL for a key this build does not know (written by a newer
+ * sensorbroctl): treat such a value as a secret. value is NUL-terminated. */
+typedef bool (*registry_setting_fn)(void *ctx, const char *key,
+                                    const struct device_setting_def *def, const char *value,
+                                    size_t len);
+int registry_list_settings(struct registry *r, const char *dev_eui, const char *prefix,
+                           registry_setting_fn fn, void *ctx);
+
+/* Calls fn with the DevEUI of every device that has a setting whose key begins with prefix
+ * ("os2iot."), in DevEUI order, each once; fn returns false to stop. */
+typedef bool (*registry_eui_fn)(void *ctx, const char *dev_eui);
+int registry_list_devices_with(struct registry *r, const char *prefix, registry_eui_fn fn,
+                               void *ctx);
+
+/* A number that grows with every change of the registry's devices and settings: a device
+ * added or removed, renamed, a setting set or removed, by this process or another (a
+ * trigger counts it in the same transaction). Not raised by frame counters, sessions,
+ * nonces or downlinks. One indexed read: cheap enough to poll every second. */
+int registry_settings_generation(struct registry *r, int64_t *generation);
 
 /* Downlink queue. Queueing checks fport (1..223) and the length (REGISTRY_DOWNLINK_MAX). */
 int registry_queue_downlink(struct registry *r, const char *dev_eui, uint8_t fport,

@@ -116,6 +116,75 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  device TEXT PRIMARY KEY,"
     "  epoch INTEGER NOT NULL,"
     "  last_seq INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 6 -> 7: a registry of every transport's devices (registry.h). `devices` takes devices
+     * the edge network server does not activate (activation 'none': CoAP, LNS-fed), which
+     * have no keys and no session (the second CHECK); per-device settings go to
+     * device_settings as typed keys (lorawan/settings.h), the old labels JSON becoming
+     * label.<key> rows; registry_generation counts every change a daemon must notice.
+     * A CHECK cannot be changed in place, so `devices` is rebuilt as
+     * https://www.sqlite.org/lang_altertable.html section 7 says: new table, copy, drop,
+     * rename, indexes again. migrate() runs every script with foreign keys off and checks
+     * them before the commit (dev_nonces and downlinks keep pointing at "devices", which
+     * after the rename is the new table; with foreign keys on, the DROP would delete their
+     * rows by cascade). Self-contained: it names no other script's objects but devices,
+     * dev_nonces and downlinks of 2 -> 3. */
+    "CREATE TABLE devices_new ("
+    "  dev_eui TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  activation TEXT NOT NULL CHECK (activation IN ('abp', 'otaa', 'none')),"
+    "  dev_addr INTEGER,"
+    "  nwk_s_key BLOB,"
+    "  app_s_key BLOB,"
+    "  join_eui TEXT,"
+    "  app_key BLOB,"
+    "  fcnt_up INTEGER,"
+    "  fcnt_down INTEGER NOT NULL DEFAULT 0,"
+    "  app_nonce INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  session_frame_id INTEGER NOT NULL DEFAULT 0,"
+    "  session_quarantine_id INTEGER NOT NULL DEFAULT 0,"
+    "  CHECK (activation <> 'none' OR (dev_addr IS NULL AND nwk_s_key IS NULL AND"
+    "         app_s_key IS NULL AND join_eui IS NULL AND app_key IS NULL)));"
+    "INSERT INTO devices_new(dev_eui, name, activation, dev_addr, nwk_s_key, app_s_key,"
+    "  join_eui, app_key, fcnt_up, fcnt_down, app_nonce, created_ms, session_frame_id,"
+    "  session_quarantine_id)"
+    "  SELECT dev_eui, name, activation, dev_addr, nwk_s_key, app_s_key, join_eui, app_key,"
+    "  fcnt_up, fcnt_down, app_nonce, created_ms, session_frame_id, session_quarantine_id"
+    "  FROM devices;"
+    "CREATE TABLE device_settings ("
+    "  dev_eui TEXT NOT NULL REFERENCES devices(dev_eui) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 64),"
+    "  value TEXT NOT NULL CHECK (length(CAST(value AS BLOB)) <= 16384),"
+    "  updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (dev_eui, key)) WITHOUT ROWID;"
+    /* labels were a JSON object of strings written by sensorbroctl (cJSON); anything else
+     * in the column (never written by any version) is left behind rather than stopping
+     * the daemon's start */
+    "INSERT INTO device_settings(dev_eui, key, value, updated_ms)"
+    "  SELECT d.dev_eui, 'label.' || j.key, CAST(j.value AS TEXT), d.created_ms"
+    "  FROM devices d, json_each(CASE WHEN json_valid(d.labels) AND"
+    "    json_type(d.labels) = 'object' THEN d.labels ELSE '{}' END) j"
+    "  WHERE j.type IN ('text', 'integer', 'real') AND length(j.key) BETWEEN 1 AND 32;"
+    "DROP TABLE devices;"
+    "ALTER TABLE devices_new RENAME TO devices;"
+    "CREATE UNIQUE INDEX devices_dev_addr ON devices(dev_addr) WHERE dev_addr IS NOT NULL;"
+    "CREATE INDEX device_settings_key ON device_settings(key, dev_eui);"
+    "CREATE TABLE registry_generation ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  value INTEGER NOT NULL);"
+    "INSERT INTO registry_generation(id, value) VALUES (1, 0);"
+    "CREATE TRIGGER device_settings_inserted AFTER INSERT ON device_settings"
+    "  BEGIN UPDATE registry_generation SET value = value + 1; END;"
+    "CREATE TRIGGER device_settings_updated AFTER UPDATE ON device_settings"
+    "  BEGIN UPDATE registry_generation SET value = value + 1; END;"
+    "CREATE TRIGGER device_settings_deleted AFTER DELETE ON device_settings"
+    "  BEGIN UPDATE registry_generation SET value = value + 1; END;"
+    "CREATE TRIGGER devices_inserted AFTER INSERT ON devices"
+    "  BEGIN UPDATE registry_generation SET value = value + 1; END;"
+    "CREATE TRIGGER devices_deleted AFTER DELETE ON devices"
+    "  BEGIN UPDATE registry_generation SET value = value + 1; END;"
+    "CREATE TRIGGER devices_renamed AFTER UPDATE OF name, activation ON devices"
+    "  BEGIN UPDATE registry_generation SET value = value + 1; END;",
 };
 
 static int query_int64(sqlite3 *db, const char *sql, int64_t *value)
@@ -153,22 +222,43 @@ static int migrate(sqlite3 *db, bool writable, char *msg, size_t msg_size)
         }
         return 0;
     }
-    for (int64_t v = version; v < SCHEMA_VERSION; v++) {
+    if (version == SCHEMA_VERSION)
+        return 0;
+    /* Foreign keys off while the scripts run, so that a table rebuild (6 -> 7) never
+     * cascades; PRAGMA foreign_keys is a no-op inside a transaction, hence out here. Each
+     * script's result is checked with foreign_key_check before its commit instead. */
+    int64_t fk_on = 0;
+    if (query_int64(db, "PRAGMA foreign_keys", &fk_on) != 0 ||
+        sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(msg, msg_size, "PRAGMA foreign_keys: %.120s", sqlite3_errmsg(db));
+        return -1;
+    }
+    int result = 0;
+    for (int64_t v = version; v < SCHEMA_VERSION && result == 0; v++) {
         char bump[64];
         snprintf(bump, sizeof(bump), "PRAGMA user_version = %lld", (long long)(v + 1));
         char *why = NULL;
+        int64_t broken = 0;
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &why) != SQLITE_OK ||
             sqlite3_exec(db, migrations[v], NULL, NULL, &why) != SQLITE_OK ||
+            query_int64(db, "SELECT count(*) FROM pragma_foreign_key_check", &broken) != 0 ||
+            (broken > 0 && (why = sqlite3_mprintf("%lld rows would break foreign keys",
+                                                  (long long)broken)) != NULL) ||
             sqlite3_exec(db, bump, NULL, NULL, &why) != SQLITE_OK ||
             sqlite3_exec(db, "COMMIT", NULL, NULL, &why) != SQLITE_OK) {
             snprintf(msg, msg_size, "migrating journal to version %lld: %s", (long long)(v + 1),
                      why ? why : sqlite3_errmsg(db));
             sqlite3_free(why);
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
+            result = -1;
         }
     }
-    return 0;
+    if (fk_on && sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK &&
+        result == 0) {
+        snprintf(msg, msg_size, "PRAGMA foreign_keys=ON: %.120s", sqlite3_errmsg(db));
+        result = -1;
+    }
+    return result;
 }
 
 /* WAL mode, synchronous and foreign keys of a writable connection. Messages go to msg
