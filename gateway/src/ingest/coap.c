@@ -1,13 +1,23 @@
 /*
- * ingest/coap.c - the CoAP adapter behind ingest/coap.h.
+ * ingest/coap.c - the CoAP adapter behind ingest/coap.h: the libcoap transport only; the
+ * decode, the journal writer and the wait for the commit are the ingest core's
+ * (ingest/ingest.h, where a sensor is acknowledged).
  *
- * Life of one POST: handle_request (first call) checks path, method and size, decodes the
- * payload, registers the request as async with libcoap and submits the frame to the journal
- * writer with a struct pending_post as context. The writer commits and calls on_committed
- * on its thread, which moves the pending_post to the done list and writes the eventfd. The
- * adapter's loop wakes, calls coap_async_trigger for each done post, and libcoap calls
- * handle_request again (second call), which fills in the response from the pending_post
- * and frees it. libcoap frees the async itself after that call.
+ * Life of one POST: receive_request checks path, method and size, has the core classify the
+ * payload, parks the request with libcoap (coap_register_async) and has the core submit the
+ * frame, with a struct pending_post as context. After the commit the core runs
+ * trigger_reply on the adapter's thread (ingest_complete, from the loop's epoll), which asks
+ * libcoap to call the handler again; that call is reply_post, which writes the response
+ * from the commit's result and tells the core the post is answered.
+ *
+ * libcoap's async rule, in this one place. libcoap 4.3 calls one request handler both for
+ * a new request and, after coap_async_trigger, for a parked one: handle_request tells the
+ * two apart by finding the request's async (coap_find_async) and goes to receive_request or
+ * reply_post. The response PDU exists only inside the handler, so the answer can only be
+ * written there. libcoap frees a triggered async itself once that second call returns:
+ * reply_post must not call coap_free_async (a use-after-free, valgrind shows it), while
+ * receive_request, which is not a triggered call, must free the async it registered when the
+ * writer refuses the frame.
  */
 #include "ingest/coap.h"
 
@@ -22,17 +32,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <coap3/coap.h>
 
+#include "frame.h"
+#include "ingest/ingest.h"
 #include "util/backoff.h"
 #include "util/clock.h"
-#include "decode.h"
-#include "frame.h"
 #include "util/log.h"
 
 /* A 5.03 tells the sender to come back after Max-Age seconds, drawn from this range so
@@ -41,13 +50,10 @@
 #define UNAVAILABLE_MAX_AGE_MAX_S 8
 #define LOOP_MAX_WAIT_MS          1000
 
+/* A POST parked with libcoap until its frame is committed. */
 struct pending_post {
-    struct coap_ingest *ci;
     coap_async_t *async;
-    bool quarantined;
-    int status; /* the writer's: 0 committed, -1 not stored */
-    char reason[DECODE_REASON_SIZE];
-    struct pending_post *next;
+    struct ingest_ticket ticket; /* verdict, reason, and the commit's result */
 };
 
 struct coap_ingest {
@@ -55,18 +61,11 @@ struct coap_ingest {
     char bind[64];
     coap_context_t *ctx;
     int epoll_fd;
-    int event_fd;
+    struct ingest *ingest; /* classify, submit, the commit's completions (its fd in epoll) */
     pthread_t thread;
     atomic_bool stopping;
 
-    pthread_mutex_t done_lock;
-    struct pending_post *done_head; /* completed by the writer, not yet triggered */
-    struct pending_post *done_tail;
-    size_t outstanding; /* handed to the writer and not yet back: under done_lock */
-
     /* adapter thread only */
-    struct decoder decoder;
-    struct decoded_uplink uplink;
     struct frame_record record;
     struct backoff_rng rng; /* spreads the Max-Age of 5.03 answers */
 
@@ -77,44 +76,6 @@ struct coap_ingest {
     _Atomic uint64_t requests, accepted, quarantined, not_found, not_allowed, too_large,
         unavailable;
 };
-
-/* ---- completion from the writer thread ---- */
-
-static void on_committed(void *ctx, int status, int64_t id)
-{
-    (void)id;
-    struct pending_post *pp = ctx;
-    struct coap_ingest *ci = pp->ci;
-    pp->status = status;
-    pp->next = NULL;
-    pthread_mutex_lock(&ci->done_lock);
-    if (ci->done_tail)
-        ci->done_tail->next = pp;
-    else
-        ci->done_head = pp;
-    ci->done_tail = pp;
-    pthread_mutex_unlock(&ci->done_lock);
-    uint64_t one = 1;
-    ssize_t ignored = write(ci->event_fd, &one, sizeof(one));
-    (void)ignored;
-}
-
-/* Triggers the async of every post the writer has finished (adapter thread). */
-static void trigger_done_posts(struct coap_ingest *ci)
-{
-    uint64_t count;
-    ssize_t ignored = read(ci->event_fd, &count, sizeof(count));
-    (void)ignored;
-    pthread_mutex_lock(&ci->done_lock);
-    struct pending_post *pp = ci->done_head;
-    ci->done_head = ci->done_tail = NULL;
-    pthread_mutex_unlock(&ci->done_lock);
-    while (pp) {
-        struct pending_post *next = pp->next;
-        coap_async_trigger(pp->async);
-        pp = next;
-    }
-}
 
 /* ---- responses ---- */
 
@@ -141,21 +102,29 @@ static void respond_unavailable(struct coap_ingest *ci, coap_pdu_t *response, co
     respond(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE, why);
 }
 
-/* Second call of the handler: the writer is done with this post. */
-static void finish_post(struct coap_ingest *ci, struct pending_post *pp, coap_pdu_t *response)
+/* The core's answer for a committed post (adapter thread, from ingest_complete): the response
+ * can only be written inside libcoap's handler, so ask libcoap to call it again. */
+static void trigger_reply(void *adapter, struct ingest_ticket *t)
 {
-    if (pp->status != 0) {
+    (void)adapter;
+    struct pending_post *pp = t->ctx;
+    coap_async_trigger(pp->async);
+}
+
+/* The handler's second call for a parked post: the answer, from the commit's result. */
+static void reply_post(struct coap_ingest *ci, struct pending_post *pp, coap_pdu_t *response)
+{
+    const struct ingest_ticket *t = &pp->ticket;
+    if (t->result != INGEST_STORED) {
         respond_unavailable(ci, response, "journal write failed, retry later");
-    } else if (pp->quarantined) {
+    } else if (t->verdict == INGEST_QUARANTINE) {
         atomic_fetch_add(&ci->quarantined, 1);
-        respond(response, COAP_RESPONSE_CODE_BAD_REQUEST, pp->reason);
+        respond(response, COAP_RESPONSE_CODE_BAD_REQUEST, t->reason);
     } else {
         atomic_fetch_add(&ci->accepted, 1);
         respond(response, COAP_RESPONSE_CODE_CHANGED, NULL);
     }
-    pthread_mutex_lock(&ci->done_lock);
-    ci->outstanding--;
-    pthread_mutex_unlock(&ci->done_lock);
+    ingest_answered(ci->ingest, &pp->ticket);
     free(pp);
 }
 
@@ -170,17 +139,11 @@ static int parse_path(const coap_pdu_t *request, char device[FRAME_DEVICE_ID_SIZ
     return rc;
 }
 
-static void handle_request(coap_resource_t *resource, coap_session_t *session,
-                           const coap_pdu_t *request, const coap_string_t *query,
-                           coap_pdu_t *response)
+/* A new request (the handler's first call): checked, classified, parked and submitted, or
+ * answered at once when it cannot be stored. */
+static void receive_request(struct coap_ingest *ci, coap_session_t *session,
+                            const coap_pdu_t *request, coap_pdu_t *response)
 {
-    (void)query;
-    struct coap_ingest *ci = coap_resource_get_userdata(resource);
-    coap_async_t *async = coap_find_async(session, coap_pdu_get_token(request));
-    if (async) {
-        finish_post(ci, coap_async_get_app_data(async), response);
-        return; /* libcoap frees a triggered async after this returns */
-    }
     atomic_fetch_add(&ci->requests, 1);
     if (atomic_load(&ci->stopping)) {
         respond_unavailable(ci, response, "shutting down, retry later");
@@ -213,6 +176,7 @@ static void handle_request(coap_resource_t *resource, coap_session_t *session,
     }
 
     rec->received_ms = clock_wall_ms();
+    rec->heard_ms = 0; /* a CoAP sensor is heard when it is received */
     snprintf(rec->transport, sizeof(rec->transport), "coap");
     if (coap_print_addr(coap_session_get_addr_remote(session), (uint8_t *)rec->source,
                         sizeof(rec->source) - 1) == 0)
@@ -228,13 +192,7 @@ static void handle_request(coap_resource_t *resource, coap_session_t *session,
         respond_unavailable(ci, response, "out of memory");
         return;
     }
-    pp->ci = ci;
-    pp->quarantined = decode_uplink(&ci->decoder, rec->payload, rec->payload_len, rec->received_ms,
-                                    &ci->uplink, pp->reason) != 0;
-    rec->heard_ms = 0;
-    rec->has_uplink = !pp->quarantined;
-    rec->seq = ci->uplink.seq;
-    rec->status = ci->uplink.status;
+    ingest_classify(ci->ingest, rec, &pp->ticket);
 
     pp->async = coap_register_async(session, request, 0);
     if (pp->async == NULL) {
@@ -243,25 +201,32 @@ static void handle_request(coap_resource_t *resource, coap_session_t *session,
         return;
     }
     coap_async_set_app_data(pp->async, pp);
-    pthread_mutex_lock(&ci->done_lock);
-    ci->outstanding++;
-    pthread_mutex_unlock(&ci->done_lock);
-    int rc = pp->quarantined
-                 ? journal_writer_quarantine(ci->opts.writer, rec, pp->reason, on_committed, pp)
-                 : journal_writer_append(ci->opts.writer, rec, on_committed, pp);
-    if (rc != 0) {
+    enum ingest_result r = ingest_submit(ci->ingest, &pp->ticket, rec, pp);
+    if (r != INGEST_PENDING) {
         /* Not the triggered call, so freeing the async here is allowed. */
-        pthread_mutex_lock(&ci->done_lock);
-        ci->outstanding--;
-        pthread_mutex_unlock(&ci->done_lock);
         coap_free_async(session, pp->async);
         free(pp);
         respond_unavailable(ci, response,
-                            rc == JOURNAL_WRITER_FULL ? "journal full, retry later"
-                                                      : "journal queue full, retry later");
+                            r == INGEST_JOURNAL_FULL ? "journal full, retry later"
+                                                     : "journal queue full, retry later");
         return;
     }
     /* No response code now: libcoap sends an empty ACK and the answer comes after commit. */
+}
+
+/* libcoap's handler for every request, called twice for a parked one (the top comment). */
+static void handle_request(coap_resource_t *resource, coap_session_t *session,
+                           const coap_pdu_t *request, const coap_string_t *query,
+                           coap_pdu_t *response)
+{
+    (void)query;
+    struct coap_ingest *ci = coap_resource_get_userdata(resource);
+    coap_async_t *async = coap_find_async(session, coap_pdu_get_token(request));
+    if (async) {
+        reply_post(ci, coap_async_get_app_data(async), response);
+        return; /* libcoap frees a triggered async after this returns */
+    }
+    receive_request(ci, session, request, response);
 }
 
 /* ---- the adapter's thread ---- */
@@ -278,17 +243,10 @@ static void route_libcoap_log(coap_log_t level, const char *message)
     log_msg(ours, "coap: %.*s", (int)len, message);
 }
 
-static size_t outstanding(struct coap_ingest *ci)
-{
-    pthread_mutex_lock(&ci->done_lock);
-    size_t n = ci->outstanding;
-    pthread_mutex_unlock(&ci->done_lock);
-    return n;
-}
-
 /* Waits for libcoap or the writer, then lets libcoap do whatever is due. */
-static void run_once(struct coap_ingest *ci, int max_wait_ms)
+static void run_once(void *adapter, int max_wait_ms)
 {
+    struct coap_ingest *ci = adapter;
     coap_tick_t now;
     coap_ticks(&now);
     unsigned next_ms = coap_io_prepare_epoll(ci->ctx, now);
@@ -296,8 +254,8 @@ static void run_once(struct coap_ingest *ci, int max_wait_ms)
     struct epoll_event events[4];
     int n = epoll_wait(ci->epoll_fd, events, 4, wait_ms);
     for (int i = 0; i < n; i++) {
-        if (events[i].data.fd == ci->event_fd)
-            trigger_done_posts(ci);
+        if (events[i].data.fd == ingest_fd(ci->ingest))
+            ingest_complete(ci->ingest); /* trigger_reply for each committed post */
     }
     coap_io_process(ci->ctx, COAP_IO_NO_WAIT);
 }
@@ -308,8 +266,7 @@ static void *coap_main(void *arg)
     while (!atomic_load(&ci->stopping))
         run_once(ci, LOOP_MAX_WAIT_MS);
     /* Answer every frame the writer still holds before letting go of the sessions. */
-    while (outstanding(ci) > 0)
-        run_once(ci, 50);
+    ingest_drain(ci->ingest, run_once, ci);
     for (int i = 0; i < 10; i++)
         run_once(ci, 10); /* let the last responses out */
     return NULL;
@@ -439,9 +396,7 @@ static void free_ingest(struct coap_ingest *ci)
         coap_free_context(ci->ctx);
     if (ci->epoll_fd >= 0)
         close(ci->epoll_fd);
-    if (ci->event_fd >= 0)
-        close(ci->event_fd);
-    pthread_mutex_destroy(&ci->done_lock);
+    ingest_free(ci->ingest);
     free(ci);
 }
 
@@ -459,9 +414,8 @@ int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options
     ci->opts.bind = ci->bind;
     if (ci->opts.max_payload_bytes > FRAME_MAX_PAYLOAD_BYTES)
         ci->opts.max_payload_bytes = FRAME_MAX_PAYLOAD_BYTES;
-    ci->epoll_fd = ci->event_fd = ci->socket_fd = -1;
+    ci->epoll_fd = ci->socket_fd = -1;
     backoff_rng_seed(&ci->rng, (uint64_t)(uintptr_t)ci);
-    pthread_mutex_init(&ci->done_lock, NULL);
 
     coap_startup();
     coap_set_log_handler(route_libcoap_log);
@@ -504,14 +458,17 @@ int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options
     coap_add_attr(up, coap_make_str_const("rt"), coap_make_str_const("\"sensorbro.uplink\""), 0);
     coap_add_resource(ci->ctx, up);
 
-    ci->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    const struct ingest_options io = {
+        .writer = opts->writer, .mode = INGEST_MAILBOX, .answer = trigger_reply, .adapter = ci};
+    int ingest_rc = ingest_create(&ci->ingest, &io);
     ci->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     int coap_fd = coap_context_get_coap_fd(ci->ctx);
     struct epoll_event ev_coap = {.events = EPOLLIN, .data.fd = coap_fd};
-    struct epoll_event ev_done = {.events = EPOLLIN, .data.fd = ci->event_fd};
-    if (ci->event_fd < 0 || ci->epoll_fd < 0 || coap_fd < 0 ||
+    struct epoll_event ev_done = {.events = EPOLLIN,
+                                  .data.fd = ingest_rc == 0 ? ingest_fd(ci->ingest) : -1};
+    if (ingest_rc != 0 || ci->epoll_fd < 0 || coap_fd < 0 ||
         epoll_ctl(ci->epoll_fd, EPOLL_CTL_ADD, coap_fd, &ev_coap) != 0 ||
-        epoll_ctl(ci->epoll_fd, EPOLL_CTL_ADD, ci->event_fd, &ev_done) != 0) {
+        epoll_ctl(ci->epoll_fd, EPOLL_CTL_ADD, ev_done.data.fd, &ev_done) != 0) {
         snprintf(err, err_size, "coap: cannot set up the event loop: %s",
                  coap_fd < 0 ? "libcoap built without epoll" : strerror(errno));
         free_ingest(ci);
@@ -532,9 +489,7 @@ void coap_ingest_stop(struct coap_ingest *ci, struct coap_ingest_stats *final_st
     if (ci == NULL)
         return;
     atomic_store(&ci->stopping, true);
-    uint64_t one = 1;
-    ssize_t ignored = write(ci->event_fd, &one, sizeof(one));
-    (void)ignored;
+    ingest_wake(ci->ingest);
     pthread_join(ci->thread, NULL);
     if (final_stats)
         coap_ingest_get_stats(ci, final_stats);

@@ -12,13 +12,16 @@
  *   4.13 Too Large    payload over coap.max_payload_bytes (Size1 says the limit)
  *   5.03 Unavailable  the journal's queue is full or a commit failed (Max-Age: retry
  *                     after 2-8 s, random, so that turned-away senders spread out)
- * To answer after the commit without blocking the loop, the request is parked with libcoap's
- * async API. For a confirmable request libcoap sends an empty ACK at once and the response
+ * The decode, the journal writer and the wait for the commit are the ingest core's
+ * (ingest/ingest.h: where a sensor is acknowledged). To answer after the commit without
+ * blocking the loop, the request is parked with libcoap's async API (ingest/coap.c says
+ * how). For a confirmable request libcoap sends an empty ACK at once and the response
  * follows as a separate confirmable message; a sensor must treat only the 2.04 as "stored".
  *
  * Threads: start/stop from the main thread; the adapter's thread owns the libcoap context.
- * The journal writer's completion callback (writer thread) only queues the result and wakes
- * the adapter through an eventfd; libcoap is never touched outside the adapter's thread.
+ * The journal writer's completion (writer thread) only queues the result in the ingest core
+ * and wakes the adapter through the core's eventfd; libcoap is never touched outside the
+ * adapter's thread.
  */
 #ifndef SENSORBRO_INGEST_COAP_H
 #define SENSORBRO_INGEST_COAP_H

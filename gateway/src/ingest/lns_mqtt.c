@@ -3,8 +3,9 @@
  *
  * Parts: the recent-deduplicationId set, the map of each device's applicationId (for
  * downlinks), and the adapter: its MQTT session (output/mqtt_session.h) and its thread. The
- * events and commands themselves are ingest/chirpstack.c's (pure, unit-tested); this file
- * moves them and journals them.
+ * events and commands themselves are ingest/chirpstack.c's (pure, unit-tested); the decode,
+ * the journal writer and the wait for the commit are the ingest core's (ingest/ingest.h,
+ * where a sensor is acknowledged, here in its blocking mode); this file moves events.
  *
  * Concurrency. The adapter's thread drives the session (connects, reconnects), subscribes
  * on every connect and reacts to the subscription's result; Paho's callbacks only record
@@ -25,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "decode.h"
 #include "ingest/chirpstack.h"
+#include "ingest/ingest.h"
 #include "output/mqtt_session.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -140,16 +141,13 @@ struct lns_mqtt {
 
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t wake_cond;   /* the adapter's thread */
-    pthread_cond_t commit_cond; /* the message callback waiting for its commit */
+    pthread_cond_t wake_cond; /* the adapter's thread */
 
     /* --- under lock --- */
     bool stopping, wake;
     bool subscribed_event, subscribe_failed_event;
     int subscribe_reason;
     bool subscribed;
-    bool commit_done;
-    int commit_status;
 
     /* --- adapter thread only --- */
     int64_t session_due_mono_ms; /* when the session wants to be serviced again */
@@ -158,8 +156,8 @@ struct lns_mqtt {
     /* --- the message callback only (Paho calls it for one message at a time) --- */
     struct chirpstack_uplink event;
     struct frame_record record;
-    struct decoder decoder;
-    struct decoded_uplink uplink;
+    struct ingest *ingest;       /* blocking mode: classify, submit, wait for the commit */
+    struct ingest_ticket ticket; /* the event being stored */
     struct dedup_set dedup;
     int64_t bad_logged_mono_ms;
     uint64_t bad_unlogged;
@@ -230,43 +228,20 @@ static bool recall_application(struct lns_mqtt *lm, const char *device,
 
 /* ---- one event (the message callback, Paho's receive thread) ---- */
 
-static void on_commit(void *ctx, int status, int64_t id)
-{
-    (void)id;
-    struct lns_mqtt *lm = ctx;
-    pthread_mutex_lock(&lm->lock);
-    lm->commit_status = status;
-    lm->commit_done = true;
-    pthread_cond_broadcast(&lm->commit_cond);
-    pthread_mutex_unlock(&lm->lock);
-}
-
-/* Hands lm->record to the journal writer and waits until it is committed. Returns 0, or -1
- * when it was not stored (queue full for APPEND_GIVE_UP_MS, or a failed commit). */
-static int commit_record(struct lns_mqtt *lm, const char *quarantine_reason)
+/* Hands lm->record, classified in lm->ticket, to the journal writer and waits until it is
+ * committed. Returns 0, or -1 when it was not stored (queue full for APPEND_GIVE_UP_MS, or a
+ * failed commit). */
+static int commit_record(struct lns_mqtt *lm)
 {
     int64_t give_up = clock_mono_ms() + APPEND_GIVE_UP_MS;
-    pthread_mutex_lock(&lm->lock);
-    lm->commit_done = false;
-    pthread_mutex_unlock(&lm->lock);
-    for (;;) {
-        int rc = quarantine_reason ? journal_writer_quarantine(lm->writer, &lm->record,
-                                                               quarantine_reason, on_commit, lm)
-                                   : journal_writer_append(lm->writer, &lm->record, on_commit, lm);
-        if (rc == 0)
-            break;
+    while (ingest_submit(lm->ingest, &lm->ticket, &lm->record, lm) != INGEST_PENDING) {
         if (clock_mono_ms() >= give_up)
             return -1;
         /* the journal's queue is full: holding the event here holds back the broker too */
         struct timespec pause = {.tv_nsec = APPEND_RETRY_MS * 1000000L};
         nanosleep(&pause, NULL);
     }
-    pthread_mutex_lock(&lm->lock);
-    while (!lm->commit_done)
-        pthread_cond_wait(&lm->commit_cond, &lm->lock);
-    int status = lm->commit_status;
-    pthread_mutex_unlock(&lm->lock);
-    return status;
+    return ingest_wait(lm->ingest, &lm->ticket) == INGEST_STORED ? 0 : -1;
 }
 
 /* "mqtt:<topic>", cut to fit, anything but printable ASCII shown as '?'. */
@@ -345,8 +320,7 @@ static void handle_event(struct lns_mqtt *lm, const char *topic, size_t topic_le
         return;
     }
 
-    char why[DECODE_REASON_SIZE + BAD_EVENT_REASON_EXTRA];
-    const char *quarantine_reason = NULL;
+    struct ingest_ticket *t = &lm->ticket;
     if (rc == 0) {
         remember_application(lm, ev->device, ev->application_id);
         rec->payload_len = ev->data_len;
@@ -362,20 +336,13 @@ static void handle_event(struct lns_mqtt *lm, const char *topic, size_t topic_le
                                                     : ev->ns_time_ms;
             log_untrusted_time(lm, rec, time_source, claimed);
         }
-        char decode_why[DECODE_REASON_SIZE];
-        if (decode_uplink(&lm->decoder, rec->payload, rec->payload_len, frame_anchor_ms(rec),
-                          &lm->uplink, decode_why) != 0) {
-            snprintf(why, sizeof(why), "%s", decode_why);
-            quarantine_reason = why;
-        }
-        rec->has_uplink = quarantine_reason == NULL;
-        rec->seq = lm->uplink.seq;
-        rec->status = lm->uplink.status;
+        ingest_classify(lm->ingest, rec, t); /* decoded at frame_anchor_ms: heard_ms */
     } else {
         atomic_fetch_add(&lm->bad, 1);
         char shown_topic[TOPIC_SIZE];
         format_source(topic, topic_len, shown_topic, sizeof(shown_topic));
         log_bad_event(lm, shown_topic + 5, reason);
+        char why[DECODE_REASON_SIZE + BAD_EVENT_REASON_EXTRA];
         if (ev->data_len > 0) {
             /* the event was bad after its data decoded: keep the data */
             rec->payload_len = ev->data_len;
@@ -391,10 +358,10 @@ static void handle_event(struct lns_mqtt *lm, const char *topic, size_t topic_le
         } else {
             return; /* nothing to keep */
         }
-        quarantine_reason = why;
+        ingest_classify_refused(rec, t, why);
     }
 
-    if (commit_record(lm, quarantine_reason) != 0) {
+    if (commit_record(lm) != 0) {
         atomic_fetch_add(&lm->not_stored, 1);
         log_error("lns-mqtt: event %s from %s not stored: the journal refused it", ev->dedup_id,
                   rec->device);
@@ -402,11 +369,11 @@ static void handle_event(struct lns_mqtt *lm, const char *topic, size_t topic_le
     }
     if (ev->dedup_id[0] != '\0')
         dedup_add(&lm->dedup, ev->dedup_id);
-    if (quarantine_reason) {
+    if (t->verdict == INGEST_QUARANTINE) {
         atomic_fetch_add(&lm->quarantined, 1);
         if (rc == 0)
             log_debug("lns-mqtt: event %s from %s quarantined: %s", ev->dedup_id, rec->device,
-                      quarantine_reason);
+                      t->reason);
     } else {
         atomic_fetch_add(&lm->accepted, 1);
     }
@@ -658,6 +625,7 @@ int lns_mqtt_send_downlink(struct lns_mqtt *lm, const char *dev_eui, const char 
 static void free_adapter(struct lns_mqtt *lm)
 {
     mqtt_session_free(lm->session);
+    ingest_free(lm->ingest); /* nothing outstanding: Paho's callbacks are over */
     dedup_free(&lm->dedup);
     free(lm->apps);
     free(lm);
@@ -680,8 +648,10 @@ int lns_mqtt_start(struct lns_mqtt **out, const struct config *cfg, struct journ
                            cfg->lns_mqtt.shared_group, cfg->lns_mqtt.topic)
                 : snprintf(lm->filter, sizeof(lm->filter), "%s", cfg->lns_mqtt.topic);
     lm->apps = calloc(APP_MAP_SLOTS, sizeof(*lm->apps));
+    const struct ingest_options io = {.writer = writer, .mode = INGEST_BLOCKING};
     if (n < 0 || (size_t)n >= sizeof(lm->filter) || lm->apps == NULL ||
-        dedup_init(&lm->dedup, cfg->lns_mqtt.dedup_window) != 0) {
+        dedup_init(&lm->dedup, cfg->lns_mqtt.dedup_window) != 0 ||
+        ingest_create(&lm->ingest, &io) != 0) {
         snprintf(err, err_size, "lns-mqtt: out of memory or topic too long");
         free_adapter(lm);
         return -1;
@@ -710,12 +680,10 @@ int lns_mqtt_start(struct lns_mqtt **out, const struct config *cfg, struct journ
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&lm->wake_cond, &attr);
     pthread_condattr_destroy(&attr);
-    pthread_cond_init(&lm->commit_cond, NULL);
     int rc = pthread_create(&lm->thread, NULL, lns_main, lm);
     if (rc != 0) {
         snprintf(err, err_size, "lns-mqtt: cannot start thread: %s", strerror(rc));
         pthread_cond_destroy(&lm->wake_cond);
-        pthread_cond_destroy(&lm->commit_cond);
         pthread_mutex_destroy(&lm->lock);
         pthread_mutex_destroy(&lm->app_lock);
         free_adapter(lm);
@@ -737,7 +705,6 @@ void lns_mqtt_stop(struct lns_mqtt *lm, struct lns_mqtt_stats *final_stats)
     if (final_stats)
         lns_mqtt_get_stats(lm, final_stats);
     pthread_cond_destroy(&lm->wake_cond);
-    pthread_cond_destroy(&lm->commit_cond);
     pthread_mutex_destroy(&lm->lock);
     pthread_mutex_destroy(&lm->app_lock);
     free_adapter(lm);

@@ -52,9 +52,10 @@
  *
  * Threads: start/stop from the main thread. The adapter owns one thread (connects,
  * subscribes, reconnects with jittered backoff); Paho's threads run the callbacks. The
- * message callback blocks Paho's receive thread until the journal writer's completion
- * callback (writer thread) says the event is committed; Paho holds its global mutex
- * meanwhile, so Paho calls from other threads (the publisher's) wait for that commit too.
+ * message callback blocks Paho's receive thread in the ingest core (ingest/ingest.h,
+ * ingest_wait) until the journal writer's completion (writer thread) says the event is
+ * committed; Paho holds its global mutex meanwhile, so Paho calls from other threads (the
+ * publisher's) wait for that commit too.
  * Nothing the journal writer runs may call into Paho, or this would deadlock.
  * lns_mqtt_send_downlink and lns_mqtt_get_stats may be called from any thread, except from
  * a downlink's done callback (it runs under Paho's mutex; the adapter's thread may be

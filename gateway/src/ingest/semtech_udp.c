@@ -5,17 +5,20 @@
  * and how many of its frames are still open. Each valid rxpk's PHYPayload joins the open
  * struct group with the same bytes (a copy from another forwarder) or opens one. When a
  * group's window closes, edge_ns judges it once: a drop or a Join-Accept closes it at
- * once; an uplink for the journal goes to the writer with the group as context. The
- * writer's completion (writer thread) queues the group and writes the eventfd; the
- * adapter's loop then sends the RX1 downlink, if any, and the PUSH_ACKs whose frames are
- * all done. Grouping by the whole PHYPayload (not only DevAddr, FCnt and MIC, which it
- * contains) keeps a tampered copy from riding on a good one. The datagrams themselves are
- * read and written by the GWMP codec (lorawan/gwmp.c); this file only counts its verdicts.
+ * once; an uplink for the journal is classified and submitted by the ingest core
+ * (ingest/ingest.h, where a sensor is acknowledged) with the group as context. After the
+ * commit the core runs finish_group on the adapter's thread (its eventfd is in the loop's
+ * poll): the group's answer is releasing it, which sends the RX1 downlink, if any, and the
+ * PUSH_ACKs whose frames are all done. Grouping by the whole PHYPayload (not only DevAddr,
+ * FCnt and MIC, which it contains) keeps a tampered copy from riding on a good one. The
+ * datagrams themselves are read and written by the GWMP codec (lorawan/gwmp.c); this file
+ * only counts its verdicts.
  *
  * Accounting (semtech_udp_ok checks it, in builds with assertions): a push's `remaining`
  * is the number of open or committing groups that list it, plus 1 while its PUSH_DATA is
  * still being collected (the hold that keeps it from being acknowledged half-read); a group
- * lists a push at most once; `outstanding` is the number of groups in GROUP_COMMITTING.
+ * lists a push at most once; the core's outstanding submissions are the groups in
+ * GROUP_COMMITTING.
  *
  * Late copies. A closed group's bytes, and which forwarder heard them at which tmst, stay
  * in `recent` for RECENT_KEEP_MS. A LoRaWAN 1.0.x retransmission is byte-identical to the
@@ -44,15 +47,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "ingest/ingest.h"
 #include "util/clock.h"
-#include "decode.h"
 #include "util/log.h"
 
 #define DATAGRAM_MAX      65536
@@ -112,11 +114,8 @@ struct group {
     struct copy copies[MAX_COPIES];
     size_t n_pushes;
     int pushes[MAX_PUSH_REFS];
-    int status; /* the writer's: 0 committed, -1 not stored */
-    bool quarantined;
     struct edge_ns_verdict verdict;
-    struct semtech_udp *su;
-    struct group *next_done;
+    struct ingest_ticket ticket; /* GROUP_COMMITTING: classified, submitted, then completed */
 };
 
 /* A judged frame: its bytes and the receptions it was made of (forwarder, tmst). */
@@ -142,13 +141,9 @@ struct semtech_udp {
     struct semtech_udp_options opts;
     char bind[64];
     int fd;
-    int event_fd;
+    struct ingest *ingest; /* classify, submit, the commit's completions (its fd polled) */
     pthread_t thread;
     atomic_bool stopping;
-
-    pthread_mutex_t done_lock;
-    struct group *done_head; /* committed by the writer, not yet finished */
-    size_t outstanding;      /* handed to the writer and not yet back: under done_lock */
 
     pthread_mutex_t forwarders_lock; /* the table is written by the adapter, read by any */
     struct semtech_udp_forwarder forwarders[SEMTECH_UDP_MAX_FORWARDERS];
@@ -163,8 +158,6 @@ struct semtech_udp {
     size_t recent_next;
     int collecting; /* the push whose PUSH_DATA is being read (holding it open), or -1 */
     uint64_t next_opened_seq;
-    struct decoder decoder;
-    struct decoded_uplink uplink;
     struct frame_record record;
     uint8_t buf[DATAGRAM_MAX];
     int64_t next_flush_ms;
@@ -271,10 +264,7 @@ static bool semtech_udp_ok(struct semtech_udp *su)
                          : listed[p] != 0)
             return false;
     }
-    pthread_mutex_lock(&su->done_lock);
-    bool outstanding_ok = su->outstanding == committing;
-    pthread_mutex_unlock(&su->done_lock);
-    return outstanding_ok;
+    return ingest_outstanding(su->ingest) == committing;
 }
 #endif
 
@@ -490,46 +480,22 @@ static void answer_uplink(struct semtech_udp *su, struct group *g)
         send_downlink(su, g, RX1_DELAY_US, phy, len);
 }
 
-static void on_committed(void *ctx, int status, int64_t id)
+/* The core's answer for a committed group (adapter thread, from ingest_complete): durable
+ * first, then acknowledged, on air too; a frame not stored is given back to edge_ns. */
+static void finish_group(void *adapter, struct ingest_ticket *t)
 {
-    (void)id;
-    struct group *g = ctx;
-    struct semtech_udp *su = g->su;
-    g->status = status;
-    pthread_mutex_lock(&su->done_lock);
-    g->next_done = su->done_head;
-    su->done_head = g;
-    pthread_mutex_unlock(&su->done_lock);
-    uint64_t one = 1;
-    ssize_t ignored = write(su->event_fd, &one, sizeof(one));
-    (void)ignored;
-}
-
-static void finish_committed(struct semtech_udp *su)
-{
-    uint64_t count;
-    ssize_t ignored = read(su->event_fd, &count, sizeof(count));
-    (void)ignored;
-    pthread_mutex_lock(&su->done_lock);
-    struct group *g = su->done_head;
-    su->done_head = NULL;
-    pthread_mutex_unlock(&su->done_lock);
-    while (g) {
-        struct group *next = g->next_done;
-        if (g->status == 0) {
-            atomic_fetch_add(g->quarantined ? &su->quarantined : &su->journaled, 1);
-            answer_uplink(su, g); /* durable first, then acknowledged on air too */
-        } else {
-            count_drop(su, SEMTECH_UDP_DROP_JOURNAL);
-            edge_ns_abandon(su->ns, &g->verdict);
-        }
-        release_group(su, g, g->status == 0);
-        pthread_mutex_lock(&su->done_lock);
-        su->outstanding--;
-        pthread_mutex_unlock(&su->done_lock);
-        g = next;
+    struct semtech_udp *su = adapter;
+    struct group *g = t->ctx;
+    bool stored = t->result == INGEST_STORED;
+    if (stored) {
+        atomic_fetch_add(t->verdict == INGEST_QUARANTINE ? &su->quarantined : &su->journaled, 1);
+        answer_uplink(su, g);
+    } else {
+        count_drop(su, SEMTECH_UDP_DROP_JOURNAL);
+        edge_ns_abandon(su->ns, &g->verdict);
     }
-    assert(semtech_udp_ok(su));
+    release_group(su, g, stored);
+    ingest_answered(su->ingest, t);
 }
 
 /* Hands an accepted FPort 1 uplink to the journal writer. */
@@ -574,24 +540,10 @@ static void journal_group(struct semtech_udp *su, struct group *g)
     rec->payload_len = v->payload_len;
     memcpy(rec->payload, v->payload, v->payload_len);
 
-    char reason[DECODE_REASON_SIZE];
-    g->quarantined = decode_uplink(&su->decoder, rec->payload, rec->payload_len, rec->received_ms,
-                                   &su->uplink, reason) != 0;
-    rec->has_uplink = !g->quarantined; /* for the journal's message ids and resend check */
-    rec->seq = su->uplink.seq;
-    rec->status = su->uplink.status;
+    ingest_classify(su->ingest, rec, &g->ticket);
     g->state = GROUP_COMMITTING;
-    g->su = su;
-    pthread_mutex_lock(&su->done_lock);
-    su->outstanding++;
-    pthread_mutex_unlock(&su->done_lock);
-    int rc = g->quarantined
-                 ? journal_writer_quarantine(su->opts.writer, rec, reason, on_committed, g)
-                 : journal_writer_append(su->opts.writer, rec, on_committed, g);
-    if (rc != 0) {
-        pthread_mutex_lock(&su->done_lock);
-        su->outstanding--;
-        pthread_mutex_unlock(&su->done_lock);
+    if (ingest_submit(su->ingest, &g->ticket, rec, g) != INGEST_PENDING) {
+        /* the journal full or its queue: no PUSH_ACK, so that the forwarder may retry */
         count_drop(su, SEMTECH_UDP_DROP_JOURNAL);
         edge_ns_abandon(su->ns, v);
         release_group(su, g, false);
@@ -866,14 +818,6 @@ static void handle_datagram(struct semtech_udp *su, const uint8_t *buf, size_t l
 
 /* ---- the adapter's thread ---- */
 
-static size_t outstanding(struct semtech_udp *su)
-{
-    pthread_mutex_lock(&su->done_lock);
-    size_t n = su->outstanding;
-    pthread_mutex_unlock(&su->done_lock);
-    return n;
-}
-
 static int next_wait_ms(struct semtech_udp *su, int max_ms)
 {
     int64_t now = clock_mono_ms();
@@ -889,11 +833,13 @@ static int next_wait_ms(struct semtech_udp *su, int max_ms)
 
 static void run_once(struct semtech_udp *su, bool read_socket, int max_wait_ms)
 {
-    struct pollfd fds[2] = {{.fd = su->event_fd, .events = POLLIN},
+    struct pollfd fds[2] = {{.fd = ingest_fd(su->ingest), .events = POLLIN},
                             {.fd = su->fd, .events = read_socket ? POLLIN : 0}};
     int n = poll(fds, 2, next_wait_ms(su, max_wait_ms));
-    if (n > 0 && (fds[0].revents & POLLIN))
-        finish_committed(su);
+    if (n > 0 && (fds[0].revents & POLLIN)) {
+        ingest_complete(su->ingest); /* finish_group for each committed group */
+        assert(semtech_udp_ok(su));
+    }
     if (n > 0 && (fds[1].revents & POLLIN)) {
         for (int i = 0; i < 64; i++) { /* a burst, but let timers run between bursts */
             struct address from = {.len = sizeof(from.sa)};
@@ -912,6 +858,12 @@ static void run_once(struct semtech_udp *su, bool read_socket, int max_wait_ms)
     }
 }
 
+/* A turn of the loop while stopping: no more datagrams, only the writer's completions. */
+static void drain_once(void *adapter, int max_wait_ms)
+{
+    run_once(adapter, false, max_wait_ms);
+}
+
 static void *semtech_main(void *arg)
 {
     struct semtech_udp *su = arg;
@@ -919,8 +871,7 @@ static void *semtech_main(void *arg)
         run_once(su, true, LOOP_MAX_WAIT_MS);
     /* judge what is being collected, then wait for the writer to answer all of it */
     close_due_groups(su, true);
-    while (outstanding(su) > 0)
-        run_once(su, false, 50);
+    ingest_drain(su->ingest, drain_once, su);
     return NULL;
 }
 
@@ -954,9 +905,7 @@ static void free_adapter(struct semtech_udp *su)
     edge_ns_close(su->ns);
     if (su->fd >= 0)
         close(su->fd);
-    if (su->event_fd >= 0)
-        close(su->event_fd);
-    pthread_mutex_destroy(&su->done_lock);
+    ingest_free(su->ingest);
     pthread_mutex_destroy(&su->forwarders_lock);
     free(su);
 }
@@ -974,9 +923,8 @@ int semtech_udp_start(struct semtech_udp **out, const struct semtech_udp_options
     snprintf(su->bind, sizeof(su->bind), "%s", opts->bind);
     su->opts.bind = su->bind;
     su->opts.journal_path = NULL; /* used at start only */
-    su->fd = su->event_fd = -1;
+    su->fd = -1;
     su->collecting = -1;
-    pthread_mutex_init(&su->done_lock, NULL);
     pthread_mutex_init(&su->forwarders_lock, NULL);
     struct edge_ns_options nso = {
         .registry_path = opts->journal_path, .net_id = opts->net_id, .busy_timeout_ms = 5000};
@@ -990,8 +938,9 @@ int semtech_udp_start(struct semtech_udp **out, const struct semtech_udp_options
         free_adapter(su);
         return -1;
     }
-    su->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (su->event_fd < 0) {
+    const struct ingest_options io = {
+        .writer = opts->writer, .mode = INGEST_MAILBOX, .answer = finish_group, .adapter = su};
+    if (ingest_create(&su->ingest, &io) != 0) {
         snprintf(err, err_size, "semtech-udp: eventfd: %s", strerror(errno));
         free_adapter(su);
         return -1;
@@ -1012,9 +961,7 @@ void semtech_udp_stop(struct semtech_udp *su, struct semtech_udp_stats *final_st
     if (su == NULL)
         return;
     atomic_store(&su->stopping, true);
-    uint64_t one = 1;
-    ssize_t ignored = write(su->event_fd, &one, sizeof(one));
-    (void)ignored;
+    ingest_wake(su->ingest);
     pthread_join(su->thread, NULL);
     if (final_stats)
         semtech_udp_get_stats(su, final_stats);

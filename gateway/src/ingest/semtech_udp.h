@@ -25,9 +25,9 @@
  *   stat       kept per forwarder (semtech_udp_get_forwarders).
  *
  * Threads: start/stop from the main thread; the adapter's own thread owns the socket, the
- * collection of copies and edge_ns. The journal writer's completion callback only queues
- * the result and writes an eventfd, as in ingest/coap.c. get_stats and get_forwarders may
- * be called from any thread.
+ * collection of copies and edge_ns. The journal writer's completion only queues the result
+ * in the ingest core (ingest/ingest.h) and writes its eventfd, as for ingest/coap.c.
+ * get_stats and get_forwarders may be called from any thread.
  */
 #ifndef SENSORBRO_INGEST_SEMTECH_UDP_H
 #define SENSORBRO_INGEST_SEMTECH_UDP_H
