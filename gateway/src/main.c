@@ -26,9 +26,9 @@
 #include "store/journal_writer.h"
 #include "util/log.h"
 #include "metrics.h"
-#include "metrics_collect.h"
 #include "output/mqtt_session.h"
 #include "output/publish.h"
+#include "report.h"
 
 #define EXIT_USAGE 2
 /* The counters go to the journal's status table (sensorbroctl status) this often when
@@ -37,6 +37,9 @@
 #define STATUS_PERIOD_S    5
 #define STATUS_HEARTBEAT_S 60
 #define STATS_LOG_PERIOD_S 60
+/* room for one module's stats line (the Semtech adapter's, with every drop reason, is the
+ * longest) */
+#define STATS_LINE_SIZE 1024
 
 #ifndef SENSORBRO_VERSION
 #define SENSORBRO_VERSION "unknown"
@@ -252,20 +255,97 @@ static int start(struct gateway *gw)
     return 0;
 }
 
-/* Reads the counters of every module that runs. */
-static void refresh_stats(struct gateway *gw)
+/* ---- the modules that count ---- */
+
+/* A module's two adapters for its row below: its live stats into gw->stats.FIELD while it
+ * runs (gw->INSTANCE set; after its stop the final figures its stop function gave stay),
+ * and its collector (report.h) over that snapshot. */
+#define STATS_ADAPTERS(field, instance, get_stats, collect)                                        \
+    static void field##_refresh(struct gateway *gw)                                                \
+    {                                                                                              \
+        if (gw->instance)                                                                          \
+            get_stats(gw->instance, &gw->stats.field);                                             \
+    }                                                                                              \
+    static void field##_collect(const struct gateway_stats *s, struct report *r)                   \
+    {                                                                                              \
+        collect(&s->field, r);                                                                     \
+    }
+
+STATS_ADAPTERS(writer, writer, journal_writer_get_stats, journal_writer_collect)
+STATS_ADAPTERS(coap, coap, coap_ingest_get_stats, coap_ingest_collect)
+STATS_ADAPTERS(semtech, semtech, semtech_udp_get_stats, semtech_udp_collect)
+STATS_ADAPTERS(lns, lns, lns_mqtt_get_stats, lns_mqtt_collect)
+
+static void publisher_refresh(struct gateway *gw)
 {
-    if (gw->writer)
-        journal_writer_get_stats(gw->writer, &gw->stats.writer);
     struct publisher *publisher = atomic_load(&gw->publisher);
     if (publisher)
         publisher_get_stats(publisher, &gw->stats.publisher);
-    if (gw->coap)
-        coap_ingest_get_stats(gw->coap, &gw->stats.coap);
-    if (gw->semtech)
-        semtech_udp_get_stats(gw->semtech, &gw->stats.semtech);
-    if (gw->lns)
-        lns_mqtt_get_stats(gw->lns, &gw->stats.lns);
+}
+
+static void publisher_collect_stats(const struct gateway_stats *s, struct report *r)
+{
+    publisher_collect(&s->publisher, r);
+}
+
+static bool coap_enabled(const struct config *cfg)
+{
+    return cfg->coap.enabled;
+}
+
+static bool semtech_enabled(const struct config *cfg)
+{
+    return cfg->semtech_udp.enabled;
+}
+
+static bool lns_enabled(const struct config *cfg)
+{
+    return cfg->lns_mqtt.enabled;
+}
+
+static void log_forwarders(struct gateway *gw, enum log_level level);
+
+/* Every module that counts, in the order of the metrics list and of the stats lines. Its
+ * figures are named once, in its collector; a module that is not configured to run has no
+ * figures at all (not zeros). */
+static const struct stats_source {
+    const char *name;                          /* "stats: <name> ..." in the log */
+    bool (*enabled)(const struct config *cfg); /* NULL: always runs */
+    void (*refresh)(struct gateway *gw);       /* live stats, while it runs */
+    void (*collect)(const struct gateway_stats *s, struct report *r);
+    void (*log_more)(struct gateway *gw, enum log_level level); /* NULL, or lines of its own */
+} stats_sources[] = {
+    {"journal", NULL, writer_refresh, writer_collect, NULL},
+    {"coap", coap_enabled, coap_refresh, coap_collect, NULL},
+    {"semtech-udp", semtech_enabled, semtech_refresh, semtech_collect, log_forwarders},
+    {"lns-mqtt", lns_enabled, lns_refresh, lns_collect, NULL},
+    {"mqtt", NULL, publisher_refresh, publisher_collect_stats, NULL},
+};
+
+#define N_STATS_SOURCES (sizeof(stats_sources) / sizeof(stats_sources[0]))
+
+static bool source_enabled(const struct gateway *gw, const struct stats_source *src)
+{
+    return src->enabled == NULL || src->enabled(&gw->cfg);
+}
+
+/* Reads the counters of every module that runs. */
+static void refresh_stats(struct gateway *gw)
+{
+    for (size_t i = 0; i < N_STATS_SOURCES; i++)
+        stats_sources[i].refresh(gw);
+}
+
+/* Clears out and fills it: the daemon's own figures, then every configured module's. */
+static void collect_metrics(const struct gateway *gw, bool running, struct metrics *out)
+{
+    metrics_clear(out);
+    struct report r;
+    report_init(&r, out, NULL, 0);
+    report_daemon(&r, running, gw->started_ms);
+    for (size_t i = 0; i < N_STATS_SOURCES; i++)
+        if (source_enabled(gw, &stats_sources[i]))
+            stats_sources[i].collect(&gw->stats, &r);
 }
 
 /* Two snapshots differ in anything but the moment they were taken. */
@@ -288,17 +368,7 @@ static void save_status(struct gateway *gw, bool running)
 {
     if (gw->writer == NULL)
         return;
-    const struct config *cfg = &gw->cfg;
-    struct metrics_sources src = {
-        .started_ms = gw->started_ms,
-        .running = running,
-        .writer = &gw->stats.writer,
-        .publisher = &gw->stats.publisher,
-        .coap = cfg->coap.enabled ? &gw->stats.coap : NULL,
-        .semtech = cfg->semtech_udp.enabled ? &gw->stats.semtech : NULL,
-        .lns = cfg->lns_mqtt.enabled ? &gw->stats.lns : NULL,
-    };
-    metrics_collect(&gw->status, &src);
+    collect_metrics(gw, running, &gw->status);
     int64_t now = clock_mono_ms();
     if (running && !status_changed(&gw->status, &gw->status_saved) &&
         now - gw->status_saved_mono_ms < STATUS_HEARTBEAT_S * 1000)
@@ -327,38 +397,13 @@ static void stop(struct gateway *gw)
     log_debug("stop: journal closed");
 }
 
-/* The Semtech UDP adapter's and the edge network server's counters: every drop reason with
- * a count above zero, so a quiet line stays short; then one line per forwarder. Each name
- * means what the metric of the same name means (gateway/src/metrics_collect.c, docs/lorawan.md). */
-static void log_semtech_stats(struct semtech_udp *su, const struct semtech_udp_stats *stats,
-                              enum log_level level)
+/* One line per forwarder the Semtech adapter knows (not counters: what each last said). */
+static void log_forwarders(struct gateway *gw, enum log_level level)
 {
-    const struct semtech_udp_stats s = *stats;
-    char drops[768] = "";
-    size_t used = 0;
-    for (int i = 0; i < SEMTECH_UDP_DROP_COUNT && used < sizeof(drops); i++) {
-        if (s.dropped[i])
-            used += (size_t)snprintf(drops + used, sizeof(drops) - used, " %s=%" PRIu64,
-                                     semtech_udp_drop_name((enum semtech_udp_drop)i), s.dropped[i]);
-    }
-    for (int i = 0; i < EDGE_NS_DROP_COUNT && used < sizeof(drops); i++) {
-        if (s.ns.dropped[i])
-            used += (size_t)snprintf(drops + used, sizeof(drops) - used, " %s=%" PRIu64,
-                                     edge_ns_drop_name((enum edge_ns_drop)i), s.ns.dropped[i]);
-    }
-    log_msg(level,
-            "stats: semtech-udp datagrams %" PRIu64 " (push %" PRIu64 ", pull %" PRIu64
-            ", tx_ack %" PRIu64 ", tx errors %" PRIu64 "), rxpk %" PRIu64 ", duplicates %" PRIu64
-            ", frames %" PRIu64 ", uplinks %" PRIu64 " (journaled %" PRIu64 ", quarantined %" PRIu64
-            ", not journaled %" PRIu64 ", retransmissions %" PRIu64 "), joins %" PRIu64
-            ", downlinks %" PRIu64 " (queued %" PRIu64 ", resent %" PRIu64 "), pull_resp %" PRIu64
-            ", push acks %" PRIu64 ", dropped:%s",
-            s.datagrams, s.push_data, s.pull_data, s.tx_acks, s.tx_errors, s.rxpk, s.duplicates,
-            s.ns.frames, s.ns.uplinks, s.journaled, s.quarantined, s.ns.not_journaled,
-            s.ns.retransmissions, s.ns.joins, s.ns.downlinks, s.ns.queued_sent, s.ns.queued_resent,
-            s.pull_resps, s.push_acks, drops[0] ? drops : " none");
+    if (gw->semtech == NULL)
+        return;
     static struct semtech_udp_forwarder fwd[SEMTECH_UDP_MAX_FORWARDERS];
-    size_t n = semtech_udp_get_forwarders(su, fwd, SEMTECH_UDP_MAX_FORWARDERS);
+    size_t n = semtech_udp_get_forwarders(gw->semtech, fwd, SEMTECH_UDP_MAX_FORWARDERS);
     for (size_t i = 0; i < n; i++) {
         const struct semtech_udp_forwarder *f = &fwd[i];
         log_msg(level,
@@ -372,12 +417,10 @@ static void log_semtech_stats(struct semtech_udp *su, const struct semtech_udp_s
     }
 }
 
-/* Logs the counters as last refreshed: every STATS_LOG_PERIOD_S at debug level, and once
- * at stop at info level. */
+/* Logs the counters as last refreshed, one line per configured module from its collector:
+ * every STATS_LOG_PERIOD_S at debug level, and once at stop at info level. */
 static void log_stats(struct gateway *gw, enum log_level level)
 {
-    const struct journal_writer_stats ws = gw->stats.writer;
-    const struct publisher_stats ps = gw->stats.publisher;
     const struct coap_ingest_stats cs = gw->stats.coap;
     if (cs.kernel_drops > gw->kernel_drops_logged) {
         /* once per period with drops, not once per datagram */
@@ -387,33 +430,17 @@ static void log_stats(struct gateway *gw, enum log_level level)
                  cs.kernel_drops - gw->kernel_drops_logged, cs.kernel_drops);
         gw->kernel_drops_logged = cs.kernel_drops;
     }
-    log_msg(level,
-            "stats: coap requests %" PRIu64 " (2.04 %" PRIu64 ", 4.00 %" PRIu64 ", 5.03 %" PRIu64
-            ", kernel drops %" PRIu64 "), committed %" PRIu64 " in %" PRIu64
-            " transactions (resends %" PRIu64 " not stored again), published %" PRIu64
-            ", refused %" PRIu64 ", in flight %" PRIu32
-            ", journal %.1f MiB%s, dropped full %" PRIu64 " disk %" PRIu64
-            ", rejected full %" PRIu64 ", broker %s",
-            cs.requests, cs.accepted, cs.quarantined, cs.unavailable, cs.kernel_drops,
-            ws.frames_committed, ws.transactions, ws.resends, ps.published, ps.refused,
-            ps.in_flight, (double)ws.used_bytes / 1048576.0, ws.full ? " (full)" : "",
-            ws.dropped_journal_full, ws.dropped_disk_floor, ws.rejected_full,
-            ps.state == PUBLISHER_CONNECTED ? "connected" : "disconnected");
-    if (gw->semtech)
-        log_semtech_stats(gw->semtech, &gw->stats.semtech, level);
-    if (gw->lns) {
-        const struct lns_mqtt_stats ls = gw->stats.lns;
-        log_msg(level,
-                "stats: lns-mqtt events %" PRIu64 " (journaled %" PRIu64 ", duplicates %" PRIu64
-                ", without data %" PRIu64 ", bad %" PRIu64 ", quarantined %" PRIu64
-                ", not stored %" PRIu64 ", times untrusted %" PRIu64 "), downlinks %" PRIu64
-                " (failed %" PRIu64 "), connection losses %" PRIu64 ", %s",
-                ls.received, ls.accepted, ls.duplicates, ls.empty, ls.bad, ls.quarantined,
-                ls.not_stored, ls.time_untrusted, ls.downlinks, ls.downlink_failures,
-                ls.connection_losses,
-                ls.subscribed  ? "subscribed"
-                : ls.connected ? "connected"
-                               : "disconnected");
+    for (size_t i = 0; i < N_STATS_SOURCES; i++) {
+        const struct stats_source *src = &stats_sources[i];
+        if (!source_enabled(gw, src))
+            continue;
+        char line[STATS_LINE_SIZE];
+        struct report r;
+        report_init(&r, NULL, line, sizeof(line));
+        src->collect(&gw->stats, &r);
+        log_msg(level, "stats: %s %s", src->name, line);
+        if (src->log_more)
+            src->log_more(gw, level);
     }
 }
 

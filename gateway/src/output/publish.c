@@ -37,6 +37,7 @@
 #include "decode.h"
 #include "output/mqtt_session.h"
 #include "render.h"
+#include "report.h"
 #include "store/journal.h"
 #include "util/backoff.h"
 #include "util/clock.h"
@@ -717,6 +718,25 @@ void publisher_get_stats(struct publisher *p, struct publisher_stats *stats)
     stats->state = p->state;
     stats->in_flight = p->in_flight;
     pthread_mutex_unlock(&p->lock);
+}
+
+void publisher_collect(const struct publisher_stats *s, struct report *r)
+{
+    report_labelled(r, "sensorbro_frames_quarantined_total", "stage", "publish", "quarantined ",
+                    s->quarantined);
+    report_counter(r, "sensorbro_frames_sent_total", ", sent ", s->sent);
+    report_counter(r, "sensorbro_frames_published_total", ", published ", s->published);
+    report_counter(r, "sensorbro_publishes_refused_total", ", refused ", s->refused);
+    report_gauge(r, "sensorbro_publish_in_flight", ", in flight ", s->in_flight);
+    bool connected = s->state == PUBLISHER_CONNECTED;
+    report_gauge(r, "sensorbro_broker_connected", NULL, connected ? 1 : 0);
+    report_text(r, connected ? ", broker connected" : ", broker disconnected");
+    report_counter(r, "sensorbro_broker_connects_total", " (connects ", s->connects);
+    report_counter(r, "sensorbro_broker_connect_failures_total", ", connect failures ",
+                   s->connect_failures);
+    report_counter(r, "sensorbro_broker_connection_losses_total", ", connection losses ",
+                   s->connection_losses);
+    report_text(r, ")");
 }
 
 void publisher_stop(struct publisher *p, struct publisher_stats *final_stats)

@@ -59,6 +59,10 @@ int publisher_start(struct publisher **out, const struct config *cfg, struct jou
 /* Tells the publisher that new frames were committed. Cheap; any thread. */
 void publisher_notify(struct publisher *p);
 void publisher_get_stats(struct publisher *p, struct publisher_stats *stats);
+struct report;
+/* The publisher's figures (report.h): frames sent, PUBACKed and refused, the broker
+ * connection. Touches only what it is given. */
+void publisher_collect(const struct publisher_stats *s, struct report *r);
 /* Publishes "offline", disconnects cleanly (waiting briefly for outstanding PUBACKs) and
  * joins the thread. Frames not yet acknowledged stay pending in the journal. final_stats
  * (may be NULL) receives the counters as they stand after the last PUBACK. */

@@ -27,6 +27,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "report.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -406,8 +407,8 @@ static int64_t space_limit(const struct journal_writer *w, const struct journal_
              * already has. Deleting rows returns nothing to the filesystem (SQLite keeps
              * freed pages in the file), so dropping more than the room the next frames
              * need would lose frames for nothing: keep a reserve of free pages only. */
-            int64_t reserve = file_bytes / 4 < FLOOR_RESERVE_BYTES ? file_bytes / 4
-                                                                    : FLOOR_RESERVE_BYTES;
+            int64_t reserve =
+                file_bytes / 4 < FLOOR_RESERVE_BYTES ? file_bytes / 4 : FLOOR_RESERVE_BYTES;
             disk_limit = file_bytes - reserve;
         }
         if (disk_limit < limit) {
@@ -724,4 +725,29 @@ void journal_writer_get_stats(struct journal_writer *w, struct journal_writer_st
     pthread_mutex_lock(&w->lock);
     *stats = w->stats;
     pthread_mutex_unlock(&w->lock);
+}
+
+void journal_writer_collect(const struct journal_writer_stats *s, struct report *r)
+{
+    report_counter(r, "sensorbro_frames_committed_total", "committed ", s->frames_committed);
+    report_counter(r, "sensorbro_journal_transactions_total", " in ", s->transactions);
+    report_counter(r, "sensorbro_frames_resends_total", " transactions (resends ", s->resends);
+    report_text(r, " not stored again)");
+    report_labelled(r, "sensorbro_frames_quarantined_total", "stage", "ingest", ", quarantined ",
+                    s->quarantined);
+    report_labelled(r, "sensorbro_frames_dropped_total", "reason", "journal_full",
+                    ", dropped full ", s->dropped_journal_full);
+    report_labelled(r, "sensorbro_frames_dropped_total", "reason", "disk_floor", " disk ",
+                    s->dropped_disk_floor);
+    report_labelled(r, "sensorbro_frames_rejected_total", "reason", "journal_full",
+                    ", rejected full ", s->rejected_full);
+    report_counter(r, "sensorbro_journal_commit_failures_total", ", commit failures ",
+                   s->commit_failures);
+    report_counter(r, "sensorbro_journal_marks_lost_total", ", marks lost ", s->marks_dropped);
+    report_counter(r, "sensorbro_journal_trimmed_total", ", trimmed ",
+                   s->trimmed + s->trimmed_for_space);
+    report_bytes(r, "sensorbro_journal_used_bytes", ", journal ", s->used_bytes);
+    report_gauge(r, "sensorbro_journal_full", NULL, s->full ? 1 : 0);
+    if (s->full)
+        report_text(r, " (full)");
 }

@@ -115,4 +115,9 @@ int journal_writer_sync(struct journal_writer *w);
 
 void journal_writer_get_stats(struct journal_writer *w, struct journal_writer_stats *stats);
 
+struct report;
+/* The writer's figures (report.h): frames committed, transactions, drops and refusals at
+ * the cap, the journal's size. Touches only what it is given; any thread. */
+void journal_writer_collect(const struct journal_writer_stats *s, struct report *r);
+
 #endif
