@@ -116,6 +116,15 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  device TEXT PRIMARY KEY,"
     "  epoch INTEGER NOT NULL,"
     "  last_seq INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 6 -> 7: each output's own position over the pending queue, per device (journal.h):
+     * frames of the device with id <= delivered_id are delivered to that output. A file
+     * from before has no rows: its pending frames stay pending for every output, and
+     * published_ms keeps meaning "delivered to every output". */
+    "CREATE TABLE output_progress ("
+    "  output TEXT NOT NULL,"
+    "  device TEXT NOT NULL,"
+    "  delivered_id INTEGER NOT NULL,"
+    "  PRIMARY KEY (output, device)) WITHOUT ROWID;",
 };
 
 static int query_int64(sqlite3 *db, const char *sql, int64_t *value)
