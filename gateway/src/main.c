@@ -2,17 +2,21 @@
  * main.c - the sensorbro daemon: configuration, start-up order, signals, shutdown.
  *
  * Start order follows the data: the journal writer first (it creates the database), then
- * the publisher (it reads what the writer commits), then the ingest adapters (they feed the
+ * the outputs (they read what the writer commits), then the ingest adapters (they feed the
  * writer). Shutdown runs the other way, so that every frame an adapter accepted is committed
- * and answered before the writer goes, and the publisher gets a chance to see PUBACKs for
+ * and answered before the writer goes, and each output gets a chance to see the PUBACKs for
  * what it has in flight. SIGINT and SIGTERM are taken by sigwait on the main thread only.
+ *
+ * Two tables say what runs: the outputs (output/output.h: where the journal is delivered)
+ * and the modules that count (each one's stats and collector, report.h).
  */
+#include <assert.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +30,9 @@
 #include "store/journal_writer.h"
 #include "util/log.h"
 #include "metrics.h"
+#include "output/mqtt_output.h"
 #include "output/mqtt_session.h"
-#include "output/publish.h"
+#include "output/output.h"
 #include "report.h"
 
 #define EXIT_USAGE 2
@@ -45,11 +50,40 @@
 #define SENSORBRO_VERSION "unknown"
 #endif
 
+/* The outputs the journal is delivered to. A row: the output's name (the key of its
+ * progress in the journal, so never renamed), its type (output/output.h), and its section of
+ * the configuration, which the type reads. A new output is its type's file and one row
+ * here; outputs named by the configuration (issue 10: [output NAME] sections) would be
+ * added to the same list, and [mqtt] stays the one named "mqtt". */
+static const void *mqtt_section(const struct config *cfg)
+{
+    return &cfg->mqtt;
+}
+
+static const struct output_row {
+    const char *name;
+    const struct output_type *type;
+    const void *(*options)(const struct config *cfg);
+} output_rows[] = {
+    {"mqtt", &mqtt_output_type, mqtt_section},
+};
+
+#define N_OUTPUT_ROWS (sizeof(output_rows) / sizeof(output_rows[0]))
+#define MAX_OUTPUTS   JOURNAL_WRITER_MAX_OUTPUTS
+
+/* A configured output. */
+struct gateway_output {
+    const struct output_type *type;
+    struct output_context ctx; /* ctx.index is its place in gateway.outputs */
+    /* set while it runs; the writer's thread reads it to notify (on_committed) */
+    _Atomic(void *) instance;
+    void *stats; /* its type's stats: live while it runs, then its final figures */
+};
+
 /* Every module's counters, as last read: live while the module runs, then the final
  * figures its stop function gives, so that the last snapshot counts everything. */
 struct gateway_stats {
     struct journal_writer_stats writer;
-    struct publisher_stats publisher;
     struct coap_ingest_stats coap;
     struct semtech_udp_stats semtech;
     struct lns_mqtt_stats lns;
@@ -58,7 +92,8 @@ struct gateway_stats {
 struct gateway {
     struct config cfg;
     struct journal_writer *writer;
-    _Atomic(struct publisher *) publisher;
+    struct gateway_output outputs[MAX_OUTPUTS];
+    unsigned n_outputs;
     struct coap_ingest *coap;
     struct semtech_udp *semtech;
     struct lns_mqtt *lns;
@@ -91,9 +126,57 @@ static void usage(FILE *out)
 static void on_committed(void *ctx)
 {
     struct gateway *gw = ctx;
-    struct publisher *p = atomic_load(&gw->publisher);
-    if (p)
-        publisher_notify(p);
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        void *output = atomic_load(&gw->outputs[i].instance);
+        if (output)
+            gw->outputs[i].type->notify(output);
+    }
+}
+
+#ifndef NDEBUG
+/* The outputs' table's rule: at most MAX_OUTPUTS, each at its own index, with its stats,
+ * no name twice (a name is a key in the journal). */
+static bool outputs_ok(const struct gateway *gw)
+{
+    if (gw->n_outputs > MAX_OUTPUTS)
+        return false;
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        const struct gateway_output *o = &gw->outputs[i];
+        if (o->ctx.index != i || o->stats == NULL || o->type == NULL)
+            return false;
+        for (unsigned k = 0; k < i; k++)
+            if (strcmp(gw->outputs[k].ctx.name, o->ctx.name) == 0)
+                return false;
+    }
+    return true;
+}
+#endif
+
+/* Fills the table of configured outputs from output_rows (every row: issue 9 has one
+ * output). Returns -1 when out of memory (reported). */
+static int configure_outputs(struct gateway *gw)
+{
+    const struct config *cfg = &gw->cfg;
+    _Static_assert(N_OUTPUT_ROWS <= MAX_OUTPUTS, "more outputs than the writer keeps");
+    for (size_t i = 0; i < N_OUTPUT_ROWS; i++) {
+        const struct output_row *row = &output_rows[i];
+        struct gateway_output *o = &gw->outputs[gw->n_outputs];
+        o->type = row->type;
+        o->stats = calloc(1, row->type->stats_size);
+        if (o->stats == NULL) {
+            fprintf(stderr, "sensorbro: out of memory\n");
+            return -1;
+        }
+        o->ctx = (struct output_context){.name = row->name,
+                                         .index = gw->n_outputs,
+                                         .options = row->options(cfg),
+                                         .gateway_id = cfg->gateway.id,
+                                         .journal_path = cfg->journal.path};
+        atomic_store(&o->instance, NULL);
+        gw->n_outputs++;
+    }
+    assert(outputs_ok(gw));
+    return 0;
 }
 
 /* Loads configuration from the command line. Returns 0, 1 to exit successfully (help,
@@ -174,7 +257,15 @@ static int configure(struct gateway *gw, int argc, char **argv)
         return -1;
     }
     log_set_level((enum log_level)gw->cfg.log.level);
-    return 0;
+    return configure_outputs(gw);
+}
+
+/* The outputs' stats, once nothing reads them any more (after stop). */
+static void release_outputs(struct gateway *gw)
+{
+    for (unsigned i = 0; i < gw->n_outputs; i++)
+        free(gw->outputs[i].stats);
+    gw->n_outputs = 0;
 }
 
 static int start(struct gateway *gw)
@@ -199,16 +290,25 @@ static int start(struct gateway *gw)
         .full_policy = cfg->journal.full_policy == CONFIG_REJECT_NEW ? JOURNAL_REJECT_NEW
                                                                      : JOURNAL_DROP_OLDEST,
     };
+    const char *output_names[MAX_OUTPUTS];
+    for (unsigned i = 0; i < gw->n_outputs; i++)
+        output_names[i] = gw->outputs[i].ctx.name;
+    wopts.outputs = output_names;
+    wopts.n_outputs = gw->n_outputs;
     if (journal_writer_start(&gw->writer, &wopts, on_committed, gw, err, sizeof(err)) != 0) {
         log_error("journal: %s", err);
         return -1;
     }
-    struct publisher *publisher;
-    if (publisher_start(&publisher, cfg, gw->writer, err, sizeof(err)) != 0) {
-        log_error("publish: %s", err);
-        return -1;
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        struct gateway_output *o = &gw->outputs[i];
+        o->ctx.writer = gw->writer;
+        void *output;
+        if (o->type->start(&output, &o->ctx, err, sizeof(err)) != 0) {
+            log_error("publish: %s", err);
+            return -1;
+        }
+        atomic_store(&o->instance, output);
     }
-    atomic_store(&gw->publisher, publisher);
     if (cfg->coap.enabled) {
         struct coap_ingest_options copts = {.bind = cfg->coap.bind,
                                             .port = (uint16_t)cfg->coap.port,
@@ -276,18 +376,6 @@ STATS_ADAPTERS(coap, coap, coap_ingest_get_stats, coap_ingest_collect)
 STATS_ADAPTERS(semtech, semtech, semtech_udp_get_stats, semtech_udp_collect)
 STATS_ADAPTERS(lns, lns, lns_mqtt_get_stats, lns_mqtt_collect)
 
-static void publisher_refresh(struct gateway *gw)
-{
-    struct publisher *publisher = atomic_load(&gw->publisher);
-    if (publisher)
-        publisher_get_stats(publisher, &gw->stats.publisher);
-}
-
-static void publisher_collect_stats(const struct gateway_stats *s, struct report *r)
-{
-    publisher_collect(&s->publisher, r);
-}
-
 static bool coap_enabled(const struct config *cfg)
 {
     return cfg->coap.enabled;
@@ -305,9 +393,9 @@ static bool lns_enabled(const struct config *cfg)
 
 static void log_forwarders(struct gateway *gw, enum log_level level);
 
-/* Every module that counts, in the order of the metrics list and of the stats lines. Its
- * figures are named once, in its collector; a module that is not configured to run has no
- * figures at all (not zeros). */
+/* Every module that counts, in the order of the metrics list and of the stats lines (the
+ * outputs follow, each under its name). Its figures are named once, in its collector; a
+ * module that is not configured to run has no figures at all (not zeros). */
 static const struct stats_source {
     const char *name;                          /* "stats: <name> ..." in the log */
     bool (*enabled)(const struct config *cfg); /* NULL: always runs */
@@ -319,7 +407,6 @@ static const struct stats_source {
     {"coap", coap_enabled, coap_refresh, coap_collect, NULL},
     {"semtech-udp", semtech_enabled, semtech_refresh, semtech_collect, log_forwarders},
     {"lns-mqtt", lns_enabled, lns_refresh, lns_collect, NULL},
-    {"mqtt", NULL, publisher_refresh, publisher_collect_stats, NULL},
 };
 
 #define N_STATS_SOURCES (sizeof(stats_sources) / sizeof(stats_sources[0]))
@@ -334,6 +421,11 @@ static void refresh_stats(struct gateway *gw)
 {
     for (size_t i = 0; i < N_STATS_SOURCES; i++)
         stats_sources[i].refresh(gw);
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        void *output = atomic_load(&gw->outputs[i].instance);
+        if (output)
+            gw->outputs[i].type->get_stats(output, gw->outputs[i].stats);
+    }
 }
 
 /* Clears out and fills it: the daemon's own figures, then every configured module's. */
@@ -346,6 +438,8 @@ static void collect_metrics(const struct gateway *gw, bool running, struct metri
     for (size_t i = 0; i < N_STATS_SOURCES; i++)
         if (source_enabled(gw, &stats_sources[i]))
             stats_sources[i].collect(&gw->stats, &r);
+    for (unsigned i = 0; i < gw->n_outputs; i++)
+        gw->outputs[i].type->collect(gw->outputs[i].stats, &r);
 }
 
 /* Two snapshots differ in anything but the moment they were taken. */
@@ -387,10 +481,14 @@ static void stop(struct gateway *gw)
     lns_mqtt_stop(gw->lns, &gw->stats.lns);
     gw->lns = NULL;
     log_debug("stop: ingest stopped, every accepted frame answered");
-    struct publisher *publisher = atomic_exchange(&gw->publisher, NULL);
-    publisher_stop(publisher, &gw->stats.publisher);
-    log_debug("stop: publisher disconnected");
-    refresh_stats(gw); /* the writer's, after the publisher's last marks */
+    for (unsigned i = gw->n_outputs; i-- > 0;) {
+        struct gateway_output *o = &gw->outputs[i];
+        void *output = atomic_exchange(&o->instance, NULL);
+        if (output)
+            o->type->stop(output, o->stats);
+    }
+    log_debug("stop: outputs stopped");
+    refresh_stats(gw); /* the writer's, after the outputs' last marks */
     save_status(gw, false);
     journal_writer_stop(gw->writer);
     gw->writer = NULL;
@@ -442,6 +540,13 @@ static void log_stats(struct gateway *gw, enum log_level level)
         if (src->log_more)
             src->log_more(gw, level);
     }
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        char line[STATS_LINE_SIZE];
+        struct report r;
+        report_init(&r, NULL, line, sizeof(line));
+        gw->outputs[i].type->collect(gw->outputs[i].stats, &r);
+        log_msg(level, "stats: %s %s", gw->outputs[i].ctx.name, line);
+    }
 }
 
 int main(int argc, char **argv)
@@ -464,6 +569,7 @@ int main(int argc, char **argv)
     gw.started_ms = clock_wall_ms();
     if (start(&gw) != 0) {
         stop(&gw);
+        release_outputs(&gw);
         return EXIT_FAILURE;
     }
     refresh_stats(&gw);
@@ -485,6 +591,7 @@ int main(int argc, char **argv)
         }
     }
     stop(&gw);
+    release_outputs(&gw);
     log_info("stopped");
     return EXIT_SUCCESS;
 }
