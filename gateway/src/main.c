@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,16 +360,17 @@ static int start(struct gateway *gw)
 
 /* A module's two adapters for its row below: its live stats into gw->stats.FIELD while it
  * runs (gw->INSTANCE set; after its stop the final figures its stop function gave stay),
- * and its collector (report.h) over that snapshot. */
+ * and its collector (report.h) over that snapshot, with the signature an output type's
+ * collector has (output/output.h), so that modules and outputs are rows of one list. */
 #define STATS_ADAPTERS(field, instance, get_stats, collect)                                        \
     static void field##_refresh(struct gateway *gw)                                                \
     {                                                                                              \
         if (gw->instance)                                                                          \
             get_stats(gw->instance, &gw->stats.field);                                             \
     }                                                                                              \
-    static void field##_collect(const struct gateway_stats *s, struct report *r)                   \
+    static void field##_collect(const void *stats, struct report *r)                               \
     {                                                                                              \
-        collect(&s->field, r);                                                                     \
+        collect(stats, r);                                                                         \
     }
 
 STATS_ADAPTERS(writer, writer, journal_writer_get_stats, journal_writer_collect)
@@ -393,27 +395,55 @@ static bool lns_enabled(const struct config *cfg)
 
 static void log_forwarders(struct gateway *gw, enum log_level level);
 
-/* Every module that counts, in the order of the metrics list and of the stats lines (the
- * outputs follow, each under its name). Its figures are named once, in its collector; a
- * module that is not configured to run has no figures at all (not zeros). */
+/* Every module that counts, in the order of the metrics list and of the stats lines; the
+ * configured outputs follow, each under its name (stats_rows). Its figures are named once,
+ * in its collector; a module that is not configured to run has no figures at all (not
+ * zeros). */
 static const struct stats_source {
     const char *name;                          /* "stats: <name> ..." in the log */
     bool (*enabled)(const struct config *cfg); /* NULL: always runs */
     void (*refresh)(struct gateway *gw);       /* live stats, while it runs */
-    void (*collect)(const struct gateway_stats *s, struct report *r);
+    size_t stats_offset;                       /* its snapshot in struct gateway_stats */
+    void (*collect)(const void *stats, struct report *r);
     void (*log_more)(struct gateway *gw, enum log_level level); /* NULL, or lines of its own */
 } stats_sources[] = {
-    {"journal", NULL, writer_refresh, writer_collect, NULL},
-    {"coap", coap_enabled, coap_refresh, coap_collect, NULL},
-    {"semtech-udp", semtech_enabled, semtech_refresh, semtech_collect, log_forwarders},
-    {"lns-mqtt", lns_enabled, lns_refresh, lns_collect, NULL},
+    {"journal", NULL, writer_refresh, offsetof(struct gateway_stats, writer), writer_collect, NULL},
+    {"coap", coap_enabled, coap_refresh, offsetof(struct gateway_stats, coap), coap_collect, NULL},
+    {"semtech-udp", semtech_enabled, semtech_refresh, offsetof(struct gateway_stats, semtech),
+     semtech_collect, log_forwarders},
+    {"lns-mqtt", lns_enabled, lns_refresh, offsetof(struct gateway_stats, lns), lns_collect, NULL},
 };
 
 #define N_STATS_SOURCES (sizeof(stats_sources) / sizeof(stats_sources[0]))
 
-static bool source_enabled(const struct gateway *gw, const struct stats_source *src)
+/* One row of what counts now: a module that runs, or a configured output. */
+struct stats_row {
+    const char *name;  /* "stats: <name> ..." */
+    const void *stats; /* the snapshot its collector reads */
+    void (*collect)(const void *stats, struct report *r);
+    void (*log_more)(struct gateway *gw, enum log_level level);
+};
+
+#define MAX_STATS_ROWS (N_STATS_SOURCES + MAX_OUTPUTS)
+
+/* Fills rows (MAX_STATS_ROWS) with what counts: the modules configured to run, in the
+ * table's order, then the outputs in theirs. Returns how many. */
+static size_t stats_rows(const struct gateway *gw, struct stats_row *rows)
 {
-    return src->enabled == NULL || src->enabled(&gw->cfg);
+    size_t n = 0;
+    for (size_t i = 0; i < N_STATS_SOURCES; i++) {
+        const struct stats_source *src = &stats_sources[i];
+        if (src->enabled != NULL && !src->enabled(&gw->cfg))
+            continue;
+        rows[n++] = (struct stats_row){src->name, (const char *)&gw->stats + src->stats_offset,
+                                       src->collect, src->log_more};
+    }
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        const struct gateway_output *o = &gw->outputs[i];
+        rows[n++] = (struct stats_row){o->ctx.name, o->stats, o->type->collect, NULL};
+    }
+    assert(n <= MAX_STATS_ROWS);
+    return n;
 }
 
 /* Reads the counters of every module that runs. */
@@ -435,11 +465,10 @@ static void collect_metrics(const struct gateway *gw, bool running, struct metri
     struct report r;
     report_init(&r, out, NULL, 0);
     report_daemon(&r, running, gw->started_ms);
-    for (size_t i = 0; i < N_STATS_SOURCES; i++)
-        if (source_enabled(gw, &stats_sources[i]))
-            stats_sources[i].collect(&gw->stats, &r);
-    for (unsigned i = 0; i < gw->n_outputs; i++)
-        gw->outputs[i].type->collect(gw->outputs[i].stats, &r);
+    struct stats_row rows[MAX_STATS_ROWS];
+    size_t n = stats_rows(gw, rows);
+    for (size_t i = 0; i < n; i++)
+        rows[i].collect(rows[i].stats, &r);
 }
 
 /* Two snapshots differ in anything but the moment they were taken. */
@@ -528,24 +557,16 @@ static void log_stats(struct gateway *gw, enum log_level level)
                  cs.kernel_drops - gw->kernel_drops_logged, cs.kernel_drops);
         gw->kernel_drops_logged = cs.kernel_drops;
     }
-    for (size_t i = 0; i < N_STATS_SOURCES; i++) {
-        const struct stats_source *src = &stats_sources[i];
-        if (!source_enabled(gw, src))
-            continue;
+    struct stats_row rows[MAX_STATS_ROWS];
+    size_t n = stats_rows(gw, rows);
+    for (size_t i = 0; i < n; i++) {
         char line[STATS_LINE_SIZE];
         struct report r;
         report_init(&r, NULL, line, sizeof(line));
-        src->collect(&gw->stats, &r);
-        log_msg(level, "stats: %s %s", src->name, line);
-        if (src->log_more)
-            src->log_more(gw, level);
-    }
-    for (unsigned i = 0; i < gw->n_outputs; i++) {
-        char line[STATS_LINE_SIZE];
-        struct report r;
-        report_init(&r, NULL, line, sizeof(line));
-        gw->outputs[i].type->collect(gw->outputs[i].stats, &r);
-        log_msg(level, "stats: %s %s", gw->outputs[i].ctx.name, line);
+        rows[i].collect(rows[i].stats, &r);
+        log_msg(level, "stats: %s %s", rows[i].name, line);
+        if (rows[i].log_more)
+            rows[i].log_more(gw, level);
     }
 }
 
