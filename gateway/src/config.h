@@ -50,6 +50,17 @@ struct config_broker {
     uint32_t reconnect_max_ms;
 };
 
+/* The [mqtt] section: the broker and how the MQTT output (output/mqtt_output.h) publishes to
+ * it. A type of its own, so that an output of type mqtt can be given any section of this
+ * shape (issue 10: several outputs, each named by its section). */
+struct config_mqtt {
+    struct config_broker broker; /* host ... reconnect_max_ms */
+    char topic[256];
+    char status_topic[256]; /* "": no status messages and no will */
+    uint32_t max_inflight;
+    uint32_t max_rate; /* publishes per second at most; 0: no limit */
+};
+
 struct config {
     struct {
         char id[64]; /* names this gateway in topics and messages */
@@ -80,13 +91,7 @@ struct config {
         uint32_t full_policy;     /* enum config_full_policy */
         uint32_t resend_window_s; /* same device, seq and bytes within this long: stored once */
     } journal;
-    struct {
-        struct config_broker broker; /* host ... reconnect_max_ms */
-        char topic[256];
-        char status_topic[256]; /* "": no status messages and no will */
-        uint32_t max_inflight;
-        uint32_t max_rate; /* publishes per second at most; 0: no limit */
-    } mqtt;
+    struct config_mqtt mqtt;
     struct {
         bool enabled;
         /* Its own host, port, protocol, client_id, username, password, tls, ca_file and

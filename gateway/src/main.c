@@ -2,22 +2,27 @@
  * main.c - the sensorbro daemon: configuration, start-up order, signals, shutdown.
  *
  * Start order follows the data: the journal writer first (it creates the database), then
- * the publisher (it reads what the writer commits), then the ingest adapters (they feed the
+ * the outputs (they read what the writer commits), then the ingest adapters (they feed the
  * writer). Shutdown runs the other way, so that every frame an adapter accepted is committed
- * and answered before the writer goes, and the publisher gets a chance to see PUBACKs for
+ * and answered before the writer goes, and each output gets a chance to see the PUBACKs for
  * what it has in flight. SIGINT and SIGTERM are taken by sigwait on the main thread only;
  * SIGHUP reloads the configuration file (what a reload can change: service.c).
+ *
+ * Two tables say what runs: the outputs (output/output.h: where the journal is delivered)
+ * and the modules that count (each one's stats and collector, report.h).
  *
  * Under systemd (packaging/sensorbro.service) the main loop also feeds the watchdog and the
  * status line through service.h; whether the pipeline is alive is decided here, in
  * pipeline_alive, from the modules' own progress stamps.
  */
+#include <assert.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +36,10 @@
 #include "store/journal_writer.h"
 #include "util/log.h"
 #include "metrics.h"
-#include "metrics_collect.h"
+#include "output/mqtt_output.h"
 #include "output/mqtt_session.h"
-#include "output/publish.h"
+#include "output/output.h"
+#include "report.h"
 #include "service.h"
 
 #define EXIT_USAGE 2
@@ -46,16 +52,48 @@
 /* Without a watchdog, a stall is still reported (log, status line) after this long. */
 #define STALL_DEFAULT_MS 30000
 #define MAX_SETS         64
+/* room for one module's stats line (the Semtech adapter's, with every drop reason, is the
+ * longest) */
+#define STATS_LINE_SIZE 1024
 
 #ifndef SENSORBRO_VERSION
 #define SENSORBRO_VERSION "unknown"
 #endif
 
+/* The outputs the journal is delivered to. A row: the output's name (the key of its
+ * progress in the journal, so never renamed), its type (output/output.h), and its section of
+ * the configuration, which the type reads. A new output is its type's file and one row
+ * here; outputs named by the configuration (issue 10: [output NAME] sections) would be
+ * added to the same list, and [mqtt] stays the one named "mqtt". */
+static const void *mqtt_section(const struct config *cfg)
+{
+    return &cfg->mqtt;
+}
+
+static const struct output_row {
+    const char *name;
+    const struct output_type *type;
+    const void *(*options)(const struct config *cfg);
+} output_rows[] = {
+    {"mqtt", &mqtt_output_type, mqtt_section},
+};
+
+#define N_OUTPUT_ROWS (sizeof(output_rows) / sizeof(output_rows[0]))
+#define MAX_OUTPUTS   JOURNAL_WRITER_MAX_OUTPUTS
+
+/* A configured output. */
+struct gateway_output {
+    const struct output_type *type;
+    struct output_context ctx; /* ctx.index is its place in gateway.outputs */
+    /* set while it runs; the writer's thread reads it to notify (on_committed) */
+    _Atomic(void *) instance;
+    void *stats; /* its type's stats: live while it runs, then its final figures */
+};
+
 /* Every module's counters, as last read: live while the module runs, then the final
  * figures its stop function gives, so that the last snapshot counts everything. */
 struct gateway_stats {
     struct journal_writer_stats writer;
-    struct publisher_stats publisher;
     struct coap_ingest_stats coap;
     struct semtech_udp_stats semtech;
     struct lns_mqtt_stats lns;
@@ -64,7 +102,8 @@ struct gateway_stats {
 struct gateway {
     struct config cfg;
     struct journal_writer *writer;
-    _Atomic(struct publisher *) publisher;
+    struct gateway_output outputs[MAX_OUTPUTS];
+    unsigned n_outputs;
     struct coap_ingest *coap;
     struct semtech_udp *semtech;
     struct lns_mqtt *lns;
@@ -107,9 +146,57 @@ static void usage(FILE *out)
 static void on_committed(void *ctx)
 {
     struct gateway *gw = ctx;
-    struct publisher *p = atomic_load(&gw->publisher);
-    if (p)
-        publisher_notify(p);
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        void *output = atomic_load(&gw->outputs[i].instance);
+        if (output)
+            gw->outputs[i].type->notify(output);
+    }
+}
+
+#ifndef NDEBUG
+/* The outputs' table's rule: at most MAX_OUTPUTS, each at its own index, with its stats,
+ * no name twice (a name is a key in the journal). */
+static bool outputs_ok(const struct gateway *gw)
+{
+    if (gw->n_outputs > MAX_OUTPUTS)
+        return false;
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        const struct gateway_output *o = &gw->outputs[i];
+        if (o->ctx.index != i || o->stats == NULL || o->type == NULL)
+            return false;
+        for (unsigned k = 0; k < i; k++)
+            if (strcmp(gw->outputs[k].ctx.name, o->ctx.name) == 0)
+                return false;
+    }
+    return true;
+}
+#endif
+
+/* Fills the table of configured outputs from output_rows (every row: issue 9 has one
+ * output). Returns -1 when out of memory (reported). */
+static int configure_outputs(struct gateway *gw)
+{
+    const struct config *cfg = &gw->cfg;
+    _Static_assert(N_OUTPUT_ROWS <= MAX_OUTPUTS, "more outputs than the writer keeps");
+    for (size_t i = 0; i < N_OUTPUT_ROWS; i++) {
+        const struct output_row *row = &output_rows[i];
+        struct gateway_output *o = &gw->outputs[gw->n_outputs];
+        o->type = row->type;
+        o->stats = calloc(1, row->type->stats_size);
+        if (o->stats == NULL) {
+            fprintf(stderr, "sensorbro: out of memory\n");
+            return -1;
+        }
+        o->ctx = (struct output_context){.name = row->name,
+                                         .index = gw->n_outputs,
+                                         .options = row->options(cfg),
+                                         .gateway_id = cfg->gateway.id,
+                                         .journal_path = cfg->journal.path};
+        atomic_store(&o->instance, NULL);
+        gw->n_outputs++;
+    }
+    assert(outputs_ok(gw));
+    return 0;
 }
 
 /* Defaults, then the file, then the --set options, then the checks across keys. Returns 0,
@@ -214,7 +301,15 @@ static int configure(struct gateway *gw, int argc, char **argv)
         return -1;
     }
     log_set_level((enum log_level)gw->cfg.log.level);
-    return 0;
+    return configure_outputs(gw);
+}
+
+/* The outputs' stats, once nothing reads them any more (after stop). */
+static void release_outputs(struct gateway *gw)
+{
+    for (unsigned i = 0; i < gw->n_outputs; i++)
+        free(gw->outputs[i].stats);
+    gw->n_outputs = 0;
 }
 
 static int start(struct gateway *gw)
@@ -239,16 +334,25 @@ static int start(struct gateway *gw)
         .full_policy = cfg->journal.full_policy == CONFIG_REJECT_NEW ? JOURNAL_REJECT_NEW
                                                                      : JOURNAL_DROP_OLDEST,
     };
+    const char *output_names[MAX_OUTPUTS];
+    for (unsigned i = 0; i < gw->n_outputs; i++)
+        output_names[i] = gw->outputs[i].ctx.name;
+    wopts.outputs = output_names;
+    wopts.n_outputs = gw->n_outputs;
     if (journal_writer_start(&gw->writer, &wopts, on_committed, gw, err, sizeof(err)) != 0) {
         log_error("journal: %s", err);
         return -1;
     }
-    struct publisher *publisher;
-    if (publisher_start(&publisher, cfg, gw->writer, err, sizeof(err)) != 0) {
-        log_error("publish: %s", err);
-        return -1;
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        struct gateway_output *o = &gw->outputs[i];
+        o->ctx.writer = gw->writer;
+        void *output;
+        if (o->type->start(&output, &o->ctx, err, sizeof(err)) != 0) {
+            log_error("publish: %s", err);
+            return -1;
+        }
+        atomic_store(&o->instance, output);
     }
-    atomic_store(&gw->publisher, publisher);
     if (cfg->coap.enabled) {
         struct coap_ingest_options copts = {.bind = cfg->coap.bind,
                                             .port = (uint16_t)cfg->coap.port,
@@ -295,20 +399,119 @@ static int start(struct gateway *gw)
     return 0;
 }
 
+/* ---- the modules that count ---- */
+
+/* A module's two adapters for its row below: its live stats into gw->stats.FIELD while it
+ * runs (gw->INSTANCE set; after its stop the final figures its stop function gave stay),
+ * and its collector (report.h) over that snapshot, with the signature an output type's
+ * collector has (output/output.h), so that modules and outputs are rows of one list. */
+#define STATS_ADAPTERS(field, instance, get_stats, collect)                                        \
+    static void field##_refresh(struct gateway *gw)                                                \
+    {                                                                                              \
+        if (gw->instance)                                                                          \
+            get_stats(gw->instance, &gw->stats.field);                                             \
+    }                                                                                              \
+    static void field##_collect(const void *stats, struct report *r)                               \
+    {                                                                                              \
+        collect(stats, r);                                                                         \
+    }
+
+STATS_ADAPTERS(writer, writer, journal_writer_get_stats, journal_writer_collect)
+STATS_ADAPTERS(coap, coap, coap_ingest_get_stats, coap_ingest_collect)
+STATS_ADAPTERS(semtech, semtech, semtech_udp_get_stats, semtech_udp_collect)
+STATS_ADAPTERS(lns, lns, lns_mqtt_get_stats, lns_mqtt_collect)
+
+static bool coap_enabled(const struct config *cfg)
+{
+    return cfg->coap.enabled;
+}
+
+static bool semtech_enabled(const struct config *cfg)
+{
+    return cfg->semtech_udp.enabled;
+}
+
+static bool lns_enabled(const struct config *cfg)
+{
+    return cfg->lns_mqtt.enabled;
+}
+
+static void log_forwarders(struct gateway *gw, enum log_level level);
+
+/* Every module that counts, in the order of the metrics list and of the stats lines; the
+ * configured outputs follow, each under its name (stats_rows). Its figures are named once,
+ * in its collector; a module that is not configured to run has no figures at all (not
+ * zeros). */
+static const struct stats_source {
+    const char *name;                          /* "stats: <name> ..." in the log */
+    bool (*enabled)(const struct config *cfg); /* NULL: always runs */
+    void (*refresh)(struct gateway *gw);       /* live stats, while it runs */
+    size_t stats_offset;                       /* its snapshot in struct gateway_stats */
+    void (*collect)(const void *stats, struct report *r);
+    void (*log_more)(struct gateway *gw, enum log_level level); /* NULL, or lines of its own */
+} stats_sources[] = {
+    {"journal", NULL, writer_refresh, offsetof(struct gateway_stats, writer), writer_collect, NULL},
+    {"coap", coap_enabled, coap_refresh, offsetof(struct gateway_stats, coap), coap_collect, NULL},
+    {"semtech-udp", semtech_enabled, semtech_refresh, offsetof(struct gateway_stats, semtech),
+     semtech_collect, log_forwarders},
+    {"lns-mqtt", lns_enabled, lns_refresh, offsetof(struct gateway_stats, lns), lns_collect, NULL},
+};
+
+#define N_STATS_SOURCES (sizeof(stats_sources) / sizeof(stats_sources[0]))
+
+/* One row of what counts now: a module that runs, or a configured output. */
+struct stats_row {
+    const char *name;  /* "stats: <name> ..." */
+    const void *stats; /* the snapshot its collector reads */
+    void (*collect)(const void *stats, struct report *r);
+    void (*log_more)(struct gateway *gw, enum log_level level);
+};
+
+#define MAX_STATS_ROWS (N_STATS_SOURCES + MAX_OUTPUTS)
+
+/* Fills rows (MAX_STATS_ROWS) with what counts: the modules configured to run, in the
+ * table's order, then the outputs in theirs. Returns how many. */
+static size_t stats_rows(const struct gateway *gw, struct stats_row *rows)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_STATS_SOURCES; i++) {
+        const struct stats_source *src = &stats_sources[i];
+        if (src->enabled != NULL && !src->enabled(&gw->cfg))
+            continue;
+        rows[n++] = (struct stats_row){src->name, (const char *)&gw->stats + src->stats_offset,
+                                       src->collect, src->log_more};
+    }
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        const struct gateway_output *o = &gw->outputs[i];
+        rows[n++] = (struct stats_row){o->ctx.name, o->stats, o->type->collect, NULL};
+    }
+    assert(n <= MAX_STATS_ROWS);
+    return n;
+}
+
 /* Reads the counters of every module that runs. */
 static void refresh_stats(struct gateway *gw)
 {
-    if (gw->writer)
-        journal_writer_get_stats(gw->writer, &gw->stats.writer);
-    struct publisher *publisher = atomic_load(&gw->publisher);
-    if (publisher)
-        publisher_get_stats(publisher, &gw->stats.publisher);
-    if (gw->coap)
-        coap_ingest_get_stats(gw->coap, &gw->stats.coap);
-    if (gw->semtech)
-        semtech_udp_get_stats(gw->semtech, &gw->stats.semtech);
-    if (gw->lns)
-        lns_mqtt_get_stats(gw->lns, &gw->stats.lns);
+    for (size_t i = 0; i < N_STATS_SOURCES; i++)
+        stats_sources[i].refresh(gw);
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        void *output = atomic_load(&gw->outputs[i].instance);
+        if (output)
+            gw->outputs[i].type->get_stats(output, gw->outputs[i].stats);
+    }
+}
+
+/* Clears out and fills it: the daemon's own figures, then every configured module's. */
+static void collect_metrics(const struct gateway *gw, bool running, struct metrics *out)
+{
+    metrics_clear(out);
+    struct report r;
+    report_init(&r, out, NULL, 0);
+    report_daemon(&r, running, gw->started_ms);
+    struct stats_row rows[MAX_STATS_ROWS];
+    size_t n = stats_rows(gw, rows);
+    for (size_t i = 0; i < n; i++)
+        rows[i].collect(rows[i].stats, &r);
 }
 
 /* Two snapshots differ in anything but the moment they were taken. */
@@ -331,17 +534,7 @@ static void save_status(struct gateway *gw, bool running)
 {
     if (gw->writer == NULL)
         return;
-    const struct config *cfg = &gw->cfg;
-    struct metrics_sources src = {
-        .started_ms = gw->started_ms,
-        .running = running,
-        .writer = &gw->stats.writer,
-        .publisher = &gw->stats.publisher,
-        .coap = cfg->coap.enabled ? &gw->stats.coap : NULL,
-        .semtech = cfg->semtech_udp.enabled ? &gw->stats.semtech : NULL,
-        .lns = cfg->lns_mqtt.enabled ? &gw->stats.lns : NULL,
-    };
-    metrics_collect(&gw->status, &src);
+    collect_metrics(gw, running, &gw->status);
     int64_t now = clock_mono_ms();
     if (running && !status_changed(&gw->status, &gw->status_saved) &&
         now - gw->status_saved_mono_ms < STATUS_HEARTBEAT_S * 1000)
@@ -360,48 +553,27 @@ static void stop(struct gateway *gw)
     lns_mqtt_stop(gw->lns, &gw->stats.lns);
     gw->lns = NULL;
     log_debug("stop: ingest stopped, every accepted frame answered");
-    struct publisher *publisher = atomic_exchange(&gw->publisher, NULL);
-    publisher_stop(publisher, &gw->stats.publisher);
-    log_debug("stop: publisher disconnected");
-    refresh_stats(gw); /* the writer's, after the publisher's last marks */
+    for (unsigned i = gw->n_outputs; i-- > 0;) {
+        struct gateway_output *o = &gw->outputs[i];
+        void *output = atomic_exchange(&o->instance, NULL);
+        if (output)
+            o->type->stop(output, o->stats);
+    }
+    log_debug("stop: outputs stopped");
+    refresh_stats(gw); /* the writer's, after the outputs' last marks */
     save_status(gw, false);
     journal_writer_stop(gw->writer);
     gw->writer = NULL;
     log_debug("stop: journal closed");
 }
 
-/* The Semtech UDP adapter's and the edge network server's counters: every drop reason with
- * a count above zero, so a quiet line stays short; then one line per forwarder. Each name
- * means what the metric of the same name means (gateway/src/metrics_collect.c, docs/lorawan.md). */
-static void log_semtech_stats(struct semtech_udp *su, const struct semtech_udp_stats *stats,
-                              enum log_level level)
+/* One line per forwarder the Semtech adapter knows (not counters: what each last said). */
+static void log_forwarders(struct gateway *gw, enum log_level level)
 {
-    const struct semtech_udp_stats s = *stats;
-    char drops[768] = "";
-    size_t used = 0;
-    for (int i = 0; i < SEMTECH_UDP_DROP_COUNT && used < sizeof(drops); i++) {
-        if (s.dropped[i])
-            used += (size_t)snprintf(drops + used, sizeof(drops) - used, " %s=%" PRIu64,
-                                     semtech_udp_drop_name((enum semtech_udp_drop)i), s.dropped[i]);
-    }
-    for (int i = 0; i < EDGE_NS_DROP_COUNT && used < sizeof(drops); i++) {
-        if (s.ns.dropped[i])
-            used += (size_t)snprintf(drops + used, sizeof(drops) - used, " %s=%" PRIu64,
-                                     edge_ns_drop_name((enum edge_ns_drop)i), s.ns.dropped[i]);
-    }
-    log_msg(level,
-            "stats: semtech-udp datagrams %" PRIu64 " (push %" PRIu64 ", pull %" PRIu64
-            ", tx_ack %" PRIu64 ", tx errors %" PRIu64 "), rxpk %" PRIu64 ", duplicates %" PRIu64
-            ", frames %" PRIu64 ", uplinks %" PRIu64 " (journaled %" PRIu64 ", quarantined %" PRIu64
-            ", not journaled %" PRIu64 ", retransmissions %" PRIu64 "), joins %" PRIu64
-            ", downlinks %" PRIu64 " (queued %" PRIu64 ", resent %" PRIu64 "), pull_resp %" PRIu64
-            ", push acks %" PRIu64 ", dropped:%s",
-            s.datagrams, s.push_data, s.pull_data, s.tx_acks, s.tx_errors, s.rxpk, s.duplicates,
-            s.ns.frames, s.ns.uplinks, s.journaled, s.quarantined, s.ns.not_journaled,
-            s.ns.retransmissions, s.ns.joins, s.ns.downlinks, s.ns.queued_sent, s.ns.queued_resent,
-            s.pull_resps, s.push_acks, drops[0] ? drops : " none");
+    if (gw->semtech == NULL)
+        return;
     static struct semtech_udp_forwarder fwd[SEMTECH_UDP_MAX_FORWARDERS];
-    size_t n = semtech_udp_get_forwarders(su, fwd, SEMTECH_UDP_MAX_FORWARDERS);
+    size_t n = semtech_udp_get_forwarders(gw->semtech, fwd, SEMTECH_UDP_MAX_FORWARDERS);
     for (size_t i = 0; i < n; i++) {
         const struct semtech_udp_forwarder *f = &fwd[i];
         log_msg(level,
@@ -415,12 +587,10 @@ static void log_semtech_stats(struct semtech_udp *su, const struct semtech_udp_s
     }
 }
 
-/* Logs the counters as last refreshed: every STATS_LOG_PERIOD_S at debug level, and once
- * at stop at info level. */
+/* Logs the counters as last refreshed, one line per configured module from its collector:
+ * every STATS_LOG_PERIOD_S at debug level, and once at stop at info level. */
 static void log_stats(struct gateway *gw, enum log_level level)
 {
-    const struct journal_writer_stats ws = gw->stats.writer;
-    const struct publisher_stats ps = gw->stats.publisher;
     const struct coap_ingest_stats cs = gw->stats.coap;
     if (cs.kernel_drops > gw->kernel_drops_logged) {
         /* once per period with drops, not once per datagram */
@@ -430,33 +600,16 @@ static void log_stats(struct gateway *gw, enum log_level level)
                  cs.kernel_drops - gw->kernel_drops_logged, cs.kernel_drops);
         gw->kernel_drops_logged = cs.kernel_drops;
     }
-    log_msg(level,
-            "stats: coap requests %" PRIu64 " (2.04 %" PRIu64 ", 4.00 %" PRIu64 ", 5.03 %" PRIu64
-            ", kernel drops %" PRIu64 "), committed %" PRIu64 " in %" PRIu64
-            " transactions (resends %" PRIu64 " not stored again), published %" PRIu64
-            ", refused %" PRIu64 ", in flight %" PRIu32
-            ", journal %.1f MiB%s, dropped full %" PRIu64 " disk %" PRIu64
-            ", rejected full %" PRIu64 ", broker %s",
-            cs.requests, cs.accepted, cs.quarantined, cs.unavailable, cs.kernel_drops,
-            ws.frames_committed, ws.transactions, ws.resends, ps.published, ps.refused,
-            ps.in_flight, (double)ws.used_bytes / 1048576.0, ws.full ? " (full)" : "",
-            ws.dropped_journal_full, ws.dropped_disk_floor, ws.rejected_full,
-            ps.state == PUBLISHER_CONNECTED ? "connected" : "disconnected");
-    if (gw->semtech)
-        log_semtech_stats(gw->semtech, &gw->stats.semtech, level);
-    if (gw->lns) {
-        const struct lns_mqtt_stats ls = gw->stats.lns;
-        log_msg(level,
-                "stats: lns-mqtt events %" PRIu64 " (journaled %" PRIu64 ", duplicates %" PRIu64
-                ", without data %" PRIu64 ", bad %" PRIu64 ", quarantined %" PRIu64
-                ", not stored %" PRIu64 ", times untrusted %" PRIu64 "), downlinks %" PRIu64
-                " (failed %" PRIu64 "), connection losses %" PRIu64 ", %s",
-                ls.received, ls.accepted, ls.duplicates, ls.empty, ls.bad, ls.quarantined,
-                ls.not_stored, ls.time_untrusted, ls.downlinks, ls.downlink_failures,
-                ls.connection_losses,
-                ls.subscribed  ? "subscribed"
-                : ls.connected ? "connected"
-                               : "disconnected");
+    struct stats_row rows[MAX_STATS_ROWS];
+    size_t n = stats_rows(gw, rows);
+    for (size_t i = 0; i < n; i++) {
+        char line[STATS_LINE_SIZE];
+        struct report r;
+        report_init(&r, NULL, line, sizeof(line));
+        rows[i].collect(rows[i].stats, &r);
+        log_msg(level, "stats: %s %s", rows[i].name, line);
+        if (rows[i].log_more)
+            rows[i].log_more(gw, level);
     }
 }
 
@@ -464,40 +617,70 @@ static void log_stats(struct gateway *gw, enum log_level level)
  *  - the journal writer waits for work with nothing queued, or finished a transaction
  *    within stall_ms (a failed commit counts: a full disk is handled, not fixed by a
  *    restart);
- *  - the publisher's thread went round its loop within stall_ms (it does once a second,
- *    connected or not: a broker outage with reconnects scheduled is progress), and, while
- *    connected with publishes in flight, the broker answered one within stall_ms plus two
- *    keepalives (by then Paho has declared a silent broker lost; a connection that still
- *    looks up and never answers means Paho is wedged, and a restart helps).
+ *  - each output's thread went round its loop within stall_ms (the MQTT output's does once
+ *    a second, connected or not: a broker outage with reconnects scheduled is progress),
+ *    and, while connected with deliveries in flight, its destination answered one within
+ *    stall_ms plus the output's grace (for MQTT two keepalives: by then Paho has declared a
+ *    silent broker lost; a connection that still looks up and never answers means Paho is
+ *    wedged, and a restart helps).
  * Otherwise writes what stalled into why and returns false. */
 static bool pipeline_alive(const struct gateway *gw, int64_t now_mono_ms, int64_t stall_ms,
                            char *why, size_t why_size)
 {
     const struct journal_writer_stats *w = &gw->stats.writer;
-    const struct publisher_stats *p = &gw->stats.publisher;
     int64_t writer_quiet_ms = now_mono_ms - w->progress_mono_ms;
-    int64_t loop_quiet_ms = now_mono_ms - p->loop_mono_ms;
-    int64_t answer_quiet_ms = now_mono_ms - p->answer_mono_ms;
-    int64_t answer_limit_ms = stall_ms + 2 * (int64_t)gw->cfg.mqtt.broker.keepalive_s * 1000;
     if (gw->writer && !w->idle && writer_quiet_ms > stall_ms) {
         snprintf(why, why_size, "journal writer: busy with no transaction finished for %.1f s",
                  (double)writer_quiet_ms / 1000.0);
         return false;
     }
-    if (atomic_load(&gw->publisher) && loop_quiet_ms > stall_ms) {
-        snprintf(why, why_size, "publisher: its thread has not run for %.1f s",
-                 (double)loop_quiet_ms / 1000.0);
-        return false;
-    }
-    if (atomic_load(&gw->publisher) && p->state == PUBLISHER_CONNECTED && p->in_flight > 0 &&
-        answer_quiet_ms > answer_limit_ms) {
-        snprintf(why, why_size,
-                 "publisher: connected with %" PRIu32 " publishes in flight and no answer "
-                 "from the broker for %.1f s",
-                 p->in_flight, (double)answer_quiet_ms / 1000.0);
-        return false;
+    for (unsigned i = 0; i < gw->n_outputs; i++) {
+        const struct gateway_output *o = &gw->outputs[i];
+        if (!atomic_load(&o->instance))
+            continue;
+        struct output_health h;
+        o->type->health(o->stats, o->ctx.options, &h);
+        int64_t loop_quiet_ms = now_mono_ms - h.loop_mono_ms;
+        int64_t answer_quiet_ms = now_mono_ms - h.answer_mono_ms;
+        if (loop_quiet_ms > stall_ms) {
+            snprintf(why, why_size, "output %s: its thread has not run for %.1f s", o->ctx.name,
+                     (double)loop_quiet_ms / 1000.0);
+            return false;
+        }
+        if (h.connected && h.in_flight > 0 && answer_quiet_ms > stall_ms + h.answer_grace_ms) {
+            snprintf(why, why_size,
+                     "output %s: connected with %" PRIu32 " deliveries in flight and no answer "
+                     "from the %s for %.1f s",
+                     o->ctx.name, h.in_flight, h.destination, (double)answer_quiet_ms / 1000.0);
+            return false;
+        }
     }
     return true;
+}
+
+/* The outputs' part of the status line: "broker connected, 0 in flight" per output (with
+ * its name first when it is not named after its type), then what was delivered. */
+static void describe_outputs(const struct gateway *gw, char *out, size_t out_size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    uint64_t delivered = 0;
+    for (unsigned i = 0; i < gw->n_outputs && used < out_size; i++) {
+        const struct gateway_output *o = &gw->outputs[i];
+        struct output_health h;
+        o->type->health(o->stats, o->ctx.options, &h);
+        bool named = strcmp(o->ctx.name, o->type->name) != 0;
+        used += (size_t)snprintf(out + used, out_size - used, "%s%s%s%s %s, %" PRIu32 " in flight",
+                                 i ? "; " : "", named ? o->ctx.name : "", named ? " " : "",
+                                 h.destination, h.state, h.in_flight);
+        if (named && used < out_size)
+            used += (size_t)snprintf(out + used, out_size - used, ", %" PRIu64 " delivered",
+                                     h.delivered);
+        delivered = i == 0 ? h.delivered : (h.delivered < delivered ? h.delivered : delivered);
+    }
+    /* a frame is published once every output has it: the least delivered bounds that */
+    if (gw->n_outputs > 0 && used < out_size)
+        snprintf(out + used, out_size - used, "; %" PRIu64 " published since start", delivered);
 }
 
 /* SIGHUP: reads the configuration again (file and --set options, as at start) and applies
@@ -523,7 +706,9 @@ static void report_to_service(struct gateway *gw)
     int64_t stall_ms = svc->watchdog_ms > 0 ? svc->watchdog_ms : STALL_DEFAULT_MS;
     bool alive = pipeline_alive(gw, clock_mono_ms(), stall_ms, why, sizeof(why));
     service_watchdog(svc, alive, why);
-    service_status(svc, &gw->stats.writer, &gw->stats.publisher);
+    char outputs[SERVICE_TEXT_SIZE];
+    describe_outputs(gw, outputs, sizeof(outputs));
+    service_status(svc, &gw->stats.writer, outputs);
 }
 
 int main(int argc, char **argv)
@@ -548,11 +733,14 @@ int main(int argc, char **argv)
     service_init(&gw.service, gw.cfg.journal.path);
     if (start(&gw) != 0) {
         stop(&gw);
+        release_outputs(&gw);
         return EXIT_FAILURE;
     }
     refresh_stats(&gw);
     save_status(&gw, true);
-    service_ready(&gw.service, &gw.stats.writer, &gw.stats.publisher);
+    char outputs[SERVICE_TEXT_SIZE];
+    describe_outputs(&gw, outputs, sizeof(outputs));
+    service_ready(&gw.service, &gw.stats.writer, outputs);
     int64_t tick_ms = service_tick_ms(&gw.service, STATUS_PERIOD_S * 1000);
     int64_t next_log_mono_ms = clock_mono_ms() + STATS_LOG_PERIOD_S * 1000;
     for (;;) {
@@ -577,6 +765,7 @@ int main(int argc, char **argv)
         }
     }
     stop(&gw);
+    release_outputs(&gw);
     service_close(&gw.service);
     log_flush_repeats(true);
     log_info("stopped");

@@ -1,6 +1,6 @@
 /*
- * metrics.c - the list of named values (see metrics.h). What goes into it is
- * metrics_collect.c's.
+ * metrics.c - the list of named values (see metrics.h). What goes into it is each
+ * module's collector's (report.h).
  */
 #include "metrics.h"
 

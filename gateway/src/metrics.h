@@ -1,10 +1,11 @@
 /*
  * metrics.h - the gateway's counters and gauges as one flat list of named values.
  *
- * Every module keeps its own counters in its stats struct. metrics_collect
- * (metrics_collect.h, in the daemon) reads them all into one list with Prometheus-style
- * names (sensorbro_frames_published_total, sensorbro_coap_responses_total{code="2.04"}), so
- * that whoever shows them needs no knowledge of the modules: the daemon saves the list into
+ * Every module keeps its own counters in its stats struct and names them in its own
+ * collector (report.h), next to that struct; the daemon runs each configured module's
+ * collector into one list with Prometheus-style names (sensorbro_frames_published_total,
+ * sensorbro_coap_responses_total{code="2.04"}), so that whoever shows them needs no
+ * knowledge of the modules: the daemon saves the list into
  * the journal for `sensorbroctl status`, and the same list is what a metrics endpoint
  * serves. This header is the value type alone: the journal stores it and sensorbroctl reads
  * it without linking any module it names.

@@ -73,7 +73,7 @@ static void read_depth(struct service *s)
 
 /* One line, what `systemctl status sensorbro` shows under the unit's name. */
 static void build_status(struct service *s, const struct journal_writer_stats *w,
-                         const struct publisher_stats *p, char *out, size_t out_size)
+                         const char *outputs, char *out, size_t out_size)
 {
     size_t used = 0;
     if (!s->alive)
@@ -91,21 +91,16 @@ static void build_status(struct service *s, const struct journal_writer_stats *w
     }
     if (used < out_size && w->full)
         used += (size_t)snprintf(out + used, out_size - used, " (journal full)");
-    const char *broker = p->state == PUBLISHER_CONNECTED    ? "connected"
-                         : p->state == PUBLISHER_CONNECTING ? "connecting"
-                                                            : "disconnected, reconnecting";
-    if (used < out_size)
-        snprintf(out + used, out_size - used,
-                 "; broker %s, %" PRIu32 " in flight; %" PRIu64 " published since start", broker,
-                 p->in_flight, p->published);
+    if (used < out_size && outputs[0] != '\0')
+        snprintf(out + used, out_size - used, "; %s", outputs);
 }
 
 static void send_status(struct service *s, const struct journal_writer_stats *w,
-                        const struct publisher_stats *p, bool force)
+                        const char *outputs, bool force)
 {
     char text[SERVICE_TEXT_SIZE];
     read_depth(s);
-    build_status(s, w, p, text, sizeof(text));
+    build_status(s, w, outputs, text, sizeof(text));
     int64_t now = clock_mono_ms();
     if (!force && strcmp(text, s->status) == 0 && now - s->status_mono_ms < STATUS_REPEAT_MS)
         return;
@@ -114,8 +109,7 @@ static void send_status(struct service *s, const struct journal_writer_stats *w,
     sd_notifyf(0, "STATUS=%s", text);
 }
 
-void service_ready(struct service *s, const struct journal_writer_stats *w,
-                   const struct publisher_stats *p)
+void service_ready(struct service *s, const struct journal_writer_stats *w, const char *outputs)
 {
     char err[256];
     struct journal_options opts = {.read_only = true, .busy_timeout_ms = JOURNAL_BUSY_MS};
@@ -125,13 +119,13 @@ void service_ready(struct service *s, const struct journal_writer_stats *w,
     }
     read_depth(s);
     char text[SERVICE_TEXT_SIZE];
-    build_status(s, w, p, text, sizeof(text));
+    build_status(s, w, outputs, text, sizeof(text));
     memcpy(s->status, text, sizeof(s->status));
     s->status_mono_ms = clock_mono_ms();
     sd_notifyf(0, "READY=1\nSTATUS=%s", text);
     if (s->watchdog_ms > 0)
         log_info("service: watchdog every %" PRId64 " ms, fed while the journal writer and the "
-                 "publisher make progress or are idle",
+                 "outputs make progress or are idle",
                  s->watchdog_ms);
 }
 
@@ -154,10 +148,9 @@ void service_watchdog(struct service *s, bool alive, const char *why)
         sd_notify(0, "WATCHDOG=1");
 }
 
-void service_status(struct service *s, const struct journal_writer_stats *w,
-                    const struct publisher_stats *p)
+void service_status(struct service *s, const struct journal_writer_stats *w, const char *outputs)
 {
-    send_status(s, w, p, false);
+    send_status(s, w, outputs, false);
 }
 
 void service_reloading(struct service *s)

@@ -9,7 +9,7 @@
  *                 broker connection, and why the pipeline is stalled when it is
  *                 (systemctl status shows the line);
  *   WATCHDOG=1    only while the caller says the pipeline is alive. main.c decides that
- *                 from the journal writer's and the publisher's own progress, not from a
+ *                 from the journal writer's and the outputs' own progress, not from a
  *                 timer, so a stuck thread stops the pings and systemd restarts the daemon
  *                 WatchdogSec later; a broker outage does not (reconnecting is progress);
  *   RELOADING=1 / READY=1 around a reload (SIGHUP), STOPPING=1 when stopping.
@@ -34,7 +34,6 @@
 
 #include "config.h"
 #include "store/journal_writer.h"
-#include "output/publish.h"
 
 #define SERVICE_TEXT_SIZE 320
 
@@ -61,14 +60,14 @@ void service_init(struct service *s, const char *journal_path);
  * half). */
 int64_t service_tick_ms(const struct service *s, int64_t default_ms);
 /* The daemon has started: READY=1, with a first STATUS=. */
-void service_ready(struct service *s, const struct journal_writer_stats *w,
-                   const struct publisher_stats *p);
+/* outputs: what the outputs are doing, one phrase (main.c builds it from their health),
+ * e.g. "broker connected, 0 in flight; 120 published since start". */
+void service_ready(struct service *s, const struct journal_writer_stats *w, const char *outputs);
 /* The verdict of the caller's liveness check: pings the watchdog when alive; logs once when
  * the verdict turns (why says what stalled), and keeps why for STATUS=. */
 void service_watchdog(struct service *s, bool alive, const char *why);
 /* Sends STATUS= when its text changed or every few seconds. */
-void service_status(struct service *s, const struct journal_writer_stats *w,
-                    const struct publisher_stats *p);
+void service_status(struct service *s, const struct journal_writer_stats *w, const char *outputs);
 void service_reloading(struct service *s);
 /* After a reload: READY=1 again. */
 void service_reloaded(struct service *s);

@@ -72,4 +72,11 @@ wait_until "frame marked published" 10 bash -c \
 stop_sensorbro
 status=$(mosquitto_sub -p "$MQTT_PORT" -t sensorbro/gw-it/status -C 1 -W 5)
 expect_eq "status after stop" offline "$status"
+# The last figures of a clean stop: the transports that ran have theirs, the LNS feed
+# (not configured) has none at all, not zeros.
+final=$("$SENSORBROCTL_BIN" -j "$SB_DIR/sensorbro.db" status --json)
+expect_eq "up after stop" 0 "$(jq '.sensorbro.metrics.sensorbro_up' <<<"$final")"
+expect_eq "CoAP figures" 1 "$(jq '.sensorbro.metrics["sensorbro_coap_responses_total{code=\"2.04\"}"]' <<<"$final")"
+expect_eq "no LNS figures" "[]" \
+    "$(jq -c '.sensorbro.metrics | keys | map(select(test("lns")))' <<<"$final")"
 log "ok"

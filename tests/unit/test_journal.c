@@ -156,6 +156,68 @@ static void test_mark_published_and_stats(void **state)
     assert_int_equal(st.oldest_pending_ms, 0);
 }
 
+/* output_progress through the journal's API: an upsert never moves a position back, every
+ * row is read, and keep deletes the rows of the outputs it is not given (all, given none). */
+struct progress_rows {
+    size_t n;
+    char output[8][32];
+    char device[8][32];
+    int64_t delivered_id[8];
+};
+
+static void collect_progress(void *ctx, const char *output, const char *device,
+                             int64_t delivered_id)
+{
+    struct progress_rows *rows = ctx;
+    assert_true(rows->n < 8);
+    snprintf(rows->output[rows->n], sizeof(rows->output[0]), "%s", output);
+    snprintf(rows->device[rows->n], sizeof(rows->device[0]), "%s", device);
+    rows->delivered_id[rows->n++] = delivered_id;
+}
+
+static int64_t progress_of_row(const struct progress_rows *rows, const char *output,
+                               const char *device)
+{
+    for (size_t i = 0; i < rows->n; i++)
+        if (strcmp(rows->output[i], output) == 0 && strcmp(rows->device[i], device) == 0)
+            return rows->delivered_id[i];
+    return -1;
+}
+
+static void test_output_progress(void **state)
+{
+    struct fixture *f = *state;
+    const char *a = "70b3d57ed0000001", *b = "70b3d57ed0000002";
+    assert_int_equal(journal_set_progress(f->j, "mqtt", a, 5), 0);
+    assert_int_equal(journal_set_progress(f->j, "mqtt", a, 3), 0); /* never back */
+    assert_int_equal(journal_set_progress(f->j, "mqtt", b, 2), 0);
+    assert_int_equal(journal_set_progress(f->j, "senml", a, 4), 0);
+    assert_int_equal(journal_set_progress(f->j, "gone", a, 9), 0);
+    struct progress_rows rows = {0};
+    assert_int_equal(journal_read_progress(f->j, collect_progress, &rows), 0);
+    assert_int_equal(rows.n, 4);
+    assert_int_equal(progress_of_row(&rows, "mqtt", a), 5);
+    assert_int_equal(progress_of_row(&rows, "mqtt", b), 2);
+    assert_int_equal(progress_of_row(&rows, "senml", a), 4);
+
+    const char *keep[] = {"mqtt", "senml"};
+    uint32_t deleted = 0;
+    assert_int_equal(journal_keep_progress(f->j, keep, 2, &deleted), 0);
+    assert_int_equal(deleted, 1);
+    memset(&rows, 0, sizeof(rows));
+    assert_int_equal(journal_read_progress(f->j, collect_progress, &rows), 0);
+    assert_int_equal(rows.n, 3);
+    assert_int_equal(progress_of_row(&rows, "gone", a), -1);
+
+    const char *too_many[JOURNAL_MAX_OUTPUTS + 1] = {0};
+    assert_int_equal(journal_keep_progress(f->j, too_many, JOURNAL_MAX_OUTPUTS + 1, &deleted), -1);
+    assert_int_equal(journal_keep_progress(f->j, keep, 0, &deleted), 0);
+    assert_int_equal(deleted, 3);
+    memset(&rows, 0, sizeof(rows));
+    assert_int_equal(journal_read_progress(f->j, collect_progress, &rows), 0);
+    assert_int_equal(rows.n, 0);
+}
+
 static void test_reopen_after_close(void **state)
 {
     struct fixture *f = *state;
@@ -518,8 +580,9 @@ static int64_t query(sqlite3 *db, const char *sql)
 
 /* A version-5 journal with pending and published frames is carried forward: its rows keep
  * everything and read with epoch 0 (their legacy id, render.h), and new frames get epochs.
- * The version-5 file is made by taking the current schema back: 7's settings tables and 6's
- * index, columns and table dropped, which leaves the tables and columns of version 5. */
+ * The version-5 file is made by taking the current schema back: 8's progress table, 7's
+ * settings tables and 6's index, columns and table dropped, which leaves the tables and
+ * columns of version 5. */
 static void test_migration_from_v5(void **state)
 {
     struct fixture *f = *state;
@@ -528,6 +591,7 @@ static void test_migration_from_v5(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE output_progress;" /* 8 -> 7 */
                                   /* 7 -> 6: the registry's settings (the CHECK of
                                    * devices, wider now, does not matter here) */
                                   "DROP TRIGGER devices_inserted;"
@@ -698,6 +762,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_commit_and_read_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollback_stores_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mark_published_and_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_progress, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_after_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trim_only_old_published, setup, teardown),

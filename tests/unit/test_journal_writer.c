@@ -1,7 +1,8 @@
 /*
  * test_journal_writer.c - journal_writer.c: group commit from several threads at once,
- * callbacks only after commit, batching, back-pressure when the queue is full, PUBACK
- * marks, the sync barrier, a stop that commits everything queued, and the status snapshot
+ * callbacks only after commit, batching, back-pressure when the queue is full, delivery
+ * marks (one output, and two outputs each at its own pace, kept across restarts), the sync
+ * barrier, a stop that commits everything queued, and the status snapshot
  * (the newest one handed in wins, and the last one is written at stop).
  */
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -65,9 +67,13 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
+static const char *const one_output[] = {"mqtt"};
+
 static struct journal_writer_options options(const struct fixture *f)
 {
     struct journal_writer_options o = {
+        .outputs = one_output,
+        .n_outputs = 1,
         .path = f->path,
         .journal = {.synchronous = JOURNAL_SYNC_NORMAL, .busy_timeout_ms = 2000},
         .batch_max_rows = 64,
@@ -237,7 +243,7 @@ static void test_marks_and_stop_drains(void **state)
     assert_int_equal(journal_writer_sync(w), 0);
     assert_int_equal(done_log.count, 10);
     for (size_t i = 0; i < 5; i++)
-        assert_int_equal(journal_writer_mark_published(w, done_log.ids[i], 123), 0);
+        assert_int_equal(journal_writer_mark_delivered(w, 0, rec.device, done_log.ids[i], 123), 0);
     assert_int_equal(journal_writer_move_to_quarantine(w, done_log.ids[5], "later"), 0);
     /* queued right before stop: stop still commits it */
     assert_int_equal(journal_writer_quarantine(w, &rec, "bad frame", on_done, NULL), 0);
@@ -254,6 +260,150 @@ static void test_marks_and_stop_drains(void **state)
     assert_int_equal(st.published_frames, 5);
     assert_int_equal(st.pending_frames, 4);
     assert_int_equal(st.quarantined_frames, 2);
+}
+
+static struct journal_stats stats_from_outside(const char *path)
+{
+    struct journal *j;
+    char err[256];
+    struct journal_options ro = {.read_only = true, .busy_timeout_ms = 2000};
+    assert_int_equal(journal_open(&j, path, &ro, err, sizeof(err)), 0);
+    struct journal_stats st;
+    assert_int_equal(journal_stats(j, &st), 0);
+    journal_close(j);
+    return st;
+}
+
+/* A delivery time now: the writer trims published frames older than retention_ms. */
+static int64_t wall_ms(void)
+{
+    return (int64_t)time(NULL) * 1000;
+}
+
+static void count_progress_row(void *ctx, const char *output, const char *device, int64_t id)
+{
+    (void)output, (void)device, (void)id;
+    (*(size_t *)ctx)++;
+}
+
+static size_t progress_rows(const char *path)
+{
+    struct journal *j;
+    char err[256];
+    struct journal_options ro = {.read_only = true, .busy_timeout_ms = 2000};
+    assert_int_equal(journal_open(&j, path, &ro, err, sizeof(err)), 0);
+    size_t n = 0;
+    assert_int_equal(journal_read_progress(j, count_progress_row, &n), 0);
+    journal_close(j);
+    return n;
+}
+
+/* Two outputs, each at its own pace: a frame leaves the pending queue only once both have
+ * marked it; each output's position per device is kept across a restart; an output taken
+ * out of the configuration holds nothing back, and what it held is published when the
+ * remaining output reads it again (JOURNAL_DELIVERED_ALL). */
+static void test_two_outputs(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const two[] = {"mqtt", "other"};
+    struct journal_writer_options o = options(f);
+    o.outputs = two;
+    o.n_outputs = 2;
+    struct journal_writer *w;
+    char err[256];
+    assert_int_equal(journal_writer_start(&w, &o, NULL, NULL, err, sizeof(err)), 0);
+    struct frame_record a = record_for(1, 1), b = record_for(2, 1);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(journal_writer_append(w, &a, on_done, NULL), 0);
+    assert_int_equal(journal_writer_append(w, &b, on_done, NULL), 0);
+    assert_int_equal(journal_writer_sync(w), 0);
+    assert_int_equal(done_log.count, 5);
+    const int64_t *ida = done_log.ids, idb = done_log.ids[4];
+
+    /* output 0 delivers a's first three and b's: nothing is published yet */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(journal_writer_mark_delivered(w, 0, a.device, ida[i], wall_ms()), 0);
+    assert_int_equal(journal_writer_mark_delivered(w, 0, b.device, idb, wall_ms()), 0);
+    assert_int_equal(journal_writer_mark_delivered(w, 2, a.device, ida[0], wall_ms()), -1);
+    assert_int_equal(journal_writer_sync(w), 0);
+    struct journal_stats st = stats_from_outside(f->path);
+    assert_int_equal(st.pending_frames, 5);
+    assert_int_equal(st.published_frames, 0);
+    assert_int_equal(progress_rows(f->path), 2);
+    assert_int_equal(journal_writer_delivery(w, 0, a.device, ida[2]), JOURNAL_DELIVERED);
+    assert_int_equal(journal_writer_delivery(w, 0, a.device, ida[3]), JOURNAL_UNDELIVERED);
+    assert_int_equal(journal_writer_delivery(w, 1, a.device, ida[0]), JOURNAL_UNDELIVERED);
+
+    /* output 1 delivers a's first two: they are published, the third waits for it */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(journal_writer_mark_delivered(w, 1, a.device, ida[i], wall_ms()), 0);
+    assert_int_equal(journal_writer_sync(w), 0);
+    st = stats_from_outside(f->path);
+    assert_int_equal(st.published_frames, 2);
+    assert_int_equal(st.pending_frames, 3);
+    assert_int_equal(progress_rows(f->path), 3);
+    struct journal_writer_stats ws;
+    journal_writer_get_stats(w, &ws);
+    assert_int_equal(ws.marks, 6);
+    journal_writer_stop(w);
+
+    /* the positions come back at the next start */
+    assert_int_equal(journal_writer_start(&w, &o, NULL, NULL, err, sizeof(err)), 0);
+    assert_int_equal(journal_writer_delivery(w, 0, a.device, ida[2]), JOURNAL_DELIVERED);
+    assert_int_equal(journal_writer_delivery(w, 1, a.device, ida[2]), JOURNAL_UNDELIVERED);
+    assert_int_equal(journal_writer_delivery(w, 0, b.device, idb), JOURNAL_DELIVERED);
+    assert_int_equal(journal_writer_delivery(w, 1, b.device, idb), JOURNAL_UNDELIVERED);
+    journal_writer_stop(w);
+
+    /* "other" taken out: its rows go, and what "mqtt" delivered is published when it
+     * reads those frames again and marks them */
+    o = options(f);
+    assert_int_equal(journal_writer_start(&w, &o, NULL, NULL, err, sizeof(err)), 0);
+    assert_int_equal(progress_rows(f->path), 0);
+    assert_int_equal(journal_writer_delivery(w, 0, a.device, ida[2]), JOURNAL_DELIVERED_ALL);
+    assert_int_equal(journal_writer_delivery(w, 0, b.device, idb), JOURNAL_DELIVERED_ALL);
+    assert_int_equal(journal_writer_delivery(w, 0, a.device, ida[3]), JOURNAL_UNDELIVERED);
+    assert_int_equal(journal_writer_mark_delivered(w, 0, a.device, ida[2], wall_ms()), 0);
+    assert_int_equal(journal_writer_mark_delivered(w, 0, b.device, idb, wall_ms()), 0);
+    assert_int_equal(journal_writer_sync(w), 0);
+    st = stats_from_outside(f->path);
+    assert_int_equal(st.published_frames, 4);
+    assert_int_equal(st.pending_frames, 1);
+    assert_int_equal(progress_rows(f->path), 0); /* one output: published_ms is its progress */
+    journal_writer_stop(w);
+}
+
+/* The outputs' names are checked at start; a writer without outputs takes no marks. */
+static void test_output_names(void **state)
+{
+    struct fixture *f = *state;
+    struct journal_writer *w;
+    char err[256];
+    struct journal_writer_options o = options(f);
+    static const char *const twice[] = {"mqtt", "mqtt"};
+    static const char *const empty[] = {""};
+    static const char *const nine[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+    o.outputs = twice;
+    o.n_outputs = 2;
+    assert_int_equal(journal_writer_start(&w, &o, NULL, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "\"mqtt\" configured twice"));
+    o.outputs = empty;
+    o.n_outputs = 1;
+    assert_int_equal(journal_writer_start(&w, &o, NULL, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "1 to"));
+    o.outputs = nine;
+    o.n_outputs = 9;
+    assert_int_equal(journal_writer_start(&w, &o, NULL, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "at most 8"));
+
+    o.outputs = NULL;
+    o.n_outputs = 0;
+    assert_int_equal(journal_writer_start(&w, &o, NULL, NULL, err, sizeof(err)), 0);
+    struct frame_record rec = record_for(1, 1);
+    assert_int_equal(journal_writer_append(w, &rec, on_done, NULL), 0);
+    assert_int_equal(journal_writer_sync(w), 0);
+    assert_int_equal(journal_writer_mark_delivered(w, 0, rec.device, done_log.ids[0], 1), -1);
+    journal_writer_stop(w);
 }
 
 static void test_start_errors(void **state)
@@ -303,6 +453,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marks_and_stop_drains, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_outputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_snapshot, setup, teardown),
         cmocka_unit_test(test_start_errors),
     };

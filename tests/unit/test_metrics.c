@@ -1,7 +1,9 @@
 /*
- * test_metrics.c - metrics.c: names with labels, bounds, lookups, and how every module's
- * stats become the named counters that sensorbroctl status and a metrics endpoint show;
- * and the journal's status table that carries them (journal_save_status/read_status).
+ * test_metrics.c - metrics.c: names with labels, bounds, lookups; how every module's
+ * stats become, through its own collector (report.h), the named counters that sensorbroctl
+ * status and a metrics endpoint show, and the stats lines of the log (in the words the
+ * integration tests look for); and the journal's status table that carries them
+ * (journal_save_status/read_status).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,10 +23,37 @@
 #include "store/journal.h"
 #include "store/journal_writer.h"
 #include "metrics.h"
-#include "metrics_collect.h"
-#include "output/publish.h"
+#include "output/mqtt_output.h"
+#include "report.h"
 
 static struct metrics m, back;
+
+/* What the daemon collects (main.c's table): its own figures, then each running module's. */
+struct sources {
+    bool running;
+    int64_t started_ms;
+    const struct journal_writer_stats *writer;
+    const struct mqtt_output_stats *publisher;
+    const struct coap_ingest_stats *coap;
+    const struct semtech_udp_stats *semtech;
+    const struct lns_mqtt_stats *lns;
+};
+
+static void collect(struct metrics *out, const struct sources *src)
+{
+    metrics_clear(out);
+    struct report r;
+    report_init(&r, out, NULL, 0);
+    report_daemon(&r, src->running, src->started_ms);
+    journal_writer_collect(src->writer, &r);
+    if (src->coap)
+        coap_ingest_collect(src->coap, &r);
+    if (src->semtech)
+        semtech_udp_collect(src->semtech, &r);
+    if (src->lns)
+        lns_mqtt_collect(src->lns, &r);
+    mqtt_output_type.collect(src->publisher, &r); /* through its type, as main.c does */
+}
 
 static double value_of(const struct metrics *list, const char *name)
 {
@@ -74,14 +103,14 @@ static void test_collect_counts_every_frame(void **state)
                                       .rejected_full = 3,
                                       .used_bytes = 4096,
                                       .full = true};
-    struct publisher_stats ps = {.state = PUBLISHER_CONNECTED,
-                                 .sent = 85,
-                                 .published = 80,
-                                 .refused = 1,
-                                 .quarantined = 1,
-                                 .in_flight = 5,
-                                 .connects = 2,
-                                 .connection_losses = 1};
+    struct mqtt_output_stats ps = {.state = MQTT_OUTPUT_CONNECTED,
+                                   .sent = 85,
+                                   .published = 80,
+                                   .refused = 1,
+                                   .quarantined = 1,
+                                   .in_flight = 5,
+                                   .connects = 2,
+                                   .connection_losses = 1};
     struct coap_ingest_stats cs = {.requests = 70,
                                    .accepted = 60,
                                    .quarantined = 3,
@@ -111,14 +140,14 @@ static void test_collect_counts_every_frame(void **state)
                                 .duplicates = 4,
                                 .not_stored = 1,
                                 .subscribed = true};
-    struct metrics_sources src = {.started_ms = 1796000000000,
-                                  .running = true,
-                                  .writer = &ws,
-                                  .publisher = &ps,
-                                  .coap = &cs,
-                                  .semtech = &ss,
-                                  .lns = &ls};
-    metrics_collect(&m, &src);
+    struct sources src = {.started_ms = 1796000000000,
+                          .running = true,
+                          .writer = &ws,
+                          .publisher = &ps,
+                          .coap = &cs,
+                          .semtech = &ss,
+                          .lns = &ls};
+    collect(&m, &src);
     assert_true(value_of(&m, "sensorbro_up") == 1);
     assert_true(value_of(&m, "sensorbro_pid") == (double)getpid());
     assert_true(value_of(&m, "sensorbro_start_time_seconds") == 1796000000.0);
@@ -157,14 +186,97 @@ static void test_collect_counts_every_frame(void **state)
     assert_int_equal(metrics_find(&m, "sensorbro_up")->kind, METRIC_GAUGE);
     assert_int_equal(metrics_find(&m, "sensorbro_frames_sent_total")->kind, METRIC_COUNTER);
 
-    /* a transport that does not run has no figures at all, not zeros */
-    src.semtech = NULL;
-    src.lns = NULL;
+    /* each figure is named by one module only: no name twice in the list */
+    for (size_t i = 0; i < m.count; i++)
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(m.items[i].name, m.items[k].name) == 0)
+                fail_msg("%s collected twice", m.items[i].name);
+
+    /* the last snapshot of a clean stop (that a transport which does not run has no
+     * figures at all is main.c's table: tests/integration/coap_to_mqtt.sh checks it) */
     src.running = false;
-    metrics_collect(&m, &src);
-    assert_null(metrics_find(&m, "sensorbro_frames_received_total{transport=\"semtech-udp\"}"));
-    assert_null(metrics_find(&m, "sensorbro_lns_events_total"));
+    collect(&m, &src);
     assert_true(value_of(&m, "sensorbro_up") == 0);
+}
+
+/* The stats line of one collector, as main.c logs it after "stats: <name> ". */
+#define LINE_OF(collector, stats, line)                                                            \
+    do {                                                                                           \
+        struct report r_;                                                                          \
+        report_init(&r_, NULL, line, sizeof(line));                                                \
+        collector(stats, &r_);                                                                     \
+    } while (0)
+
+/* The lines carry the figures in the words the integration tests look for (lns_to_mqtt.sh,
+ * semtech_hostile.sh, semtech_retransmission.sh, semtech_empty_payload.sh). */
+static void test_stats_lines(void **state)
+{
+    (void)state;
+    char line[1024];
+    struct lns_mqtt_stats ls = {.received = 7,
+                                .accepted = 2,
+                                .duplicates = 1,
+                                .bad = 3,
+                                .quarantined = 4,
+                                .downlinks = 2,
+                                .downlink_failures = 1,
+                                .connected = true};
+    LINE_OF(lns_mqtt_collect, &ls, line);
+    assert_string_equal(line, "events 7 (journaled 2, duplicates 1, without data 0, bad 3, "
+                              "quarantined 4, not stored 0, times untrusted 0), downlinks 2 "
+                              "(failed 1), connection losses 0, connected");
+
+    struct semtech_udp_stats ss;
+    memset(&ss, 0, sizeof(ss));
+    ss.datagrams = 38;
+    ss.push_data = 7;
+    ss.pull_data = 29;
+    ss.tx_acks = 2;
+    ss.rxpk = 7;
+    ss.duplicates = 4;
+    ss.journaled = 1;
+    ss.quarantined = 2;
+    ss.pull_resps = 9;
+    ss.push_acks = 7;
+    ss.ns.frames = 7;
+    ss.ns.uplinks = 3;
+    ss.ns.retransmissions = 6;
+    ss.ns.joins = 1;
+    ss.ns.downlinks = 8;
+    ss.ns.queued_sent = 1;
+    ss.ns.queued_resent = 3;
+    LINE_OF(semtech_udp_collect, &ss, line);
+    assert_string_equal(line, "datagrams 38 (push 7, pull 29, tx_ack 2, tx errors 0), rxpk 7, "
+                              "duplicates 4, frames 7, uplinks 3 (journaled 1, quarantined 2, "
+                              "not journaled 0, retransmissions 6), joins 1, downlinks 8 (queued "
+                              "1, resent 3), pull_resp 9, push acks 7, dropped: none");
+    ss.dropped[SEMTECH_UDP_DROP_SHORT] = 1;
+    ss.dropped[SEMTECH_UDP_DROP_LATE_DUPLICATE] = 3;
+    ss.ns.dropped[EDGE_NS_DROP_BAD_MIC] = 2;
+    LINE_OF(semtech_udp_collect, &ss, line);
+    assert_non_null(strstr(line, ", dropped: short=1 late_duplicate=3 bad_mic=2"));
+
+    /* a line that does not fit is cut, never overrun */
+    char small[24];
+    LINE_OF(semtech_udp_collect, &ss, small);
+    assert_string_equal(small, "datagrams 38 (push 7, p");
+
+    /* every module has a line, with its figures */
+    struct coap_ingest_stats cs = {.requests = 5, .accepted = 4, .unavailable = 1};
+    LINE_OF(coap_ingest_collect, &cs, line);
+    assert_string_equal(line, "requests 5 (2.04 4, 4.00 0, 4.04 0, 4.05 0, 4.13 0, 5.03 1), "
+                              "kernel drops 0");
+    struct journal_writer_stats ws = {
+        .frames_committed = 90, .transactions = 12, .used_bytes = 3 * 1048576 / 2, .full = true};
+    LINE_OF(journal_writer_collect, &ws, line);
+    assert_string_equal(line, "committed 90 in 12 transactions (resends 0 not stored again), "
+                              "quarantined 0, dropped full 0 disk 0, rejected full 0, commit "
+                              "failures 0, marks lost 0, trimmed 0, journal 1.5 MiB (full)");
+    struct mqtt_output_stats ps = {
+        .state = MQTT_OUTPUT_CONNECTED, .sent = 3, .published = 2, .in_flight = 1, .connects = 1};
+    LINE_OF(mqtt_output_collect, &ps, line);
+    assert_string_equal(line, "quarantined 0, sent 3, published 2, refused 0, in flight 1, broker "
+                              "connected (connects 1, connect failures 0, connection losses 0)");
 }
 
 static void test_status_table_round_trip(void **state)
@@ -230,6 +342,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_and_bounds),
         cmocka_unit_test(test_collect_counts_every_frame),
+        cmocka_unit_test(test_stats_lines),
         cmocka_unit_test(test_status_table_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -191,6 +191,8 @@ static void take_back(sqlite3 *db, int v)
         "ALTER TABLE devices_old RENAME TO devices;"
         "CREATE UNIQUE INDEX devices_dev_addr ON devices(dev_addr) WHERE dev_addr IS NOT NULL;"
         "PRAGMA foreign_keys=ON;",
+        /* 8 -> 7 */
+        "DROP TABLE output_progress;",
     };
     for (int from = SCHEMA_VERSION; from > v; from--)
         exec(db, undo[from - 1]);
@@ -208,6 +210,11 @@ static void take_back(sqlite3 *db, int v)
                  "INSERT INTO dev_nonces(dev_eui, nonce) VALUES ('70b3d57ed00000a1', 7);");
     if (v >= 4)
         exec(db, "INSERT INTO counters(name, value) VALUES ('dropped_journal_full', 3);");
+    if (v >= 6) /* a pending frame with its epoch: schema 7 must leave it pending */
+        exec(db, "INSERT INTO device_epochs(device, epoch, last_seq) VALUES "
+                 "('70b3d57ed00000a1', 3, 9);"
+                 "INSERT INTO frames(device, transport, source, received_ms, payload, epoch, "
+                 "seq) VALUES ('70b3d57ed00000a1', 'coap', 'y', 3000, x'0802', 3, 9);");
 }
 
 /* Every older version is carried forward to the very schema a fresh file has, its rows
@@ -220,6 +227,7 @@ static void test_every_older_version_migrates(void **state)
     describe(db, fresh, sizeof(fresh));
     sqlite3_close(db);
     assert_non_null(strstr(fresh, "table device_epochs last_seq INTEGER 1"));
+    assert_non_null(strstr(fresh, "table output_progress delivered_id INTEGER 1"));
 
     for (int v = 0; v < SCHEMA_VERSION; v++) {
         char path[128];
@@ -255,6 +263,14 @@ static void test_every_older_version_migrates(void **state)
             assert_int_equal(query(db, "SELECT nonce FROM dev_nonces"), 7);
         if (v >= 4)
             assert_int_equal(query(db, "SELECT value FROM counters"), 3);
+        if (v >= 6) {
+            /* 6 -> 7: no output has progress, so the pending frame is pending for all */
+            assert_int_equal(query(db, "SELECT count(*) FROM frames WHERE epoch = 3 AND seq = 9 "
+                                       "AND published_ms IS NULL"),
+                             1);
+            assert_int_equal(query(db, "SELECT last_seq FROM device_epochs"), 9);
+        }
+        assert_int_equal(query(db, "SELECT count(*) FROM output_progress"), 0);
         sqlite3_close(db);
         assert_int_equal(schema_open(&reader, path, &ro, err, sizeof(err)), 0);
         sqlite3_close(reader);

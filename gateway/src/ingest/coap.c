@@ -42,6 +42,7 @@
 #include "ingest/ingest.h"
 #include "util/backoff.h"
 #include "util/clock.h"
+#include "report.h"
 #include "util/log.h"
 
 /* A 5.03 tells the sender to come back after Max-Age seconds, drawn from this range so
@@ -506,4 +507,21 @@ void coap_ingest_get_stats(struct coap_ingest *ci, struct coap_ingest_stats *sta
     stats->too_large = atomic_load(&ci->too_large);
     stats->unavailable = atomic_load(&ci->unavailable);
     stats->kernel_drops = read_kernel_drops(ci);
+}
+
+void coap_ingest_collect(const struct coap_ingest_stats *s, struct report *r)
+{
+    static const char responses[] = "sensorbro_coap_responses_total";
+    /* a frame reached the pipeline: stored (2.04), quarantined (4.00) or refused (5.03) */
+    report_labelled(r, "sensorbro_frames_received_total", "transport", "coap", NULL,
+                    s->accepted + s->quarantined + s->unavailable);
+    report_counter(r, NULL, "requests ", s->requests);
+    report_labelled(r, responses, "code", "2.04", " (2.04 ", s->accepted);
+    report_labelled(r, responses, "code", "4.00", ", 4.00 ", s->quarantined);
+    report_labelled(r, responses, "code", "4.04", ", 4.04 ", s->not_found);
+    report_labelled(r, responses, "code", "4.05", ", 4.05 ", s->not_allowed);
+    report_labelled(r, responses, "code", "4.13", ", 4.13 ", s->too_large);
+    report_labelled(r, responses, "code", "5.03", ", 5.03 ", s->unavailable);
+    report_text(r, ")");
+    report_counter(r, "sensorbro_coap_kernel_drops_total", ", kernel drops ", s->kernel_drops);
 }

@@ -62,4 +62,9 @@ int coap_ingest_start(struct coap_ingest **out, const struct coap_ingest_options
 void coap_ingest_stop(struct coap_ingest *ci, struct coap_ingest_stats *final_stats);
 void coap_ingest_get_stats(struct coap_ingest *ci, struct coap_ingest_stats *stats);
 
+struct report;
+/* The adapter's figures (report.h): received frames, each response code, kernel drops.
+ * Touches only what it is given. */
+void coap_ingest_collect(const struct coap_ingest_stats *s, struct report *r);
+
 #endif

@@ -29,6 +29,7 @@
 #include "ingest/chirpstack.h"
 #include "ingest/ingest.h"
 #include "output/mqtt_session.h"
+#include "report.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/topic.h"
@@ -728,4 +729,31 @@ void lns_mqtt_get_stats(struct lns_mqtt *lm, struct lns_mqtt_stats *stats)
     stats->downlink_failures = atomic_load(&lm->downlink_failures);
     stats->connects = atomic_load(&lm->connects);
     stats->connection_losses = atomic_load(&lm->connection_losses);
+}
+
+void lns_mqtt_collect(const struct lns_mqtt_stats *s, struct report *r)
+{
+    static const char refused[] = "sensorbro_lns_events_refused_total";
+    report_labelled(r, "sensorbro_frames_received_total", "transport", "lns-mqtt", NULL,
+                    s->accepted + s->quarantined + s->not_stored);
+    report_counter(r, "sensorbro_lns_events_total", "events ", s->received);
+    report_counter(r, NULL, " (journaled ", s->accepted);
+    report_labelled(r, "sensorbro_frames_duplicate_total", "transport", "lns-mqtt", ", duplicates ",
+                    s->duplicates);
+    report_labelled(r, refused, "reason", "without_data", ", without data ", s->empty);
+    report_labelled(r, refused, "reason", "bad", ", bad ", s->bad);
+    report_counter(r, NULL, ", quarantined ", s->quarantined);
+    report_labelled(r, refused, "reason", "not_stored", ", not stored ", s->not_stored);
+    report_counter(r, "sensorbro_lns_event_times_untrusted_total", ", times untrusted ",
+                   s->time_untrusted);
+    report_text(r, ")");
+    report_counter(r, "sensorbro_lns_downlinks_total", ", downlinks ", s->downlinks);
+    report_counter(r, "sensorbro_lns_downlink_failures_total", " (failed ", s->downlink_failures);
+    report_text(r, ")");
+    report_counter(r, "sensorbro_lns_connection_losses_total", ", connection losses ",
+                   s->connection_losses);
+    report_gauge(r, "sensorbro_lns_subscribed", NULL, s->subscribed ? 1 : 0);
+    report_text(r, s->subscribed  ? ", subscribed"
+                   : s->connected ? ", connected"
+                                  : ", disconnected");
 }

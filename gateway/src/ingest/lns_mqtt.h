@@ -103,6 +103,10 @@ int lns_mqtt_start(struct lns_mqtt **out, const struct config *cfg, struct journ
  * counters as they stand when nothing more can change them. */
 void lns_mqtt_stop(struct lns_mqtt *lm, struct lns_mqtt_stats *final_stats);
 void lns_mqtt_get_stats(struct lns_mqtt *lm, struct lns_mqtt_stats *stats);
+struct report;
+/* The adapter's figures (report.h), in the order of its stats line. Touches only what it
+ * is given. */
+void lns_mqtt_collect(const struct lns_mqtt_stats *s, struct report *r);
 
 /* status 0: the broker acknowledged the downlink command (PUBACK, under MQTT 5 with a
  * success reason code); -1: not delivered (refused, connection lost, stopping). */

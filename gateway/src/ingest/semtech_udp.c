@@ -55,6 +55,7 @@
 
 #include "ingest/ingest.h"
 #include "util/clock.h"
+#include "report.h"
 #include "util/log.h"
 
 #define DATAGRAM_MAX      65536
@@ -986,6 +987,50 @@ void semtech_udp_get_stats(struct semtech_udp *su, struct semtech_udp_stats *s)
     for (int i = 0; i < SEMTECH_UDP_DROP_COUNT; i++)
         s->dropped[i] = atomic_load(&su->dropped[i]);
     edge_ns_get_stats(su->ns, &s->ns);
+}
+
+void semtech_udp_collect(const struct semtech_udp_stats *s, struct report *r)
+{
+    static const char packets[] = "sensorbro_semtech_packets_total";
+    report_labelled(r, "sensorbro_frames_received_total", "transport", "semtech-udp", NULL,
+                    s->journaled + s->quarantined + s->dropped[SEMTECH_UDP_DROP_JOURNAL]);
+    report_counter(r, NULL, "datagrams ", s->datagrams);
+    report_labelled(r, packets, "type", "push_data", " (push ", s->push_data);
+    report_labelled(r, packets, "type", "pull_data", ", pull ", s->pull_data);
+    report_labelled(r, packets, "type", "tx_ack", ", tx_ack ", s->tx_acks);
+    report_counter(r, "sensorbro_semtech_tx_errors_total", ", tx errors ", s->tx_errors);
+    report_text(r, ")");
+    report_counter(r, "sensorbro_semtech_rxpk_total", ", rxpk ", s->rxpk);
+    /* copies merged within the window; a late copy is a drop (late_duplicate) */
+    report_labelled(r, "sensorbro_frames_duplicate_total", "transport", "semtech-udp",
+                    ", duplicates ", s->duplicates);
+    report_counter(r, NULL, ", frames ", s->ns.frames);
+    report_counter(r, "sensorbro_lorawan_uplinks_total", ", uplinks ", s->ns.uplinks);
+    report_counter(r, NULL, " (journaled ", s->journaled);
+    report_counter(r, NULL, ", quarantined ", s->quarantined);
+    report_counter(r, "sensorbro_lorawan_not_journaled_total", ", not journaled ",
+                   s->ns.not_journaled);
+    report_counter(r, "sensorbro_lorawan_retransmissions_total", ", retransmissions ",
+                   s->ns.retransmissions);
+    report_text(r, ")");
+    report_counter(r, "sensorbro_lorawan_joins_total", ", joins ", s->ns.joins);
+    /* data downlinks: no Join-Accepts */
+    report_counter(r, "sensorbro_lorawan_downlinks_total", ", downlinks ", s->ns.downlinks);
+    report_counter(r, "sensorbro_lorawan_downlinks_queued_total", " (queued ", s->ns.queued_sent);
+    report_counter(r, "sensorbro_lorawan_downlinks_resent_total", ", resent ", s->ns.queued_resent);
+    report_text(r, ")");
+    report_labelled(r, packets, "type", "pull_resp", ", pull_resp ", s->pull_resps);
+    report_counter(r, NULL, ", push acks ", s->push_acks);
+    report_text(r, ", dropped:");
+    bool any = false;
+    for (int i = 0; i < SEMTECH_UDP_DROP_COUNT; i++)
+        any |= report_reason(r, "sensorbro_semtech_dropped_total", "reason",
+                             semtech_udp_drop_name((enum semtech_udp_drop)i), s->dropped[i]);
+    for (int i = 0; i < EDGE_NS_DROP_COUNT; i++)
+        any |= report_reason(r, "sensorbro_lorawan_dropped_total", "reason",
+                             edge_ns_drop_name((enum edge_ns_drop)i), s->ns.dropped[i]);
+    if (!any)
+        report_text(r, " none");
 }
 
 size_t semtech_udp_get_forwarders(struct semtech_udp *su, struct semtech_udp_forwarder *out,

@@ -107,6 +107,11 @@ int semtech_udp_start(struct semtech_udp **out, const struct semtech_udp_options
  * the counters as they stand when nothing more can change them. */
 void semtech_udp_stop(struct semtech_udp *su, struct semtech_udp_stats *final_stats);
 void semtech_udp_get_stats(struct semtech_udp *su, struct semtech_udp_stats *stats);
+struct report;
+/* The adapter's and its edge network server's figures (report.h), in the order of the
+ * stats line; each name means what the metric of that name means (docs/lorawan.md).
+ * Touches only what it is given. */
+void semtech_udp_collect(const struct semtech_udp_stats *s, struct report *r);
 /* Copies up to max forwarders into out; returns how many. */
 size_t semtech_udp_get_forwarders(struct semtech_udp *su, struct semtech_udp_forwarder *out,
                                   size_t max);

@@ -1,6 +1,6 @@
 /*
  * output/mqtt_session.h - one MQTT connection to one broker, with Eclipse Paho MQTTAsync: the
- * only place in sensorbro that makes Paho clients. The publisher (output/publish.c), the
+ * only place in sensorbro that makes Paho clients. The MQTT output (output/mqtt_output.c), the
  * LoRaWAN network server feed (ingest/lns_mqtt.c) and `sensorbroctl watch` each own one.
  *
  * What it does for its owner:

@@ -41,6 +41,10 @@ enum statement {
     STMT_FIND_RESEND,
     STMT_GET_EPOCH,
     STMT_SET_EPOCH,
+    STMT_SET_PROGRESS,
+    STMT_READ_PROGRESS,
+    STMT_DELETE_PROGRESS,
+    STMT_CLEAR_PROGRESS,
     STMT_COUNT
 };
 
@@ -83,6 +87,14 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_SET_EPOCH] = "INSERT INTO device_epochs(device, epoch, last_seq) VALUES (?1, ?2, ?3) "
                        "ON CONFLICT(device) DO UPDATE SET epoch = excluded.epoch, "
                        "last_seq = excluded.last_seq",
+    [STMT_SET_PROGRESS] = "INSERT INTO output_progress(output, device, delivered_id) "
+                          "VALUES (?1, ?2, ?3) ON CONFLICT(output, device) DO UPDATE SET "
+                          "delivered_id = max(delivered_id, excluded.delivered_id)",
+    [STMT_READ_PROGRESS] = "SELECT output, device, delivered_id FROM output_progress",
+    /* the outputs to keep, unused places bound to the first (journal_keep_progress) */
+    [STMT_DELETE_PROGRESS] = "DELETE FROM output_progress WHERE output NOT IN "
+                             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [STMT_CLEAR_PROGRESS] = "DELETE FROM output_progress",
 };
 
 struct journal {
@@ -365,6 +377,46 @@ int journal_mark_published(struct journal *j, int64_t frame_id, int64_t publishe
     sqlite3_bind_int64(j->stmt[STMT_MARK_PUBLISHED], 1, frame_id);
     sqlite3_bind_int64(j->stmt[STMT_MARK_PUBLISHED], 2, published_ms);
     return run(j, STMT_MARK_PUBLISHED);
+}
+
+int journal_set_progress(struct journal *j, const char *output, const char *device,
+                         int64_t delivered_id)
+{
+    sqlite3_stmt *st = j->stmt[STMT_SET_PROGRESS];
+    sqlite3_bind_text(st, 1, output, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, delivered_id);
+    return run(j, STMT_SET_PROGRESS);
+}
+
+int journal_read_progress(struct journal *j, journal_progress_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = j->stmt[STMT_READ_PROGRESS];
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *output = sqlite3_column_text(st, 0);
+        const unsigned char *device = sqlite3_column_text(st, 1);
+        fn(ctx, output ? (const char *)output : "", device ? (const char *)device : "",
+           sqlite3_column_int64(st, 2));
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : fail(j, "reading the outputs' progress");
+}
+
+int journal_keep_progress(struct journal *j, const char *const *outputs, unsigned n,
+                          uint32_t *deleted)
+{
+    _Static_assert(JOURNAL_MAX_OUTPUTS == 8, "STMT_DELETE_PROGRESS has 8 places");
+    *deleted = 0;
+    if (n > JOURNAL_MAX_OUTPUTS)
+        return -1;
+    enum statement which = n == 0 ? STMT_CLEAR_PROGRESS : STMT_DELETE_PROGRESS;
+    for (unsigned i = 0; n > 0 && i < JOURNAL_MAX_OUTPUTS; i++)
+        sqlite3_bind_text(j->stmt[which], (int)i + 1, outputs[i < n ? i : 0], -1, SQLITE_STATIC);
+    if (run(j, which) != 0)
+        return -1;
+    *deleted = (uint32_t)sqlite3_changes(j->db);
+    return 0;
 }
 
 /* Copies a text column into dst (dst_size bytes); returns false when it does not fit. */

@@ -17,6 +17,9 @@
  *   device_epochs
  *               per device, the epoch of its message ids and the last seq appended in it
  *               (schema 6, below).
+ *   output_progress
+ *               per output and device, how far that output has delivered (schema 7,
+ *               below).
  *   devices, dev_nonces, downlinks
  *               the LoRaWAN device registry (schema 3): read and written only through
  *               registry.h, which has its own connection.
@@ -33,6 +36,14 @@
  * only grow, also across a journal that was lost and created anew (as long as the clock
  * does not go back). Rows from before schema 6 have no epoch (0) and keep the id they had
  * then, <device>-<seq>.
+ *
+ * Outputs (schema 7). Several outputs may deliver the pending queue, each at its own pace
+ * (output/output.h). output_progress(output, device, delivered_id) says that the frames of
+ * device with id <= delivered_id are delivered to output; published_ms is set on a frame
+ * once every configured output is past it, so "published_ms IS NULL" keeps meaning
+ * "pending for some output", and retention trims only frames every output is past. With a
+ * single output its progress is published_ms itself and the table stays empty; the
+ * journal writer keeps the rows (store/journal_writer.h).
  *
  * Resends (schema 6). A frame with the same device, seq and bytes as one appended at most
  * resend_window_ms earlier (by received_ms) is a sensor sending again what was already
@@ -64,6 +75,7 @@
 
 #define JOURNAL_SCHEMA_VERSION SCHEMA_VERSION
 #define JOURNAL_REASON_SIZE    160
+#define JOURNAL_MAX_OUTPUTS    8 /* outputs in output_progress that one call can keep */
 
 enum journal_sync { JOURNAL_SYNC_FULL, JOURNAL_SYNC_NORMAL };
 
@@ -146,6 +158,19 @@ int journal_quarantine(struct journal *j, const struct frame_record *rec, const 
 int journal_move_to_quarantine(struct journal *j, int64_t frame_id, const char *reason);
 /* Marks a pending frame as published (PUBACK received). Marking one twice is harmless. */
 int journal_mark_published(struct journal *j, int64_t frame_id, int64_t published_ms);
+
+/* An output's position for one device (schema 7): upserted, never moved back. */
+int journal_set_progress(struct journal *j, const char *output, const char *device,
+                         int64_t delivered_id);
+/* Calls fn for every row of output_progress. Rows on disk are untrusted: output and device
+ * are passed as stored (never NULL), for the caller to check. Returns 0 or -1. */
+typedef void (*journal_progress_fn)(void *ctx, const char *output, const char *device,
+                                    int64_t delivered_id);
+int journal_read_progress(struct journal *j, journal_progress_fn fn, void *ctx);
+/* Deletes the rows of every output not among outputs[0..n) (n 0: every row), n at most
+ * JOURNAL_MAX_OUTPUTS; sets *deleted. */
+int journal_keep_progress(struct journal *j, const char *const *outputs, unsigned n,
+                          uint32_t *deleted);
 
 /* Reads up to max pending frames with id > after_id, oldest first, into frames; sets *count. */
 int journal_read_pending(struct journal *j, int64_t after_id, struct journal_frame *frames,

@@ -13,6 +13,20 @@
  *
  * The rings' rules are written down once, in writer_ok and writer_frames_ok, and asserted
  * (debug builds) at every change of a ring, under the lock.
+ *
+ * Outputs' progress (journal_writer.h). A mark names an output, a device and a frame. The
+ * writer applies marks to its map of progress (one node per device, a position per output,
+ * under the lock) as it takes them from the ring, in the order they were queued, and
+ * decides there whether the frame is now delivered to every output: then the batch sets
+ * its published_ms, by id. A frame is published by the mark of the last output to pass it,
+ * so each frame is updated once, by its primary key, and no range of frames is ever
+ * updated: with one output that is exactly the UPDATE of one PUBACK it always was, and a
+ * frame an output skipped (refused, being moved to quarantine) is never swept along. A
+ * frame whose publishing was lost on the way (a full mark ring, a failed commit, the
+ * removal of the output that held it) is found by the outputs as JOURNAL_DELIVERED_ALL
+ * when they read it again, and marked again. With more than one output the positions
+ * changed in a batch are upserted into output_progress in its transaction; with one, the
+ * map holds only what a journal kept from a time with more (read at start, then deleted).
  */
 #include "store/journal_writer.h"
 
@@ -20,6 +34,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <search.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +42,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "report.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -61,7 +77,19 @@ struct op {
 
 struct mark {
     int64_t frame_id;
-    int64_t published_ms;
+    int64_t delivered_ms;
+    unsigned output;
+    bool publish; /* set when taken: every output has delivered the frame now */
+    char device[FRAME_DEVICE_ID_SIZE];
+};
+
+/* One device's position per output: its frames with id <= delivered[k] are delivered to
+ * output k (0: none beyond those already published). A node of the writer's map. */
+struct progress {
+    char device[FRAME_DEVICE_ID_SIZE];
+    int64_t delivered[JOURNAL_WRITER_MAX_OUTPUTS];
+    uint32_t dirty;        /* outputs whose position output_progress does not hold yet */
+    uint64_t listed_batch; /* the batch whose list of changed nodes holds it */
 };
 
 struct journal_writer {
@@ -84,6 +112,20 @@ struct journal_writer {
 
     struct mark *marks;
     size_t marks_head, marks_tail, marks_count;
+
+    /* the outputs (opts.outputs copied) and their progress: the map's nodes are written by
+     * the writer thread under lock, and read by outputs under lock */
+    char output_names[JOURNAL_WRITER_MAX_OUTPUTS][JOURNAL_OUTPUT_NAME_SIZE];
+    unsigned n_outputs;
+    void *progress_root; /* tsearch tree of struct progress, by device */
+    size_t n_progress;
+    /* set at start, never after: with one output no node is ever added, so a map empty at
+     * start stays empty and a lookup needs no lock */
+    bool progress_empty;
+    uint64_t batch; /* numbers the batches, for progress.listed_batch */
+    /* the nodes whose positions changed in the batch being committed (writer thread) */
+    struct progress **changed;
+    size_t n_changed;
 
     struct journal_writer_stats stats;
     int64_t next_trim_mono_ms;
@@ -140,6 +182,94 @@ static bool writer_frames_ok(const struct journal_writer *w)
     return frames == w->frames_queued;
 }
 #endif
+
+#ifndef NDEBUG
+/* A device's positions: one per configured output, none beyond; only outputs that exist
+ * are dirty, and with a single output nothing is (its position is published_ms). O(1). */
+static bool progress_ok(const struct journal_writer *w, const struct progress *p)
+{
+    for (unsigned k = 0; k < JOURNAL_WRITER_MAX_OUTPUTS; k++)
+        if (p->delivered[k] < 0 || (k >= w->n_outputs && p->delivered[k] != 0))
+            return false;
+    return (p->dirty >> w->n_outputs) == 0 && (w->n_outputs > 1 || p->dirty == 0) &&
+           w->n_changed <= MARK_RING_SIZE;
+}
+#endif
+
+static int compare_progress(const void *a, const void *b)
+{
+    return strcmp(((const struct progress *)a)->device, ((const struct progress *)b)->device);
+}
+
+static struct progress *find_progress(const struct journal_writer *w, const char *device)
+{
+    struct progress key;
+    snprintf(key.device, sizeof(key.device), "%s", device);
+    void *node = tfind(&key, &w->progress_root, compare_progress);
+    return node ? *(struct progress **)node : NULL;
+}
+
+/* The device's node, made (at no position) when it has none. NULL when out of memory. */
+static struct progress *progress_of(struct journal_writer *w, const char *device)
+{
+    struct progress *p = find_progress(w, device);
+    if (p != NULL)
+        return p;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    snprintf(p->device, sizeof(p->device), "%s", device);
+    if (tsearch(p, &w->progress_root, compare_progress) == NULL) {
+        free(p);
+        return NULL;
+    }
+    w->n_progress++;
+    return p;
+}
+
+/* True when every output has delivered frame_id of p's device. */
+static bool delivered_by_all(const struct journal_writer *w, const struct progress *p,
+                             int64_t frame_id)
+{
+    for (unsigned k = 0; k < w->n_outputs; k++)
+        if (p->delivered[k] < frame_id)
+            return false;
+    return true;
+}
+
+/* Under w->lock, on the writer thread, as the mark is taken from the ring: moves the
+ * output's position and decides whether the frame is delivered to every output now. */
+static void apply_mark(struct journal_writer *w, struct mark *m)
+{
+    assert(m->output < w->n_outputs);
+    if (w->n_outputs == 1 && w->n_progress == 0) {
+        m->publish = true; /* one output: its mark is the frame's */
+        return;
+    }
+    /* one output keeps no positions of its own (published_ms is); a node left from a time
+     * with more is moved on all the same, so that it does not call frames delivered twice */
+    struct progress *p = w->n_outputs > 1 ? progress_of(w, m->device) : find_progress(w, m->device);
+    if (p == NULL) {
+        m->publish = w->n_outputs == 1;
+        if (w->n_outputs > 1)
+            log_error("journal: out of memory for the outputs' progress; frame %" PRId64
+                      " stays pending",
+                      m->frame_id);
+        return;
+    }
+    if (m->frame_id > p->delivered[m->output]) {
+        p->delivered[m->output] = m->frame_id;
+        if (w->n_outputs > 1) {
+            p->dirty |= 1u << m->output;
+            if (p->listed_batch != w->batch) {
+                p->listed_batch = w->batch;
+                w->changed[w->n_changed++] = p;
+            }
+        }
+    }
+    m->publish = delivered_by_all(w, p, m->frame_id);
+    assert(progress_ok(w, p));
+}
 
 static void cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t deadline_mono_ms)
 {
@@ -232,8 +362,11 @@ int journal_writer_move_to_quarantine(struct journal_writer *w, int64_t frame_id
     return submit_op(w, &op, false);
 }
 
-int journal_writer_mark_published(struct journal_writer *w, int64_t frame_id, int64_t published_ms)
+int journal_writer_mark_delivered(struct journal_writer *w, unsigned output, const char *device,
+                                  int64_t frame_id, int64_t delivered_ms)
 {
+    if (output >= w->n_outputs)
+        return -1;
     pthread_mutex_lock(&w->lock);
     if (w->stopping || w->marks_count == MARK_RING_SIZE) {
         if (!w->stopping)
@@ -241,13 +374,29 @@ int journal_writer_mark_published(struct journal_writer *w, int64_t frame_id, in
         pthread_mutex_unlock(&w->lock);
         return -1;
     }
-    w->marks[w->marks_head] = (struct mark){frame_id, published_ms};
+    struct mark *m = &w->marks[w->marks_head];
+    *m = (struct mark){.frame_id = frame_id, .delivered_ms = delivered_ms, .output = output};
+    snprintf(m->device, sizeof(m->device), "%s", device);
     w->marks_head = (w->marks_head + 1) % MARK_RING_SIZE;
     w->marks_count++;
     assert(writer_ok(w));
     pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->lock);
     return 0;
+}
+
+enum journal_delivery journal_writer_delivery(struct journal_writer *w, unsigned output,
+                                              const char *device, int64_t frame_id)
+{
+    if (output >= w->n_outputs || (w->n_outputs == 1 && w->progress_empty))
+        return JOURNAL_UNDELIVERED;
+    pthread_mutex_lock(&w->lock);
+    const struct progress *p = find_progress(w, device);
+    enum journal_delivery d = p == NULL || p->delivered[output] < frame_id ? JOURNAL_UNDELIVERED
+                              : delivered_by_all(w, p, frame_id)           ? JOURNAL_DELIVERED_ALL
+                                                                           : JOURNAL_DELIVERED;
+    pthread_mutex_unlock(&w->lock);
+    return d;
 }
 
 struct sync_wait {
@@ -326,7 +475,17 @@ static int commit_batch(struct journal_writer *w, size_t first, size_t n_ops,
         status = execute_op(w, op, &op->result_id);
     }
     for (size_t i = 0; status == 0 && i < n_marks; i++)
-        status = journal_mark_published(w->journal, marks[i].frame_id, marks[i].published_ms);
+        if (marks[i].publish)
+            status = journal_mark_published(w->journal, marks[i].frame_id, marks[i].delivered_ms);
+    /* the positions this batch moved (more than one output only); the nodes are the
+     * writer thread's to write, so reading them here needs no lock */
+    for (size_t i = 0; status == 0 && i < w->n_changed; i++) {
+        const struct progress *p = w->changed[i];
+        for (unsigned k = 0; status == 0 && k < w->n_outputs; k++)
+            if (p->dirty & (1u << k))
+                status = journal_set_progress(w->journal, w->output_names[k], p->device,
+                                              p->delivered[k]);
+    }
     if (status == 0)
         status = journal_commit(w->journal);
     if (status != 0) {
@@ -382,7 +541,10 @@ static size_t release_batch(struct journal_writer *w, size_t first, size_t n_ops
         w->stats.frames_committed += appended;
         w->stats.resends += resends;
         w->stats.quarantined += quarantined;
-        w->stats.marked_published += n_marks;
+        w->stats.marks += n_marks;
+        /* written: a failed commit leaves them dirty, for the next batch that lists them */
+        for (size_t i = 0; i < w->n_changed; i++)
+            w->changed[i]->dirty = 0;
     } else {
         w->stats.commit_failures++;
     }
@@ -407,8 +569,8 @@ static int64_t space_limit(const struct journal_writer *w, const struct journal_
              * already has. Deleting rows returns nothing to the filesystem (SQLite keeps
              * freed pages in the file), so dropping more than the room the next frames
              * need would lose frames for nothing: keep a reserve of free pages only. */
-            int64_t reserve = file_bytes / 4 < FLOOR_RESERVE_BYTES ? file_bytes / 4
-                                                                    : FLOOR_RESERVE_BYTES;
+            int64_t reserve =
+                file_bytes / 4 < FLOOR_RESERVE_BYTES ? file_bytes / 4 : FLOOR_RESERVE_BYTES;
             disk_limit = file_bytes - reserve;
         }
         if (disk_limit < limit) {
@@ -602,8 +764,11 @@ static void *writer_main(void *arg)
         size_t n_ops =
             w->ops_count < w->opts.batch_max_rows ? w->ops_count : w->opts.batch_max_rows;
         size_t n_marks = 0;
+        w->batch++;
+        w->n_changed = 0;
         while (w->marks_count > 0) {
-            marks[n_marks++] = w->marks[w->marks_tail];
+            marks[n_marks] = w->marks[w->marks_tail];
+            apply_mark(w, &marks[n_marks++]);
             w->marks_tail = (w->marks_tail + 1) % MARK_RING_SIZE;
             w->marks_count--;
         }
@@ -632,8 +797,114 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Copies and checks the outputs' names. Returns -1 with err. */
+static int set_outputs(struct journal_writer *w, const struct journal_writer_options *opts,
+                       char *err, size_t err_size)
+{
+    if (opts->n_outputs > JOURNAL_WRITER_MAX_OUTPUTS) {
+        snprintf(err, err_size, "%u outputs: at most %d", opts->n_outputs,
+                 JOURNAL_WRITER_MAX_OUTPUTS);
+        return -1;
+    }
+    for (unsigned k = 0; k < opts->n_outputs; k++) {
+        const char *name = opts->outputs[k];
+        size_t len = strlen(name);
+        if (len == 0 || len >= JOURNAL_OUTPUT_NAME_SIZE) {
+            snprintf(err, err_size, "output name \"%.40s\": 1 to %d characters", name,
+                     JOURNAL_OUTPUT_NAME_SIZE - 1);
+            return -1;
+        }
+        for (unsigned i = 0; i < k; i++)
+            if (strcmp(w->output_names[i], name) == 0) {
+                snprintf(err, err_size, "output \"%s\" configured twice", name);
+                return -1;
+            }
+        memcpy(w->output_names[k], name, len + 1);
+    }
+    w->n_outputs = opts->n_outputs;
+    return 0;
+}
+
+/* Reading output_progress at start: every row of a configured output into the map; the
+ * names of some others, for the log. */
+struct progress_load {
+    struct journal_writer *w;
+    char removed[4][JOURNAL_OUTPUT_NAME_SIZE];
+    unsigned n_removed;
+    bool out_of_memory;
+};
+
+static void load_progress_row(void *ctx, const char *output, const char *device,
+                              int64_t delivered_id)
+{
+    struct progress_load *l = ctx;
+    struct journal_writer *w = l->w;
+    unsigned k = 0;
+    while (k < w->n_outputs && strcmp(w->output_names[k], output) != 0)
+        k++;
+    if (k == w->n_outputs) {
+        bool named = false;
+        for (unsigned i = 0; i < l->n_removed; i++)
+            named |= strcmp(l->removed[i], output) == 0;
+        if (!named && l->n_removed < sizeof(l->removed) / sizeof(l->removed[0]))
+            snprintf(l->removed[l->n_removed++], JOURNAL_OUTPUT_NAME_SIZE, "%s", output);
+        return;
+    }
+    /* rows on disk are untrusted: a device id that is not one is left out */
+    char id[FRAME_DEVICE_ID_SIZE];
+    if (frame_parse_device_id(device, strlen(device), id) != 0 || delivered_id <= 0)
+        return;
+    struct progress *p = progress_of(w, id);
+    if (p == NULL) {
+        l->out_of_memory = true;
+        return;
+    }
+    if (delivered_id > p->delivered[k])
+        p->delivered[k] = delivered_id;
+}
+
+/* The outputs' progress kept in the journal, before the thread starts: rows of outputs
+ * still configured into the map, rows of outputs no longer configured deleted (they hold
+ * nothing back any more). With a single output its progress is published_ms from now on:
+ * its rows are read and deleted too (the frames they say it delivered are found as
+ * JOURNAL_DELIVERED_ALL and published when it reads them). One transaction. */
+static int load_progress(struct journal_writer *w, char *err, size_t err_size)
+{
+    if (w->n_outputs == 0) {
+        w->progress_empty = true;
+        return 0; /* not the daemon's writer: the rows are not its to judge */
+    }
+    struct progress_load l = {.w = w};
+    const char *names[JOURNAL_WRITER_MAX_OUTPUTS];
+    for (unsigned k = 0; k < w->n_outputs; k++)
+        names[k] = w->output_names[k];
+    uint32_t deleted = 0;
+    int rc = journal_begin(w->journal);
+    if (rc == 0)
+        rc = journal_read_progress(w->journal, load_progress_row, &l);
+    if (rc == 0)
+        rc =
+            journal_keep_progress(w->journal, names, w->n_outputs > 1 ? w->n_outputs : 0, &deleted);
+    if (rc == 0)
+        rc = journal_commit(w->journal);
+    if (rc != 0 || l.out_of_memory) {
+        snprintf(err, err_size, "reading the outputs' progress: %s",
+                 l.out_of_memory ? "out of memory" : journal_errmsg(w->journal));
+        journal_rollback(w->journal);
+        return -1;
+    }
+    for (unsigned i = 0; i < l.n_removed; i++)
+        log_info("journal: output \"%s\" is no longer configured: its progress is forgotten, "
+                 "it holds back no frame",
+                 l.removed[i]);
+    w->progress_empty = w->n_progress == 0;
+    return 0;
+}
+
 static void free_writer(struct journal_writer *w)
 {
+    tdestroy(w->progress_root, free);
+    free(w->changed);
     free(w->ops);
     free(w->marks);
     free(w->status_queued);
@@ -652,6 +923,11 @@ int journal_writer_start(struct journal_writer **out, const struct journal_write
         return -1;
     }
     w->opts = *opts;
+    if (set_outputs(w, opts, err, err_size) != 0) {
+        free_writer(w);
+        return -1;
+    }
+    w->opts.outputs = NULL; /* copied: the caller's strings need not outlive start */
     if (w->opts.batch_max_rows == 0)
         w->opts.batch_max_rows = 1;
     if (w->opts.queue_frames == 0)
@@ -664,13 +940,21 @@ int journal_writer_start(struct journal_writer **out, const struct journal_write
     w->marks = calloc(MARK_RING_SIZE, sizeof(struct mark));
     w->status_queued = calloc(1, sizeof(struct metrics));
     w->status_writing = calloc(1, sizeof(struct metrics));
+    /* a batch takes every mark waiting, and each changes at most one device's node */
+    if (w->n_outputs > 1)
+        w->changed = calloc(MARK_RING_SIZE, sizeof(*w->changed));
     if (w->ops == NULL || w->marks == NULL || w->status_queued == NULL ||
-        w->status_writing == NULL) {
+        w->status_writing == NULL || (w->n_outputs > 1 && w->changed == NULL)) {
         snprintf(err, err_size, "out of memory for a queue of %u frames", opts->queue_frames);
         free_writer(w);
         return -1;
     }
     if (journal_open(&w->journal, opts->path, &opts->journal, err, err_size) != 0) {
+        free_writer(w);
+        return -1;
+    }
+    if (load_progress(w, err, err_size) != 0) {
+        journal_close(w->journal);
         free_writer(w);
         return -1;
     }
@@ -736,4 +1020,29 @@ void journal_writer_get_stats(struct journal_writer *w, struct journal_writer_st
     pthread_mutex_lock(&w->lock);
     *stats = w->stats;
     pthread_mutex_unlock(&w->lock);
+}
+
+void journal_writer_collect(const struct journal_writer_stats *s, struct report *r)
+{
+    report_counter(r, "sensorbro_frames_committed_total", "committed ", s->frames_committed);
+    report_counter(r, "sensorbro_journal_transactions_total", " in ", s->transactions);
+    report_counter(r, "sensorbro_frames_resends_total", " transactions (resends ", s->resends);
+    report_text(r, " not stored again)");
+    report_labelled(r, "sensorbro_frames_quarantined_total", "stage", "ingest", ", quarantined ",
+                    s->quarantined);
+    report_labelled(r, "sensorbro_frames_dropped_total", "reason", "journal_full",
+                    ", dropped full ", s->dropped_journal_full);
+    report_labelled(r, "sensorbro_frames_dropped_total", "reason", "disk_floor", " disk ",
+                    s->dropped_disk_floor);
+    report_labelled(r, "sensorbro_frames_rejected_total", "reason", "journal_full",
+                    ", rejected full ", s->rejected_full);
+    report_counter(r, "sensorbro_journal_commit_failures_total", ", commit failures ",
+                   s->commit_failures);
+    report_counter(r, "sensorbro_journal_marks_lost_total", ", marks lost ", s->marks_dropped);
+    report_counter(r, "sensorbro_journal_trimmed_total", ", trimmed ",
+                   s->trimmed + s->trimmed_for_space);
+    report_bytes(r, "sensorbro_journal_used_bytes", ", journal ", s->used_bytes);
+    report_gauge(r, "sensorbro_journal_full", NULL, s->full ? 1 : 0);
+    if (s->full)
+        report_text(r, " (full)");
 }

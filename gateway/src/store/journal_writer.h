@@ -27,6 +27,20 @@
  * was lost to a kill -9, an LNS event the broker delivers again) and two copies in one
  * batch cannot both slip through. A resend completes with status 0, like a commit: its
  * sender is told "stored", which it is.
+ *
+ * Outputs. The pending queue is delivered by the outputs named in opts.outputs
+ * (output/output.h), each at its own pace; an output is named by its index there. Each
+ * marks what it delivered with journal_writer_mark_delivered, per device in journal order.
+ * The writer keeps every output's progress per device in memory and, when there is more
+ * than one output, in the journal's output_progress table, upserted in the batch's
+ * transaction; it sets a frame's published_ms (journal.h) once every configured output has
+ * delivered it, i.e. once the frame's id is at or below the minimum over the outputs of
+ * their progress for its device. So the pending queue, sensorbroctl status, retention
+ * (which trims only published frames) and the cap keep their meaning. With a single output
+ * its progress is published_ms itself: a mark is the one UPDATE by id it has always been
+ * and the table stays empty. At start the rows of outputs no longer configured are deleted
+ * (a removed output holds nothing back); an output newly configured has none and starts
+ * with the frames still pending.
  */
 #ifndef SENSORBRO_JOURNAL_WRITER_H
 #define SENSORBRO_JOURNAL_WRITER_H
@@ -35,6 +49,10 @@
 
 #include "frame.h"
 #include "store/journal.h"
+
+/* Outputs at most, and the longest name of one (with its NUL). */
+#define JOURNAL_WRITER_MAX_OUTPUTS JOURNAL_MAX_OUTPUTS
+#define JOURNAL_OUTPUT_NAME_SIZE   32
 
 /* What happens when the journal reaches its size cap or the disk its free-space floor.
  * Either way retained (already published) frames go first: pending frames always win. */
@@ -53,6 +71,22 @@ struct journal_writer_options {
     int64_t max_bytes;       /* size cap of the database's used pages; 0: none */
     int64_t min_free_bytes;  /* keep this much free on the journal's filesystem */
     enum journal_full_policy full_policy;
+    /* The outputs that deliver the pending queue, by name (the key of their rows in
+     * output_progress: an output keeps its name), at most JOURNAL_WRITER_MAX_OUTPUTS,
+     * distinct, 1 to JOURNAL_OUTPUT_NAME_SIZE - 1 characters. None: nothing delivers (a
+     * writer for ingest alone); marks are refused and output_progress is left alone. The
+     * strings need not outlive start. */
+    const char *const *outputs;
+    unsigned n_outputs;
+};
+
+/* What an output's progress says of a pending frame (journal_writer_delivery). */
+enum journal_delivery {
+    JOURNAL_UNDELIVERED,   /* not delivered by this output: deliver it */
+    JOURNAL_DELIVERED,     /* delivered by this output, still pending for another: skip it */
+    JOURNAL_DELIVERED_ALL, /* delivered by every output, yet still pending (its last mark was
+                              lost, or the output that held it was removed): skip it and
+                              mark it again, which publishes it */
 };
 
 /* journal_writer_append/quarantine: refused because the journal is full and the policy
@@ -70,7 +104,7 @@ struct journal_writer_stats {
     uint64_t frames_committed;
     uint64_t resends; /* appends that repeated a stored frame (journal.h): not stored again */
     uint64_t quarantined;
-    uint64_t marked_published;
+    uint64_t marks; /* delivery marks committed (journal_writer_mark_delivered) */
     uint64_t commit_failures;
     uint64_t marks_dropped; /* PUBACK marks lost to a full queue: those frames repeat */
     uint64_t trimmed;
@@ -103,9 +137,21 @@ int journal_writer_append(struct journal_writer *w, const struct frame_record *r
 /* Queues a frame for the quarantine table, with the reason it was refused. */
 int journal_writer_quarantine(struct journal_writer *w, const struct frame_record *rec,
                               const char *reason, journal_done_fn done, void *ctx);
-/* Queues "PUBACK received" for a pending frame. Refused only when the writer is stopping or
- * its mark queue is full (counted; the frame is then published again later). */
-int journal_writer_mark_published(struct journal_writer *w, int64_t frame_id, int64_t published_ms);
+/* Queues "output delivered frame_id of device" (its PUBACK, for the MQTT output), at
+ * delivered_ms. An output's progress is a position: frames of the device up to frame_id
+ * count as delivered to it. So an output marks a device's frames in journal order, and
+ * marks a frame only when it delivered every pending frame of that device before it or
+ * moved it to quarantine; one it could not deliver (refused) holds back the marks of that
+ * device's later frames until it is delivered. Refused (-1) when the writer is stopping,
+ * when output is not configured, or when the mark queue is full (counted; the frame is then
+ * delivered again later). */
+int journal_writer_mark_delivered(struct journal_writer *w, unsigned output, const char *device,
+                                  int64_t frame_id, int64_t delivered_ms);
+/* What output's progress (as marked so far) says of the pending frame frame_id of device.
+ * No SQL: a lookup under the writer's lock, and with a single output and no progress left
+ * in the journal from before, not even that. Any thread. */
+enum journal_delivery journal_writer_delivery(struct journal_writer *w, unsigned output,
+                                              const char *device, int64_t frame_id);
 /* Queues moving a pending frame into quarantine (decode failed when publishing). */
 int journal_writer_move_to_quarantine(struct journal_writer *w, int64_t frame_id,
                                       const char *reason);
@@ -119,5 +165,10 @@ void journal_writer_save_status(struct journal_writer *w, const struct metrics *
 int journal_writer_sync(struct journal_writer *w);
 
 void journal_writer_get_stats(struct journal_writer *w, struct journal_writer_stats *stats);
+
+struct report;
+/* The writer's figures (report.h): frames committed, transactions, drops and refusals at
+ * the cap, the journal's size. Touches only what it is given; any thread. */
+void journal_writer_collect(const struct journal_writer_stats *s, struct report *r);
 
 #endif

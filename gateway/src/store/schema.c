@@ -185,6 +185,15 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  BEGIN UPDATE registry_generation SET value = value + 1; END;"
     "CREATE TRIGGER devices_renamed AFTER UPDATE OF name, activation ON devices"
     "  BEGIN UPDATE registry_generation SET value = value + 1; END;",
+    /* 7 -> 8: each output's own position over the pending queue, per device (journal.h):
+     * frames of the device with id <= delivered_id are delivered to that output. A file
+     * from before has no rows: its pending frames stay pending for every output, and
+     * published_ms keeps meaning "delivered to every output". */
+    "CREATE TABLE output_progress ("
+    "  output TEXT NOT NULL,"
+    "  device TEXT NOT NULL,"
+    "  delivered_id INTEGER NOT NULL,"
+    "  PRIMARY KEY (output, device)) WITHOUT ROWID;",
 };
 
 static int query_int64(sqlite3 *db, const char *sql, int64_t *value)

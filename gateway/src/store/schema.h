@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 /* The schema version this build reads and writes (PRAGMA user_version). */
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 struct sqlite3;
 

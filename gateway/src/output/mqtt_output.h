@@ -1,6 +1,6 @@
 /*
- * publish.h - the publisher: pending frames from the journal to the MQTT broker, in order,
- * each removed from the pending queue only after the broker's PUBACK.
+ * mqtt_output.h - the MQTT output ("the publisher"): pending frames from the journal to the
+ * MQTT broker, in order, each marked delivered only after the broker's PUBACK.
  *
  * The publisher owns one thread, one read connection to the journal and one MQTT session
  * (output/mqtt_session.h: Eclipse Paho MQTTAsync). Its thread reads pending frames in journal
@@ -21,26 +21,34 @@
  * gateway is connected; an empty mqtt.status_topic sends neither. A broker that refuses
  * the status message (an ACL for the data topics only) is reported once; data goes on.
  *
- * Threads: publisher_notify and publisher_get_stats may be called from any thread; start
- * and stop from the main thread only.
+ * It is the output type "mqtt" (output/output.h), configured by the [mqtt] section (struct
+ * config_mqtt); the daemon runs one, named "mqtt". A PUBACK is a delivery mark to the journal
+ * writer; a frame refused by the broker holds back the marks of its device's later frames
+ * in that connection (they go again with it), so that the output's progress per device
+ * never passes a frame it did not deliver. Frames its progress says it delivered already
+ * are skipped (another output still holds them pending), and marked again when every
+ * output is past them.
+ *
+ * Threads: mqtt_output_notify and mqtt_output_get_stats may be called from any thread;
+ * start and stop from the main thread only.
  */
-#ifndef SENSORBRO_PUBLISH_H
-#define SENSORBRO_PUBLISH_H
+#ifndef SENSORBRO_MQTT_OUTPUT_H
+#define SENSORBRO_MQTT_OUTPUT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
-#include "store/journal_writer.h"
+#include "output/output.h"
 
-enum publisher_state {
-    PUBLISHER_DISCONNECTED,
-    PUBLISHER_CONNECTING,
-    PUBLISHER_CONNECTED,
+enum mqtt_output_state {
+    MQTT_OUTPUT_DISCONNECTED,
+    MQTT_OUTPUT_CONNECTING,
+    MQTT_OUTPUT_CONNECTED,
 };
 
-struct publisher_stats {
-    enum publisher_state state;
+struct mqtt_output_stats {
+    enum mqtt_output_state state;
     uint64_t sent;        /* handed to the broker (again after a loss: at least once) */
     uint64_t published;   /* PUBACKed by the broker */
     uint64_t refused;     /* PUBACK with a reason code >= 0x80 */
@@ -57,17 +65,25 @@ struct publisher_stats {
     int64_t answer_mono_ms;
 };
 
-struct publisher;
+struct mqtt_output;
 
-/* Starts the publisher thread. cfg must outlive the publisher. Returns -1 with err. */
-int publisher_start(struct publisher **out, const struct config *cfg, struct journal_writer *writer,
-                    char *err, size_t err_size);
-/* Tells the publisher that new frames were committed. Cheap; any thread. */
-void publisher_notify(struct publisher *p);
-void publisher_get_stats(struct publisher *p, struct publisher_stats *stats);
+/* Starts the output's thread with ctx->options a struct config_mqtt. ctx and what it points
+ * to must outlive the output. Returns -1 with err. */
+int mqtt_output_start(struct mqtt_output **out, const struct output_context *ctx, char *err,
+                      size_t err_size);
+/* Tells the output that new frames were committed. Cheap; any thread. */
+void mqtt_output_notify(struct mqtt_output *p);
+void mqtt_output_get_stats(struct mqtt_output *p, struct mqtt_output_stats *stats);
+struct report;
+/* The output's figures (report.h): frames sent, PUBACKed and refused, the broker
+ * connection. Touches only what it is given. */
+void mqtt_output_collect(const struct mqtt_output_stats *s, struct report *r);
 /* Publishes "offline", disconnects cleanly (waiting briefly for outstanding PUBACKs) and
  * joins the thread. Frames not yet acknowledged stay pending in the journal. final_stats
  * (may be NULL) receives the counters as they stand after the last PUBACK. */
-void publisher_stop(struct publisher *p, struct publisher_stats *final_stats);
+void mqtt_output_stop(struct mqtt_output *p, struct mqtt_output_stats *final_stats);
+
+/* The type, for the daemon's table of outputs (output/output.h). */
+extern const struct output_type mqtt_output_type;
 
 #endif
