@@ -24,6 +24,7 @@
 #include "util/clock.h"
 #include "util/hex.h"
 #include "util/keyfile.h"
+#include "util/term.h"
 #include "lorawan/registry.h"
 
 #define LABEL_KEY_MAX   32
@@ -299,8 +300,13 @@ static bool list_one(void *ctx, const struct registry_device *d)
         snprintf(addr, sizeof(addr), "%08" PRIx32, d->dev_addr);
     if (d->has_fcnt_up)
         snprintf(fcnt, sizeof(fcnt), "%" PRIu32, d->fcnt_up);
+    /* name and labels are text someone gave (an import, perhaps): shown escaped */
+    char name[TERM_ESCAPED_SIZE(REGISTRY_NAME_SIZE)],
+        labels[TERM_ESCAPED_SIZE(REGISTRY_LABELS_SIZE)];
+    term_escape(d->name, strlen(d->name), name, sizeof(name));
+    term_escape(d->labels, strlen(d->labels), labels, sizeof(labels));
     printf("%s  %-4s  %-8s  fcnt %-8s  %-20s  %s\n", d->dev_eui,
-           d->activation == REGISTRY_ABP ? "abp" : "otaa", addr, fcnt, d->name, d->labels);
+           d->activation == REGISTRY_ABP ? "abp" : "otaa", addr, fcnt, name, labels);
     return true;
 }
 
@@ -328,7 +334,8 @@ static int cmd_list(struct ctl *ctl, int argc, char **argv)
     registry_close(r);
     if (rc == 0 && lc.array) {
         char *text = cJSON_PrintUnformatted(lc.array);
-        puts(text ? text : "[]");
+        term_write_json(stdout, text ? text : "[]", strlen(text ? text : "[]"));
+        putchar('\n');
         cJSON_free(text);
     }
     cJSON_Delete(lc.array);
@@ -365,8 +372,11 @@ static int cmd_show(struct ctl *ctl, int argc, char **argv)
     char masked[REGISTRY_MASKED_SIZE], when[CLOCK_RFC3339_SIZE];
     clock_format_rfc3339(d.created_ms, 0, when);
     printf("dev_eui      %s\n", d.dev_eui);
-    printf("name         %s\n", d.name);
-    printf("labels       %s\n", d.labels);
+    fputs("name         ", stdout);
+    term_puts(stdout, d.name);
+    fputs("\nlabels       ", stdout);
+    term_puts(stdout, d.labels);
+    putchar('\n');
     printf("activation   %s\n", d.activation == REGISTRY_ABP ? "abp" : "otaa");
     printf("created      %s\n", when);
     if (d.activation == REGISTRY_OTAA) {
