@@ -23,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "util/host.h"
 #include "util/log.h"
 #include "util/topic.h"
 
@@ -79,6 +80,16 @@ static int check_host(const char *value, char *why, size_t why_size)
 {
     if (value[0] == '\0' || strpbrk(value, " \t/?#@") != NULL) {
         snprintf(why, why_size, "expected a host name or IP address, got \"%s\"", value);
+        return -1;
+    }
+    return 0;
+}
+
+/* A user name as /etc/passwd holds it: no separators, no spaces. */
+static int check_user_name(const char *value, char *why, size_t why_size)
+{
+    if (value[0] == '\0' || value[0] == '-' || strpbrk(value, " \t:/,") != NULL) {
+        snprintf(why, why_size, "expected a user name, e.g. sensorbro, got \"%s\"", value);
         return -1;
     }
     return 0;
@@ -186,7 +197,7 @@ static const struct key keys[] = {
     UINT(coap, max_payload_bytes, 1, 1024, "512"),
     UINT(coap, receive_buffer_kb, 64, 65536, "4096"),
     BOOL(semtech_udp, enabled, "true"),
-    STR(semtech_udp, bind, "0.0.0.0", NULL),
+    STR(semtech_udp, bind, "127.0.0.1", NULL),
     UINT(semtech_udp, port, 1, 65535, "1700"),
     UINT(semtech_udp, dedup_window_ms, 0, 2000, "200"),
     STR(semtech_udp, net_id, "000000", check_net_id),
@@ -206,7 +217,8 @@ static const struct key keys[] = {
     BROKER_STR(mqtt, client_id, "", NULL),
     BROKER_STR(mqtt, username, "", NULL),
     BROKER_SECRET(mqtt, password),
-    BROKER_BOOL(mqtt, tls, "false"),
+    BROKER_BOOL(mqtt, tls, "false"), /* unset: config_finish decides from the host */
+    BROKER_BOOL(mqtt, allow_insecure, "false"),
     BROKER_STR(mqtt, ca_file, "", NULL),
     BROKER_STR(mqtt, cert_file, "", NULL),
     BROKER_STR(mqtt, key_file, "", NULL),
@@ -226,6 +238,7 @@ static const struct key keys[] = {
     BROKER_STR(lns_mqtt, username, "", NULL),
     BROKER_SECRET(lns_mqtt, password),
     BROKER_BOOL(lns_mqtt, tls, "false"),
+    BROKER_BOOL(lns_mqtt, allow_insecure, "false"),
     BROKER_STR(lns_mqtt, ca_file, "", NULL),
     STR(lns_mqtt, topic, "application/+/device/+/event/up", check_topic_filter),
     STR(lns_mqtt, shared_group, "", check_share_group),
@@ -238,6 +251,7 @@ static const struct key keys[] = {
     UINT(lns_mqtt, max_event_ahead_s, 0, 86400, "300"),
     CHOICE(render, profile, profile_choices, "json"),
     CHOICE(log, level, level_choices, "info"),
+    STR(service, run_as_user, "sensorbro", check_user_name),
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -573,14 +587,46 @@ static int check_broker(const struct config_broker *b, const char *section, bool
     return 0;
 }
 
-int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE])
+static void describe_origin(const struct config *cfg, const char *section, const char *name,
+                            char *out, size_t out_size);
+
+/* The line that set section.name: 0 for the default, -1 for --set. */
+static int origin_line(const struct config *cfg, const char *section, const char *name)
+{
+    bool known;
+    const struct key *k = find_key(section, name, &known);
+    return k ? cfg->origin.line[k - keys] : 0;
+}
+
+/* TLS unless told otherwise for a host that is not loopback; and never a password in
+ * clear to such a host without allow_insecure. Sets *located when err names the line. */
+static int secure_broker(const struct config *cfg, struct config_broker *b, const char *section,
+                         char err[CONFIG_ERROR_SIZE], bool *located)
+{
+    bool loopback = host_is_loopback(b->host);
+    if (origin_line(cfg, section, "tls") == 0)
+        b->tls = !loopback;
+    if (b->tls || loopback || b->password[0] == '\0' || b->allow_insecure)
+        return 0;
+    char where[240];
+    describe_origin(cfg, section, "tls", where, sizeof(where));
+    snprintf(err, CONFIG_ERROR_SIZE,
+             "%s: false sends %s.password in clear to %.100s (not loopback): keep TLS on (the "
+             "default for this host), or set %s.allow_insecure = true",
+             where, section, b->host, section);
+    *located = true;
+    return -1;
+}
+
+static int finish(struct config *cfg, char err[CONFIG_ERROR_SIZE], bool *located)
 {
     struct config_broker *mqtt = &cfg->mqtt.broker, *lns = &cfg->lns_mqtt.broker;
     if (cfg->gateway.id[0] == '\0')
         gateway_id_from_hostname(cfg->gateway.id, sizeof(cfg->gateway.id));
     if (mqtt->client_id[0] == '\0')
         snprintf(mqtt->client_id, sizeof(mqtt->client_id), "sensorbro-%.100s", cfg->gateway.id);
-    if (check_broker(mqtt, "mqtt", true, err) != 0)
+    if (secure_broker(cfg, mqtt, "mqtt", err, located) != 0 ||
+        check_broker(mqtt, "mqtt", true, err) != 0)
         return -1;
     /* [lns_mqtt] has no keys of its own for these: the feed connects as the publisher does */
     lns->connect_timeout_s = mqtt->connect_timeout_s;
@@ -595,7 +641,43 @@ int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE])
                  "lns_mqtt.client_id and mqtt.client_id are the same on the same broker");
         return -1;
     }
+    if (secure_broker(cfg, lns, "lns_mqtt", err, located) != 0)
+        return -1;
     return check_broker(lns, "lns_mqtt", false, err);
+}
+
+int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE])
+{
+    char why[CONFIG_ERROR_SIZE];
+    bool located = false;
+    if (finish(cfg, why, &located) == 0)
+        return 0;
+    if (located || cfg->origin.file[0] == '\0')
+        snprintf(err, CONFIG_ERROR_SIZE, "%s", why);
+    else
+        snprintf(err, CONFIG_ERROR_SIZE, "%.200s: %.300s", cfg->origin.file, why);
+    return -1;
+}
+
+static void warn_broker(const struct config_broker *b, const char *section, const char *what)
+{
+    if (b->tls || host_is_loopback(b->host))
+        return;
+    if (b->password[0] != '\0')
+        log_warn("%s: %s.allow_insecure = true: the %s's password goes to %s in clear (plain "
+                 "TCP), readable by anyone on the path; use TLS",
+                 section, section, what, b->host);
+    else
+        log_warn("%s: %s.tls = false: traffic to the %s at %s, which is not loopback, goes in "
+                 "clear and the broker is not authenticated; use TLS",
+                 section, section, what, b->host);
+}
+
+void config_log_warnings(const struct config *cfg)
+{
+    warn_broker(&cfg->mqtt.broker, "mqtt", "broker");
+    if (cfg->lns_mqtt.enabled)
+        warn_broker(&cfg->lns_mqtt.broker, "lns_mqtt", "network server's broker");
 }
 
 /* ---- TLS files (config_check_files) ---- */
@@ -608,9 +690,7 @@ int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE])
 static void describe_origin(const struct config *cfg, const char *section, const char *name,
                             char *out, size_t out_size)
 {
-    bool known;
-    const struct key *k = find_key(section, name, &known);
-    int line = k ? cfg->origin.line[k - keys] : 0;
+    int line = origin_line(cfg, section, name);
     if (line > 0)
         snprintf(out, out_size, "%.200s:%d: %s.%s", cfg->origin.file, line, section, name);
     else
@@ -786,6 +866,51 @@ int config_check_files(const struct config *cfg, char err[CONFIG_ERROR_SIZE])
         check_broker_files(cfg, "lns_mqtt", &cfg->lns_mqtt.broker, err) != 0)
         return -1;
     return 0;
+}
+
+/* ---- secrets on disk (config_check_private_files) ---- */
+
+/* path, when it exists, must give group and others nothing. Returns 0, or -1 with why. */
+static int check_private(const char *path, char *why, size_t why_size)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0; /* missing: the journal is created private; a key file's own check says */
+    if ((st.st_mode & 077) == 0)
+        return 0;
+    snprintf(why, why_size, "%.96s is %s by group or others (mode %04o): run chmod 600 %.96s", path,
+             (st.st_mode & 044) ? "readable" : "writable or executable",
+             (unsigned)(st.st_mode & 07777), path);
+    return -1;
+}
+
+int config_check_private_files(const struct config *cfg, char err[CONFIG_ERROR_SIZE])
+{
+    char why[CONFIG_WHY_SIZE], where[CONFIG_WHERE_SIZE];
+    const struct config_broker *b = &cfg->mqtt.broker;
+    if (b->tls && b->key_file[0] != '\0' && check_private(b->key_file, why, sizeof(why)) != 0) {
+        describe_origin(cfg, "mqtt", "key_file", where, sizeof(where));
+        snprintf(err, CONFIG_ERROR_SIZE, "%s: %s", where, why);
+        return -1;
+    }
+    static const char *const companions[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof(companions) / sizeof(companions[0]); i++) {
+        char path[CONFIG_PATH_SIZE + 8];
+        snprintf(path, sizeof(path), "%s%s", cfg->journal.path, companions[i]);
+        if (check_private(path, why, sizeof(why)) != 0) {
+            describe_origin(cfg, "journal", "path", where, sizeof(where));
+            snprintf(err, CONFIG_ERROR_SIZE, "%.230s: %.230s (it holds the devices' keys)", where,
+                     why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void config_describe_origin(const struct config *cfg, const char *section, const char *name,
+                            char *out, size_t out_size)
+{
+    describe_origin(cfg, section, name, out, out_size);
 }
 
 void config_print(const struct config *cfg, FILE *out)

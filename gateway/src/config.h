@@ -40,7 +40,11 @@ struct config_broker {
     char client_id[128];
     char username[128];
     char password[256];
+    /* Unset: on for every host but loopback (util/host.h), decided by config_finish. */
     bool tls;
+    /* A password over plain TCP to a host that is not loopback: refused without it, logged
+     * as a warning at start with it (config_log_warnings). */
+    bool allow_insecure;
     char ca_file[CONFIG_PATH_SIZE];   /* "": the system's CAs */
     char cert_file[CONFIG_PATH_SIZE]; /* client certificate, "" none; with key_file */
     char key_file[CONFIG_PATH_SIZE];
@@ -110,6 +114,11 @@ struct config {
         uint32_t profile; /* enum config_profile */
     } render;
     struct {
+        /* Started as root, the daemon becomes this user once its sockets are bound
+         * (privilege.h); "root" keeps root. Ignored when not started as root. */
+        char run_as_user[64];
+    } service;
+    struct {
         uint32_t level; /* enum log_level */
     } log;
     /* Where each key's value came from, indexed like config.c's table of keys. */
@@ -128,9 +137,15 @@ int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERROR
 /* Applies one "section.key=value" (from the command line), over the file's value if any;
  * the same key twice on the command line is refused. Returns 0 or -1 with err. */
 int config_apply_option(struct config *cfg, const char *assignment, char err[CONFIG_ERROR_SIZE]);
-/* Fills in values derived from others (client id from gateway id) and checks the keys that
- * depend on each other. Call once after all files and options. Returns 0 or -1 with err. */
+/* Fills in values derived from others (client id from gateway id, a broker's tls from its
+ * host) and checks the keys that depend on each other: among them, a password is never
+ * sent over plain TCP to a host that is not loopback unless that broker's allow_insecure
+ * is set. Call once after all files and options. Returns 0 or -1 with err, which names
+ * the file ("<file>: ...", or "<file>:<line>: ..." where one key decides). */
 int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE]);
+/* Logs (log_warn) what config_finish let pass but an operator must know at start: plain
+ * TCP to a broker that is not loopback, with or without a password (allow_insecure). */
+void config_log_warnings(const struct config *cfg);
 /* Checks the TLS files of every TLS connection that will be made (mqtt.ca_file,
  * mqtt.cert_file and mqtt.key_file, lns_mqtt.ca_file) as the daemon's user sees them: each
  * opens, parses as PEM certificate(s) or an unencrypted private key (OpenSSL), and the key
@@ -138,6 +153,17 @@ int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE]);
  * need not read the daemon's key). Returns 0, or -1 with
  * "<file>:<line>: mqtt.ca_file: <what is wrong>" (or "command line: ..." for --set). */
 int config_check_files(const struct config *cfg, char err[CONFIG_ERROR_SIZE]);
+/* Checks that the daemon's secrets are private: each TLS private key (mqtt.key_file) and
+ * the journal (journal.path, with its -wal and -shm; it holds the LoRaWAN keys of the
+ * device registry) must not be readable, writable or executable by group or others. A
+ * file that does not exist yet passes (the journal is created private). Returns 0, or -1
+ * with "<file>:<line>: journal.path: <path> is readable by group or others (mode 0644):
+ * run chmod 600 <path>". */
+int config_check_private_files(const struct config *cfg, char err[CONFIG_ERROR_SIZE]);
+/* Where section.name's value came from, for a message about it: "<file>:<line>:
+ * section.name", "command line: section.name", or "section.name" for a default. */
+void config_describe_origin(const struct config *cfg, const char *section, const char *name,
+                            char *out, size_t out_size);
 /* Prints cfg as an INI file that config_load_file accepts; secrets print as "********". */
 void config_print(const struct config *cfg, FILE *out);
 

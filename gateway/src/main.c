@@ -39,6 +39,7 @@
 #include "output/mqtt_output.h"
 #include "output/mqtt_session.h"
 #include "output/output.h"
+#include "privilege.h"
 #include "report.h"
 #include "service.h"
 
@@ -113,6 +114,7 @@ struct gateway {
     int n_sets;
     char log_level_set[32]; /* --log-level L, kept as the --set "log.level=L" it stands for */
     struct service service;
+    struct privilege privilege; /* the user it becomes once its sockets are bound */
     int64_t started_ms;
     uint64_t kernel_drops_logged;
     struct gateway_stats stats;
@@ -124,6 +126,7 @@ struct gateway {
 static void usage(FILE *out)
 {
     fprintf(out, "usage: sensorbro [-c FILE] [--set SECTION.KEY=VALUE]... [--print-config]\n"
+                 "                 [--check-config]\n"
                  "\n"
                  "Receives sensor uplinks (CoAP, LoRaWAN through a Semtech UDP packet\n"
                  "forwarder, a LoRaWAN network server's MQTT feed), keeps each in an SQLite\n"
@@ -133,6 +136,8 @@ static void usage(FILE *out)
                  "  -s, --set S.K=V       override a key, e.g. mqtt.port=1884 (once per key)\n"
                  "  -l, --log-level L     error, warn, info or debug (log.level; over the file)\n"
                  "  -p, --print-config    print the effective configuration and exit\n"
+                 "  -t, --check-config    check the configuration, its TLS files and the\n"
+                 "                        privacy of keys and journal, then exit (0: ok)\n"
                  "  -V, --version         print the version and exit\n"
                  "  -h, --help            this text\n"
                  "\n"
@@ -209,31 +214,22 @@ static int load_config(const struct gateway *gw, struct config *cfg, char err[CO
     for (int i = 0; i < gw->n_sets; i++)
         if (config_apply_option(cfg, gw->sets[i], err) != 0)
             return -1;
-    if (config_finish(cfg, err) != 0) {
-        char why[CONFIG_ERROR_SIZE];
-        snprintf(why, sizeof(why), "%s", err);
-        snprintf(err, CONFIG_ERROR_SIZE, "%s%s%.400s", gw->config_path ? gw->config_path : "",
-                 gw->config_path ? ": " : "", why);
-        return -1;
-    }
-    return 0;
+    return config_finish(cfg, err); /* its message names the file */
 }
 
 /* Loads configuration from the command line. Returns 0, 1 to exit successfully (help,
  * version, print-config) or -1 for a usage or configuration error (already reported). */
 static int configure(struct gateway *gw, int argc, char **argv)
 {
-    static const struct option long_opts[] = {{"config", required_argument, NULL, 'c'},
-                                              {"set", required_argument, NULL, 's'},
-                                              {"print-config", no_argument, NULL, 'p'},
-                                              {"version", no_argument, NULL, 'V'},
-                                              {"log-level", required_argument, NULL, 'l'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
-    bool print_config = false;
+    static const struct option long_opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
+        {"print-config", no_argument, NULL, 'p'}, {"check-config", no_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'V'},      {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    bool print_config = false, check_only = false;
     /* --set options apply after the file, whatever their order on the command line */
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:s:l:pVh", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:s:l:ptVh", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             if (gw->config_path) {
@@ -269,6 +265,9 @@ static int configure(struct gateway *gw, int argc, char **argv)
         case 'p':
             print_config = true;
             break;
+        case 't':
+            check_only = true;
+            break;
         case 'V':
             printf("sensorbro %s\n", SENSORBRO_VERSION);
             return 1;
@@ -296,11 +295,17 @@ static int configure(struct gateway *gw, int argc, char **argv)
     }
     /* Now, not at the first connect: a wrong certificate file would otherwise only show as
      * failing connections, long after start-up said all was well. */
-    if (config_check_files(&gw->cfg, err) != 0) {
+    if (config_check_files(&gw->cfg, err) != 0 || config_check_private_files(&gw->cfg, err) != 0) {
         fprintf(stderr, "sensorbro: %s\n", err);
         return -1;
     }
     log_set_level((enum log_level)gw->cfg.log.level);
+    config_log_warnings(&gw->cfg);
+    if (check_only) {
+        printf("sensorbro: configuration ok%s%s\n", gw->config_path ? ": " : "",
+               gw->config_path ? gw->config_path : "");
+        return 1;
+    }
     return configure_outputs(gw);
 }
 
@@ -729,6 +734,14 @@ int main(int argc, char **argv)
 
     mqtt_session_global_init();
 
+    char err[CONFIG_ERROR_SIZE];
+    if (privilege_prepare(&gw.privilege, &gw.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sensorbro: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (gw.privilege.keep_root)
+        log_warn("service.run_as_user = root: sensorbro keeps root privileges");
+
     gw.started_ms = clock_wall_ms();
     service_init(&gw.service, gw.cfg.journal.path);
     if (start(&gw) != 0) {
@@ -736,6 +749,14 @@ int main(int argc, char **argv)
         release_outputs(&gw);
         return EXIT_FAILURE;
     }
+    if (privilege_drop(&gw.privilege, &gw.cfg, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        stop(&gw);
+        return EXIT_FAILURE;
+    }
+    if (gw.privilege.drop)
+        log_info("sockets bound; running as user %s (uid %u, gid %u) from now on",
+                 gw.privilege.user, (unsigned)gw.privilege.uid, (unsigned)gw.privilege.gid);
     refresh_stats(&gw);
     save_status(&gw, true);
     char outputs[SERVICE_TEXT_SIZE];

@@ -16,7 +16,7 @@ expect_config_error()
 cfg=$TEST_TMP/sensorbro.ini
 printf '[mqtt]\nhost = broker.example\nprot = 1883\n' >"$cfg"
 expect_config_error "unknown key" \
-    "sensorbro: $cfg:3: mqtt.prot: unknown key (known in [mqtt]: host, port, protocol, client_id, username, password, tls, ca_file, cert_file, key_file, topic, status_topic, keepalive_s, connect_timeout_s, max_inflight, reconnect_min_ms, reconnect_max_ms, max_rate)" \
+    "sensorbro: $cfg:3: mqtt.prot: unknown key (known in [mqtt]: host, port, protocol, client_id, username, password, tls, allow_insecure, ca_file, cert_file, key_file, topic, status_topic, keepalive_s, connect_timeout_s, max_inflight, reconnect_min_ms, reconnect_max_ms, max_rate)" \
     -c "$cfg"
 
 printf '# comment\n[mqtt]\nport = 70000\n' >"$cfg"
@@ -48,7 +48,7 @@ expect_config_error "over-long line" "sensorbro: $cfg:2: line longer than 198 ch
 
 printf '[broker]\nport = 1\n' >"$cfg"
 expect_config_error "unknown section" \
-    "sensorbro: $cfg:2: [broker]: unknown section (known: gateway, coap, semtech_udp, journal, mqtt, lns_mqtt, render, log)" -c "$cfg"
+    "sensorbro: $cfg:2: [broker]: unknown section (known: gateway, coap, semtech_udp, journal, mqtt, lns_mqtt, render, log, service)" -c "$cfg"
 
 printf '[semtech_udp]\nport = 1700\nnet_id = 0x13\n' >"$cfg"
 expect_config_error "bad NetID" \

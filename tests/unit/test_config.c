@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -319,6 +320,120 @@ static void test_tls_files_checked(void **state)
     unlink(garbage);
 }
 
+/* TLS is the default for a broker that is not loopback; a password in clear to one is
+ * refused at the line that turned TLS off, unless allow_insecure. */
+static void test_tls_default_and_insecure(void **state)
+{
+    (void)state;
+    char expected[CONFIG_ERROR_SIZE];
+    config_set_defaults(&cfg);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_false(cfg.mqtt.broker.tls); /* localhost */
+    assert_false(cfg.lns_mqtt.broker.tls);
+
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.host=broker.example.org", err), 0);
+    assert_int_equal(config_apply_option(&cfg, "lns_mqtt.host=10.1.2.3", err), 0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_true(cfg.mqtt.broker.tls);
+    assert_true(cfg.lns_mqtt.broker.tls);
+
+    /* a loopback host with an explicit tls = true keeps it */
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.tls=true", err), 0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_true(cfg.mqtt.broker.tls);
+
+    static const char insecure[] = "[mqtt]\nhost = 192.0.2.7\nusername = gw\npassword = "
+                                   "pw-in-clear\n; the broker has no TLS listener\ntls = no\n";
+    config_set_defaults(&cfg);
+    assert_int_equal(config_load_file(&cfg, write_file(insecure), err), 0);
+    assert_int_equal(config_finish(&cfg, err), -1);
+    snprintf(expected, sizeof(expected),
+             "%s:6: mqtt.tls: false sends mqtt.password in clear to 192.0.2.7 (not loopback): "
+             "keep TLS on (the default for this host), or set mqtt.allow_insecure = true",
+             path);
+    assert_string_equal(err, expected);
+    assert_null(strstr(err, "pw-in-clear"));
+
+    config_set_defaults(&cfg);
+    assert_int_equal(config_load_file(&cfg, write_file(insecure), err), 0);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.allow_insecure=true", err), 0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_false(cfg.mqtt.broker.tls);
+
+    /* without a password plain TCP is allowed (and warned about at start) */
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.host=192.0.2.7", err), 0);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.tls=false", err), 0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+
+    /* over loopback a password in clear is fine */
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.host=127.0.0.1", err), 0);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.username=gw", err), 0);
+    assert_int_equal(config_apply_option(&cfg, "mqtt.password=pw", err), 0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_false(cfg.mqtt.broker.tls);
+
+    /* the LNS feed's broker the same, named from the command line */
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "lns_mqtt.host=ns.example.org", err), 0);
+    assert_int_equal(config_apply_option(&cfg, "lns_mqtt.username=ns", err), 0);
+    assert_int_equal(config_apply_option(&cfg, "lns_mqtt.password=pw", err), 0);
+    assert_int_equal(config_apply_option(&cfg, "lns_mqtt.tls=off", err), 0);
+    assert_int_equal(config_finish(&cfg, err), -1);
+    assert_string_equal(err, "command line: lns_mqtt.tls: false sends lns_mqtt.password in clear "
+                             "to ns.example.org (not loopback): keep TLS on (the default for "
+                             "this host), or set lns_mqtt.allow_insecure = true");
+}
+
+/* Key material and the journal must give group and others nothing. */
+static void test_private_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_config_private.XXXXXX", key[64], db[64], wal[80], text[256];
+    char expected[CONFIG_ERROR_SIZE];
+    assert_non_null(mkdtemp(dir));
+    snprintf(key, sizeof(key), "%s/gw.key", dir);
+    snprintf(db, sizeof(db), "%s/j.db", dir);
+    snprintf(wal, sizeof(wal), "%s-wal", db);
+    FILE *f = fopen(key, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(chmod(key, 0644), 0);
+    snprintf(text, sizeof(text),
+             "[journal]\npath = %s\n[mqtt]\ntls = true\ncert_file = %s\nkey_file = %s\n", db, key,
+             key);
+    config_set_defaults(&cfg);
+    assert_int_equal(config_load_file(&cfg, write_file(text), err), 0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_int_equal(config_check_private_files(&cfg, err), -1);
+    snprintf(expected, sizeof(expected),
+             "%s:6: mqtt.key_file: %s is readable by group or others (mode 0644): run chmod 600 "
+             "%s",
+             path, key, key);
+    assert_string_equal(err, expected);
+
+    assert_int_equal(chmod(key, 0600), 0);
+    assert_int_equal(config_check_private_files(&cfg, err), 0); /* no journal yet: fine */
+    f = fopen(wal, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(chmod(wal, 0620), 0);
+    assert_int_equal(config_check_private_files(&cfg, err), -1);
+    snprintf(expected, sizeof(expected),
+             "%s:2: journal.path: %s is writable or executable by group or others (mode 0620): "
+             "run chmod 600 %s (it holds the devices' keys)",
+             path, wal, wal);
+    assert_string_equal(err, expected);
+    assert_int_equal(chmod(wal, 0600), 0);
+    assert_int_equal(config_check_private_files(&cfg, err), 0);
+    unlink(wal);
+    unlink(key);
+    rmdir(dir);
+}
+
 static void test_print_masks_and_reloads(void **state)
 {
     (void)state;
@@ -349,11 +464,18 @@ static void test_print_masks_and_reloads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),          cmocka_unit_test(test_every_kind_of_key),
-        cmocka_unit_test(test_file_errors),       cmocka_unit_test(test_values_stay_on_error),
-        cmocka_unit_test(test_set_options),       cmocka_unit_test(test_dependent_keys),
-        cmocka_unit_test(test_key_given_twice),   cmocka_unit_test(test_status_topic_off),
-        cmocka_unit_test(test_tls_files_checked), cmocka_unit_test(test_print_masks_and_reloads),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_kind_of_key),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_values_stay_on_error),
+        cmocka_unit_test(test_set_options),
+        cmocka_unit_test(test_dependent_keys),
+        cmocka_unit_test(test_key_given_twice),
+        cmocka_unit_test(test_status_topic_off),
+        cmocka_unit_test(test_tls_files_checked),
+        cmocka_unit_test(test_print_masks_and_reloads),
+        cmocka_unit_test(test_tls_default_and_insecure),
+        cmocka_unit_test(test_private_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

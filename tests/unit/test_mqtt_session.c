@@ -73,6 +73,15 @@ static void test_options_refused(void **state)
     refused(o, "client_id: required");
     o = good(), o.tls = true, o.cert_file = "/c.pem";
     refused(o, "cert_file and key_file go together");
+    /* a password in clear only over loopback, or with allow_insecure */
+    o = good(), o.host = "broker.example.org", o.username = "u", o.password = "p";
+    refused(o, "password: would go in clear to broker.example.org, which is not loopback");
+    o.allow_insecure = true;
+    assert_int_equal(mqtt_session_check_options(&o, err, sizeof(err)), 0);
+    o.allow_insecure = false, o.tls = true;
+    assert_int_equal(mqtt_session_check_options(&o, err, sizeof(err)), 0);
+    o = good(), o.host = "localhost", o.username = "u", o.password = "p";
+    assert_int_equal(mqtt_session_check_options(&o, err, sizeof(err)), 0);
     o = good(), o.ca_file = "/ca.pem";
     refused(o, "tls is off");
     o = good(), o.cert_file = "/c.pem", o.key_file = "/k.pem";

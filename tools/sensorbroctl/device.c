@@ -27,6 +27,7 @@
 #include "util/hex.h"
 #include "util/keyfile.h"
 #include "util/rfc3339.h"
+#include "util/term.h"
 #include "lorawan/registry.h"
 #include "ctl_util.h"
 
@@ -368,8 +369,13 @@ static int cmd_list(struct ctl *ctl, int argc, char **argv)
         if (d->has_fcnt_up)
             snprintf(fcnt, sizeof(fcnt), "%" PRIu32, d->fcnt_up);
         char *labels = cJSON_PrintUnformatted(cJSON_GetObjectItem(o, "labels"));
-        printf("%s  %-4s  %-8s  fcnt %-8s  %-20s  %s\n", d->dev_eui, activation_name(d->activation),
-               addr, fcnt, d->name, labels ? labels : "{}");
+        /* name and labels are text someone gave (an import, perhaps): shown escaped */
+        char name[TERM_ESCAPED_SIZE(REGISTRY_NAME_SIZE)];
+        term_escape(d->name, strlen(d->name), name, sizeof(name));
+        printf("%s  %-4s  %-8s  fcnt %-8s  %-20s  ", d->dev_eui, activation_name(d->activation),
+               addr, fcnt, name);
+        term_puts(stdout, labels ? labels : "{}");
+        putchar('\n');
         cJSON_free(labels);
         cJSON_Delete(o);
     }
@@ -378,7 +384,8 @@ static int cmd_list(struct ctl *ctl, int argc, char **argv)
     registry_close(r);
     if (rc == 0 && lc.array) {
         char *text = cJSON_PrintUnformatted(lc.array);
-        puts(text ? text : "[]");
+        term_write_json(stdout, text ? text : "[]", strlen(text ? text : "[]"));
+        putchar('\n');
         cJSON_free(text);
     }
     cJSON_Delete(lc.array);
@@ -404,7 +411,10 @@ static bool show_setting(void *ctx, const char *key, const struct device_setting
                : until_ms - sc->now_ms < (int64_t)EXPIRY_WARN_DAYS * 86400000
                    ? "  expires within 30 days"
                    : "";
-    printf("  %-22s %s%s\n", key, shown, note);
+    /* values are text someone gave (an import, perhaps): shown escaped */
+    printf("  %-22s ", key);
+    term_puts(stdout, shown);
+    printf("%s\n", note);
     return true;
 }
 
@@ -439,7 +449,9 @@ static int cmd_show(struct ctl *ctl, int argc, char **argv)
     char masked[REGISTRY_MASKED_SIZE], when[CLOCK_RFC3339_SIZE];
     clock_format_rfc3339(d.created_ms, 0, when);
     printf("dev_eui      %s\n", d.dev_eui);
-    printf("name         %s\n", d.name);
+    fputs("name         ", stdout);
+    term_puts(stdout, d.name);
+    putchar('\n');
     printf("activation   %s%s\n", activation_name(d.activation),
            d.activation == REGISTRY_NONE ? " (not activated here: a CoAP or LNS device)" : "");
     printf("created      %s\n", when);

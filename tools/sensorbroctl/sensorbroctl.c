@@ -32,6 +32,7 @@
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/rfc3339.h"
+#include "util/term.h"
 #include "config.h"
 #include "decode.h"
 #include "device.h"
@@ -462,9 +463,15 @@ static int cmd_quarantine(struct ctl *ctl, int argc, char **argv)
             const struct journal_quarantine_entry *e = &entries[i];
             char when[CLOCK_RFC3339_SIZE];
             clock_format_rfc3339(e->record.received_ms, 0, when);
-            printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\t", e->id, when,
-                   e->record.device[0] ? e->record.device : "?", e->record.transport,
-                   e->record.source, e->reason);
+            /* the device, source and reason came from the sender: escaped, so that none
+             * can break the columns or act on the terminal */
+            printf("%" PRId64 "\t%s\t", e->id, when);
+            const char *fields[] = {e->record.device[0] ? e->record.device : "?",
+                                    e->record.transport, e->record.source, e->reason};
+            for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+                term_puts(stdout, fields[f]);
+                putchar('\t');
+            }
             for (size_t b = 0; b < e->record.payload_len; b++)
                 printf("%02x", e->record.payload[b]);
             putchar('\n');
@@ -478,6 +485,8 @@ static int cmd_quarantine(struct ctl *ctl, int argc, char **argv)
 
 /* ---- watch ---- */
 
+/* Everything here came from the broker: topic, payload and every string in it are
+ * written through util/term.h, so that none can act on the terminal. */
 static void print_reading(const char *topic, const char *payload, int len, bool raw)
 {
     char when[16];
@@ -488,15 +497,20 @@ static void print_reading(const char *topic, const char *payload, int len, bool 
     cJSON *doc = raw ? NULL : cJSON_ParseWithLength(payload, (size_t)len);
     const cJSON *device = cJSON_GetObjectItemCaseSensitive(doc, "device");
     const cJSON *values = cJSON_GetObjectItemCaseSensitive(doc, "values");
+    printf("%s  ", when);
+    term_puts(stdout, topic);
+    fputs("  ", stdout);
     if (!cJSON_IsString(device) || !cJSON_IsObject(values)) {
-        printf("%s  %s  %.*s\n", when, topic, len, payload);
+        term_write(stdout, payload, (size_t)len);
+        putchar('\n');
         cJSON_Delete(doc);
         return;
     }
     const cJSON *seq = cJSON_GetObjectItemCaseSensitive(doc, "seq");
     const cJSON *samples = cJSON_GetObjectItemCaseSensitive(doc, "samples");
-    printf("%s  %s  seq %-5d %2d samples ", when, device->valuestring,
-           cJSON_IsNumber(seq) ? seq->valueint : -1, cJSON_GetArraySize(samples));
+    term_puts(stdout, device->valuestring);
+    printf("  seq %-5d %2d samples ", cJSON_IsNumber(seq) ? seq->valueint : -1,
+           cJSON_GetArraySize(samples));
     const cJSON *v;
     cJSON_ArrayForEach(v, values)
     {
@@ -504,15 +518,20 @@ static void print_reading(const char *topic, const char *payload, int len, bool 
         int decimals = 0;
         for (int32_t d = q ? q->divisor : 1; d >= 10; d /= 10)
             decimals++; /* the wire resolution: 0.01 degC prints 2 decimals */
-        if (cJSON_IsNumber(v))
-            printf(" %9.*f %s", decimals, v->valuedouble, q ? q->unit : v->string);
+        if (cJSON_IsNumber(v)) {
+            printf(" %9.*f ", decimals, v->valuedouble);
+            term_puts(stdout, q ? q->unit : v->string);
+        }
     }
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(doc, "status");
     const cJSON *flag;
     cJSON_ArrayForEach(flag, status)
     {
-        if (cJSON_IsString(flag) && strcmp(flag->valuestring, "clock_unsynced") != 0)
-            printf("  [%s]", flag->valuestring);
+        if (cJSON_IsString(flag) && strcmp(flag->valuestring, "clock_unsynced") != 0) {
+            fputs("  [", stdout);
+            term_puts(stdout, flag->valuestring);
+            putchar(']');
+        }
     }
     putchar('\n');
     cJSON_Delete(doc);
@@ -679,12 +698,16 @@ static void on_watch_event(void *ctx, const struct mqtt_session_event *ev)
             }
         }
     } else if (ev->type == MQTT_SESSION_CONNECT_FAILED && !ev->next_address) {
-        fprintf(stderr, "sensorbroctl watch: cannot connect to %s port %" PRIu32 ": %s\n",
-                w->broker->host, w->broker->port, ev->description);
+        /* the description may carry the broker's own words (an MQTT 5 reason string) */
+        fprintf(stderr, "sensorbroctl watch: cannot connect to %s port %" PRIu32 ": ",
+                w->broker->host, w->broker->port);
+        term_puts(stderr, ev->description);
+        fputc('\n', stderr);
         w->state = WATCH_FAILED;
     } else if (ev->type == MQTT_SESSION_LOST) {
-        fprintf(stderr, "sensorbroctl watch: connection lost%s%s\n", ev->cause[0] ? ": " : "",
-                ev->cause);
+        fprintf(stderr, "sensorbroctl watch: connection lost%s", ev->cause[0] ? ": " : "");
+        term_puts(stderr, ev->cause);
+        fputc('\n', stderr);
         w->state = WATCH_FAILED;
     }
 }

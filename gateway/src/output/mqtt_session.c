@@ -29,6 +29,7 @@
 #include "output/mqtt_connack.h"
 #include "util/backoff.h"
 #include "util/clock.h"
+#include "util/host.h"
 
 #define DISCONNECT_WAIT_MS 1000
 #define FAILURE_TEXT_SIZE  160
@@ -96,6 +97,7 @@ void mqtt_session_options_from_config(struct mqtt_session_options *o, const stru
         .key_file = b->key_file,
         .username = b->username,
         .password = b->password,
+        .allow_insecure = b->allow_insecure,
         .client_id = b->client_id,
         .mqtt5 = b->protocol == CONFIG_MQTT_5,
         .clean_start = true,
@@ -151,6 +153,14 @@ int mqtt_session_check_options(const struct mqtt_session_options *o, char *err, 
     }
     if (or_empty(o->password)[0] != '\0' && or_empty(o->username)[0] == '\0') {
         snprintf(err, err_size, "password is set but username is empty");
+        return -1;
+    }
+    if (or_empty(o->password)[0] != '\0' && !o->tls && !o->allow_insecure &&
+        !host_is_loopback(host)) {
+        snprintf(err, err_size,
+                 "password: would go in clear to %.100s, which is not loopback (tls off, "
+                 "allow_insecure off)",
+                 host);
         return -1;
     }
     if (o->keepalive_s > 65535) { /* MQTT's keep alive is a 16-bit number of seconds */
@@ -389,6 +399,14 @@ static void describe_failure(struct mqtt_session *s, int code, int reason, const
     size_t used = strlen(out);
     if (tls[0] && used + 1 < out_size)
         snprintf(out + used, out_size - used, " (TLS: %s)", tls);
+    else if (s->o.tls && code == MQTTASYNC_FAILURE && reason == 0 && used + 1 < out_size)
+        /* Paho checks the broker's name against its certificate itself, after OpenSSL's
+         * handshake succeeded, and says nothing when it does not match; a broker that is
+         * not reachable at all fails with the same code. */
+        snprintf(out + used, out_size - used,
+                 " (TLS: no reason from OpenSSL: the broker is not reachable, or its "
+                 "certificate does not name %.80s)",
+                 s->o.host);
 }
 
 static void handle_connect_failure(struct mqtt_session *s, int code, int reason, const char *text)

@@ -81,8 +81,9 @@ struct mqtt_session_options {
     const char *ca_file;   /* NULL or "": the system's CAs (/etc/ssl/certs) */
     const char *cert_file; /* client certificate, NULL or "": none; goes with key_file */
     const char *key_file;
-    const char *username; /* NULL or "": no user name and no password */
-    const char *password;
+    const char *username;      /* NULL or "": no user name and no password */
+    const char *password;      /* without tls, only to a loopback host (util/host.h) ... */
+    bool allow_insecure;       /* ... unless this is set: the configuration's allow_insecure */
     const char *client_id;     /* required */
     bool mqtt5;                /* false: MQTT 3.1.1 */
     bool clean_start;          /* false: a persistent session (3.1.1: clean session off) */
@@ -188,7 +189,9 @@ void mqtt_session_global_init(void);
 void mqtt_session_options_from_config(struct mqtt_session_options *o,
                                       const struct config_broker *b);
 
-/* Checks o: returns 0, or -1 with what is wrong in err. */
+/* Checks o: returns 0, or -1 with what is wrong in err. A password without TLS to a host
+ * that is not loopback is wrong unless allow_insecure is set: the configuration refuses
+ * it already (config_finish), and this keeps every other caller to the same rule. */
 int mqtt_session_check_options(const struct mqtt_session_options *o, char *err, size_t err_size);
 
 /* Makes a session; it connects at its first mqtt_session_service. Returns 0, or -1 with err
