@@ -97,6 +97,13 @@ static void collect_semtech(struct metrics *m, const struct semtech_udp_stats *s
     for (int i = 0; i < SEMTECH_UDP_DROP_COUNT; i++)
         labelled(m, "sensorbro_semtech_dropped_total", "reason",
                  semtech_udp_drop_name((enum semtech_udp_drop)i), s->dropped[i]);
+    labelled(m, "sensorbro_semtech_forwarders_removed_total", "reason", "aged_out",
+             s->forwarders_aged_out);
+    labelled(m, "sensorbro_semtech_forwarders_removed_total", "reason", "evicted",
+             s->forwarders_evicted);
+    counter(m, "sensorbro_semtech_forwarders_refused_total", s->forwarders_refused);
+    counter(m, "sensorbro_semtech_forwarder_pin_changes_total", s->pin_changes);
+    counter(m, "sensorbro_semtech_sources_evicted_total", s->sources_evicted);
     counter(m, "sensorbro_lorawan_uplinks_total", s->ns.uplinks);
     counter(m, "sensorbro_lorawan_retransmissions_total", s->ns.retransmissions);
     counter(m, "sensorbro_lorawan_not_journaled_total", s->ns.not_journaled);
