@@ -73,6 +73,8 @@
 /* The soonest a device sends a frame again: RECEIVE_DELAY2 (2 s) plus RETRANSMIT_TIMEOUT
  * (1..3 s, LoRaWAN 1.0.4 4.3.1.3; ACK_TIMEOUT 2 +- 1 s in 1.0.2) after its uplink ended. */
 #define RETRANSMIT_MIN_MS 3000
+/* A rate-limited source is logged as back to normal after this long without a refusal. */
+#define RATE_LIMIT_QUIET_MS 10000
 
 struct address {
     struct sockaddr_storage sa;
@@ -1032,10 +1034,11 @@ static void handle_datagram(struct semtech_udp *su, const uint8_t *buf, size_t l
                      "%" PRIu32 ", burst %" PRIu32 "): its datagrams are dropped unread",
                      host, su->opts.rate_limit_per_s, su->opts.rate_burst);
         src->limited = true;
+        src->limited_ms = now;
         src->limited_now++;
         return;
     }
-    if (src->limited) {
+    if (src->limited && now - src->limited_ms >= RATE_LIMIT_QUIET_MS) {
         log_info("semtech-udp: source %s under its rate limit again, %" PRIu64
                  " datagrams dropped meanwhile",
                  host, src->limited_now);

@@ -31,6 +31,7 @@ struct source_entry {
     int64_t refilled_ms;
     int64_t heard_ms;
     bool limited;         /* refusing now: the caller logs the start and the end once */
+    int64_t limited_ms;   /* its last refusal */
     uint64_t limited_now; /* datagrams refused since it was last let through */
     uint64_t passed;      /* datagrams let through */
     uint64_t refused[SOURCE_LIMIT_REASONS];
