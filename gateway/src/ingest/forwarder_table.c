@@ -119,7 +119,7 @@ bool forwarder_table_pull(struct forwarder_table *t, int slot, const char *host,
 /* Forgets a downlink path that does not lead to the pinned host. */
 static void drop_foreign_path(struct forwarder_slot *s)
 {
-    char path_host[EUI_HOST_HOST_SIZE + 8];
+    char path_host[FRAME_SOURCE_SIZE];
     snprintf(path_host, sizeof(path_host), "%s", s->info.downlink);
     /* downlink is "host:port" or "[v6]:port" */
     char *colon = strrchr(path_host, ':');
