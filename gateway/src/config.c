@@ -25,6 +25,7 @@
 
 #include "util/host.h"
 #include "util/log.h"
+#include "util/eui_host.h"
 #include "util/topic.h"
 
 enum key_type { KEY_STRING, KEY_SECRET, KEY_BOOL, KEY_UINT, KEY_CHOICE };
@@ -57,6 +58,14 @@ static int check_net_id(const char *value, char *why, size_t why_size)
         return -1;
     }
     return 0;
+}
+
+/* semtech_udp.forwarders: "EUI@host, ..." (util/eui_host.h). */
+static int check_forwarders(const char *value, char *why, size_t why_size)
+{
+    struct eui_host pins[64]; /* SEMTECH_UDP_MAX_FORWARDERS (ingest/forwarder_table.h) */
+    return eui_host_parse_list(value, pins, sizeof(pins) / sizeof(pins[0]), why, why_size) < 0 ? -1
+                                                                                               : 0;
 }
 
 /* Topic ids go into MQTT topics: no wildcards, no level separators, no spaces. */
@@ -201,6 +210,12 @@ static const struct key keys[] = {
     UINT(semtech_udp, port, 1, 65535, "1700"),
     UINT(semtech_udp, dedup_window_ms, 0, 2000, "200"),
     STR(semtech_udp, net_id, "000000", check_net_id),
+    UINT(semtech_udp, forwarder_timeout_s, 30, 86400, "120"),
+    BOOL(semtech_udp, pin_forwarders, "true"),
+    STR(semtech_udp, forwarders, "", check_forwarders),
+    UINT(semtech_udp, rate_limit_per_s, 0, 1000000, "200"),
+    UINT(semtech_udp, rate_burst, 1, 1000000, "400"),
+    UINT(semtech_udp, retransmission_window_s, 1, 3600, "60"),
     STR(journal, path, "sensorbro.db", NULL),
     CHOICE(journal, synchronous, sync_choices, "full"),
     UINT(journal, batch_max_rows, 1, 100000, "256"),

@@ -82,6 +82,12 @@ struct config {
         uint32_t port;
         uint32_t dedup_window_ms;
         char net_id[8]; /* 6 hex digits */
+        uint32_t forwarder_timeout_s;
+        bool pin_forwarders;
+        char forwarders[256];      /* "EUI@host, ..." (util/eui_host.h), checked when set */
+        uint32_t rate_limit_per_s; /* datagrams per source host; 0: none */
+        uint32_t rate_burst;
+        uint32_t retransmission_window_s;
     } semtech_udp;
     struct {
         char path[CONFIG_PATH_SIZE];

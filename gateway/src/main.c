@@ -32,6 +32,7 @@
 #include "config.h"
 #include "ingest/coap.h"
 #include "ingest/semtech_udp.h"
+#include "util/eui_host.h"
 #include "ingest/lns_mqtt.h"
 #include "store/journal_writer.h"
 #include "util/log.h"
@@ -371,13 +372,28 @@ static int start(struct gateway *gw)
         }
     }
     if (cfg->semtech_udp.enabled) {
+        struct eui_host pins[SEMTECH_UDP_MAX_FORWARDERS];
+        char why[256];
+        int n_pins = eui_host_parse_list(cfg->semtech_udp.forwarders, pins,
+                                         SEMTECH_UDP_MAX_FORWARDERS, why, sizeof(why));
+        if (n_pins < 0) { /* config_load checked it: not reached */
+            log_error("semtech_udp.forwarders: %s", why);
+            return -1;
+        }
         struct semtech_udp_options sopts = {
             .bind = cfg->semtech_udp.bind,
             .port = (uint16_t)cfg->semtech_udp.port,
             .dedup_window_ms = cfg->semtech_udp.dedup_window_ms,
             .net_id = (uint32_t)strtoul(cfg->semtech_udp.net_id, NULL, 16),
             .journal_path = cfg->journal.path,
-            .writer = gw->writer};
+            .writer = gw->writer,
+            .forwarder_timeout_s = cfg->semtech_udp.forwarder_timeout_s,
+            .pin_forwarders = cfg->semtech_udp.pin_forwarders,
+            .forwarders = pins,
+            .n_forwarders = (size_t)n_pins,
+            .rate_limit_per_s = cfg->semtech_udp.rate_limit_per_s,
+            .rate_burst = cfg->semtech_udp.rate_burst,
+            .retransmission_window_ms = cfg->semtech_udp.retransmission_window_s * 1000u};
         if (semtech_udp_start(&gw->semtech, &sopts, err, sizeof(err)) != 0) {
             log_error("%s", err);
             return -1;

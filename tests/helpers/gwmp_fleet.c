@@ -7,11 +7,14 @@
  *
  *   sb-gwmp-fleet --server PORT --devices N --rate R (--count M | --duration S)
  *                 --log-acked FILE [--log-sent FILE] [--fcnt-start F] [--timeout-ms T]
- *                 [--samples K]
+ *                 [--samples K] [--bind HOST] [--gateway-eui HEX16] [--device-base B]
  *   sb-gwmp-fleet --print-devices N      lines "dev_eui dev_addr nwkskey appskey"
  *
  * Device i has DevEUI 70b3d57ed1000000 + i, DevAddr 26100000 + i, and keys derived from i
- * (printed by --print-devices, for sensorbroctl device add). A PUSH_DATA not acknowledged
+ * (printed by --print-devices, for sensorbroctl device add); --device-base B makes the
+ * fleet devices B to B + N - 1. --bind sends from that IPv4 host of the loopback (127.0.0.2:
+ * another forwarder's address), --gateway-eui as another forwarder (default
+ * aa555a000000fa01). A PUSH_DATA not acknowledged
  * within --timeout-ms is counted as unacknowledged and never resent: a Semtech forwarder
  * does not resend either. SIGTERM/SIGINT stop sending; outstanding acks get the timeout.
  * --samples K (1-16) sends K samples each of temperature, humidity and CO2 plus a battery
@@ -26,6 +29,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -157,7 +161,8 @@ static void usage(FILE *out)
                  "--duration S)\n"
                  "                     --log-acked FILE [--log-sent FILE] [--fcnt-start F] "
                  "[--timeout-ms T]\n"
-                 "                     [--samples K]\n"
+                 "                     [--samples K] [--bind HOST] [--gateway-eui HEX16]\n"
+                 "                     [--device-base B]\n"
                  "       sb-gwmp-fleet --print-devices N\n");
 }
 
@@ -174,11 +179,16 @@ int main(int argc, char **argv)
                                          {"timeout-ms", required_argument, NULL, 't'},
                                          {"samples", required_argument, NULL, 'k'},
                                          {"print-devices", required_argument, NULL, 'p'},
+                                         {"bind", required_argument, NULL, 'b'},
+                                         {"gateway-eui", required_argument, NULL, 'g'},
+                                         {"device-base", required_argument, NULL, 'B'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     unsigned port = 0, devices = 0, count = 0, fcnt_start = 0, timeout_ms = 2000, samples = 0;
     double rate = 0, duration_s = 0;
-    const char *acked_path = NULL, *sent_path = NULL;
+    const char *acked_path = NULL, *sent_path = NULL, *bind_host = NULL;
+    unsigned base = 0;
+    uint8_t gateway_eui[8] = {0xaa, 0x55, 0x5a, 0x00, 0x00, 0x00, 0xfa, 0x01};
     int opt;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
@@ -225,6 +235,18 @@ int main(int argc, char **argv)
             print_devices(n);
             return 0;
         }
+        case 'b':
+            bind_host = optarg;
+            break;
+        case 'B':
+            base = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'g': {
+            uint64_t eui = strtoull(optarg, NULL, 16);
+            for (int i = 0; i < 8; i++)
+                gateway_eui[i] = (uint8_t)(eui >> (56 - 8 * i));
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -251,11 +273,16 @@ int main(int argc, char **argv)
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    if (bind_host && (inet_pton(AF_INET, bind_host, &from.sin_addr) != 1 || fd < 0 ||
+                      bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0)) {
+        fprintf(stderr, "sb-gwmp-fleet: --bind %s: %s\n", bind_host, strerror(errno));
+        return 2;
+    }
     if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof(to)) != 0) {
         fprintf(stderr, "sb-gwmp-fleet: socket: %s\n", strerror(errno));
         return 2;
     }
-    static const uint8_t gateway_eui[8] = {0xaa, 0x55, 0x5a, 0x00, 0x00, 0x00, 0xfa, 0x01};
     static struct in_flight fl;
     for (size_t t = 0; t < N_TOKENS; t++)
         fl.slot_of_token[t] = -1;
@@ -301,12 +328,12 @@ int main(int argc, char **argv)
             unsigned dev = next_device;
             next_device = (next_device + 1) % devices;
             uint8_t nwk[LORAWAN_KEY_SIZE], app[LORAWAN_KEY_SIZE];
-            device_keys(dev, nwk, app);
+            device_keys(base + dev, nwk, app);
             uint8_t payload[128], phy[LORAWAN_PHY_MAX_BYTES];
             size_t payload_len = encode_uplink(fcnt[dev], dev, samples, payload, sizeof(payload));
-            size_t phy_len =
-                lorawan_build_data(LORAWAN_UNCONFIRMED_UP, DEV_ADDR_BASE + dev, 0, fcnt[dev], NULL,
-                                   0, true, 1, payload, payload_len, nwk, app, phy, sizeof(phy));
+            size_t phy_len = lorawan_build_data(LORAWAN_UNCONFIRMED_UP, DEV_ADDR_BASE + base + dev,
+                                                0, fcnt[dev], NULL, 0, true, 1, payload,
+                                                payload_len, nwk, app, phy, sizeof(phy));
             struct timespec wall;
             clock_gettime(CLOCK_REALTIME, &wall);
             struct gwmp_rxpk rx = {.has_time = true,
@@ -338,7 +365,7 @@ int main(int argc, char **argv)
             fl.count++;
             fl.unacked++;
             if (sent) {
-                fprintf(sent, "%016" PRIx64 ",%" PRIu32 ",", EUI_BASE + dev, fcnt[dev]);
+                fprintf(sent, "%016" PRIx64 ",%" PRIu32 ",", EUI_BASE + base + dev, fcnt[dev]);
                 print_hex(sent, phy, phy_len);
                 fputc('\n', sent);
             }
@@ -371,7 +398,7 @@ int main(int argc, char **argv)
             o->acked = true;
             fl.unacked--;
             n_acked++;
-            fprintf(acked, "%016" PRIx64 ",%" PRIu32 ",%" PRIu32 "\n", EUI_BASE + o->device,
+            fprintf(acked, "%016" PRIx64 ",%" PRIu32 ",%" PRIu32 "\n", EUI_BASE + base + o->device,
                     o->fcnt, o->fcnt);
         }
     }

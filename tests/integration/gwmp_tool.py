@@ -10,7 +10,7 @@ of the project's C (crypto: the openssl command line, through tests/firmware/lor
   push    --server PORT --phy HEX --eui HEX16 [--eui HEX16]... [--rssi DBM]...
           [--tmst US]... [--freq MHZ] [--timeout S] [--pull] [--at UNIX_S]
           [--late-eui HEX16 [--late-rssi DBM] [--late-tmst US]]... [--late-after S]
-          [--late-out FILE]
+          [--late-out FILE] [--bind HOST]
           Sends the same PUSH_DATA (one rxpk with PHY) from one UDP socket per EUI, all at
           once, as forwarders that heard the same frame do; the i-th EUI reports the i-th
           --rssi and --tmst (default -80 dBm, (i + 1) s). Prints "ack <eui>" for every
@@ -19,6 +19,10 @@ of the project's C (crypto: the openssl command line, through tests/firmware/lor
   open    --nwk-s-key HEX --app-s-key HEX --data BASE64
           Opens a data downlink PHYPayload (a txpk's data): prints one JSON object with
           mtype, dev_addr, ack, fpending, fcnt, fport, payload (decrypted, hex), mic_ok.
+  pull    --server PORT --eui HEX16 [--bind HOST] [--timeout S]
+          Sends PULL_DATA as that forwarder (from HOST of the loopback, e.g. 127.0.0.2: a
+          forwarder at another address) and prints "pull_ack <eui>", then
+          "downlink <eui> <txpk json>" for each PULL_RESP within the timeout.
   raw     --server PORT --hex DATAGRAM [--timeout S]
           Sends one datagram as given; prints the reply's hex, or "none".
 Standard library only.
@@ -85,6 +89,8 @@ def open_forwarders(a, euis, rssis, tmsts):
     socks = []
     for i, eui in enumerate(euis):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if getattr(a, "bind", None):
+            s.bind((a.bind, 0))
         s.connect(("127.0.0.1", a.server))
         socks.append((s, eui, rssis[i] if i < len(rssis) else -80,
                       tmsts[i] if i < len(tmsts) else 1000000 * (i + 1)))
@@ -141,6 +147,27 @@ def cmd_push(a):
         listen([(socks, sys.stdout), (late, out)], start + max(a.timeout, a.late_after + 1.0))
 
 
+def cmd_pull(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if a.bind:
+        s.bind((a.bind, 0))
+    s.connect(("127.0.0.1", a.server))
+    s.send(bytes([2, 0, 2, 2]) + bytes.fromhex(a.eui))
+    until = time.monotonic() + a.timeout
+    while time.monotonic() < until:
+        ready, _, _ = select.select([s], [], [], max(0, until - time.monotonic()))
+        if not ready:
+            continue
+        try:
+            data = s.recv(65535)
+        except OSError:
+            continue
+        if len(data) >= 4 and data[3] == 4:
+            print("pull_ack", a.eui, flush=True)
+        elif len(data) > 4 and data[3] == 3:
+            print("downlink", a.eui, json.dumps(json.loads(data[4:])["txpk"]), flush=True)
+
+
 def cmd_raw(a):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.connect(("127.0.0.1", a.server))
@@ -178,6 +205,12 @@ def main():
     q.add_argument("--late-tmst", type=int, action="append")
     q.add_argument("--late-after", type=float, default=1.1)
     q.add_argument("--late-out")
+    q.add_argument("--bind")
+    pl = sub.add_parser("pull")
+    pl.add_argument("--server", type=int, required=True)
+    pl.add_argument("--eui", required=True)
+    pl.add_argument("--bind")
+    pl.add_argument("--timeout", type=float, default=3)
     j = sub.add_parser("join")
     j.add_argument("--join-eui", required=True)
     j.add_argument("--dev-eui", required=True)
@@ -193,7 +226,7 @@ def main():
     r.add_argument("--timeout", type=float, default=1)
     a = p.parse_args()
     {"uplink": cmd_uplink, "join": cmd_join, "push": cmd_push, "open": cmd_open,
-     "raw": cmd_raw}[a.cmd](a)
+     "pull": cmd_pull, "raw": cmd_raw}[a.cmd](a)
 
 
 if __name__ == "__main__":

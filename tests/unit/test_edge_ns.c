@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -499,6 +500,65 @@ static size_t join_request(uint64_t dev_eui, uint16_t nonce, const uint8_t key[1
     return n;
 }
 
+/* A confirmed uplink with the last FCnt is a retransmission only within the rules: the
+ * same bytes, within the window, while its first transmission is known. Beyond them it is
+ * a replay: dropped, and it makes no downlink (nothing taken from the queue, no FCntDown). */
+static void test_replayed_confirmed_refused(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t phy[LORAWAN_PHY_MAX_BYTES], other[LORAWAN_PHY_MAX_BYTES], payload[64];
+    size_t payload_len = 0;
+    struct lorawan_data_frame frame;
+    static const uint8_t queued[] = {0x0a, 0x07};
+    int64_t id = 0;
+    assert_int_equal(registry_queue_downlink(f->r, DEV_EUI, 5, queued, sizeof(queued), false, &id),
+                     0);
+    assert_int_equal(registry_queue_downlink(f->r, DEV_EUI, 5, queued, sizeof(queued), false, &id),
+                     0);
+    size_t n = uplink_with(LORAWAN_CONFIRMED_UP, DEV_ADDR, 70, 1, nwk_s_key, app_s_key, phy);
+    expect_uplink(f->ns, phy, n, 70);
+    assert_int_equal(answer(f, &frame, payload, &payload_len), 1); /* takes the first entry */
+
+    /* the same FCnt, other bytes (a valid MIC: only a key holder makes one) */
+    memcpy(other, phy, n);
+    size_t m = lorawan_build_data(LORAWAN_CONFIRMED_UP, DEV_ADDR, 0, 70, NULL, 0, true, 2, plain,
+                                  sizeof(plain), nwk_s_key, app_s_key, other, sizeof(other));
+    expect_drop(f->ns, other, m, EDGE_NS_DROP_RETRANSMISSION_DIFFERS);
+
+    /* after a restart the first transmission is not known */
+    edge_ns_close(f->ns);
+    open_ns(f);
+    expect_drop(f->ns, phy, n, EDGE_NS_DROP_RETRANSMISSION_UNKNOWN);
+
+    /* past the window (1 ms here) */
+    edge_ns_close(f->ns);
+    char err[256];
+    struct edge_ns_options o = {.registry_path = f->path,
+                                .net_id = 0x13,
+                                .busy_timeout_ms = 1000,
+                                .retransmission_window_ms = 1};
+    assert_int_equal(edge_ns_open(&f->ns, &o, err, sizeof(err)), 0);
+    n = uplink_with(LORAWAN_CONFIRMED_UP, DEV_ADDR, 71, 1, nwk_s_key, app_s_key, phy);
+    expect_uplink(f->ns, phy, n, 71);
+    assert_int_equal(answer(f, &frame, payload, &payload_len), 1); /* the second entry */
+    struct timespec wait = {.tv_nsec = 20 * 1000 * 1000};
+    nanosleep(&wait, NULL);
+    expect_drop(f->ns, phy, n, EDGE_NS_DROP_RETRANSMISSION_LATE);
+
+    struct edge_ns_stats s;
+    edge_ns_get_stats(f->ns, &s);
+    assert_int_equal(s.dropped[EDGE_NS_DROP_RETRANSMISSION_LATE], 1);
+    /* nothing made for the replays: two answers, two FCntDown, the queue empty */
+    struct registry_device d;
+    bool found = false;
+    assert_int_equal(registry_get(f->r, DEV_EUI, &d, &found), 0);
+    assert_true(found);
+    assert_int_equal(d.fcnt_down, 2);
+    int64_t left = -1;
+    assert_int_equal(registry_count_downlinks(f->r, DEV_EUI, &left), 0);
+    assert_int_equal(left, 0);
+}
+
 static void test_otaa_join(void **state)
 {
     struct fixture *f = *state;
@@ -569,6 +629,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_confirmed_and_queued_downlinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retransmissions_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retransmission_and_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replayed_confirmed_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_otaa_join, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

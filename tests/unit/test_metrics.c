@@ -249,7 +249,9 @@ static void test_stats_lines(void **state)
     assert_string_equal(line, "datagrams 38 (push 7, pull 29, tx_ack 2, tx errors 0), rxpk 7, "
                               "duplicates 4, frames 7, uplinks 3 (journaled 1, quarantined 2, "
                               "not journaled 0, retransmissions 6), joins 1, downlinks 8 (queued "
-                              "1, resent 3), pull_resp 9, push acks 7, dropped: none");
+                              "1, resent 3), pull_resp 9, push acks 7, forwarders aged out 0, "
+                              "evicted 0, refused 0, pin changes 0, sources evicted 0, dropped: "
+                              "none");
     ss.dropped[SEMTECH_UDP_DROP_SHORT] = 1;
     ss.dropped[SEMTECH_UDP_DROP_LATE_DUPLICATE] = 3;
     ss.ns.dropped[EDGE_NS_DROP_BAD_MIC] = 2;

@@ -40,6 +40,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -55,6 +56,7 @@
 
 #include "ingest/ingest.h"
 #include "util/clock.h"
+#include "ingest/source_limit.h"
 #include "report.h"
 #include "util/log.h"
 
@@ -74,6 +76,8 @@
 /* The soonest a device sends a frame again: RECEIVE_DELAY2 (2 s) plus RETRANSMIT_TIMEOUT
  * (1..3 s, LoRaWAN 1.0.4 4.3.1.3; ACK_TIMEOUT 2 +- 1 s in 1.0.2) after its uplink ended. */
 #define RETRANSMIT_MIN_MS 3000
+/* A rate-limited source is logged as back to normal after this long without a refusal. */
+#define RATE_LIMIT_QUIET_MS 10000
 
 struct address {
     struct sockaddr_storage sa;
@@ -147,9 +151,12 @@ struct semtech_udp {
     atomic_bool stopping;
 
     pthread_mutex_t forwarders_lock; /* the table is written by the adapter, read by any */
-    struct semtech_udp_forwarder forwarders[SEMTECH_UDP_MAX_FORWARDERS];
-    size_t n_forwarders;
-    struct address downlink_path[SEMTECH_UDP_MAX_FORWARDERS]; /* adapter thread only */
+    struct forwarder_table table;
+    struct eui_host pins[SEMTECH_UDP_MAX_FORWARDERS]; /* semtech_udp.forwarders */
+
+    /* adapter thread only */
+    struct source_limit sources;
+    int source; /* the entry of the datagram being handled, or -1 */
 
     /* adapter thread only */
     struct edge_ns *ns;
@@ -166,6 +173,7 @@ struct semtech_udp {
     _Atomic uint64_t datagrams, push_data, push_acks, pull_data, tx_acks, tx_errors, stats_received,
         rxpk, duplicates, journaled, quarantined, pull_resps;
     _Atomic uint64_t dropped[SEMTECH_UDP_DROP_COUNT];
+    _Atomic uint64_t forwarders_refused, sources_evicted;
 };
 
 /* The adapter's own reasons; the codec's are named by the codec. */
@@ -174,7 +182,11 @@ static const char *const adapter_drop_names[] = {
     [SEMTECH_UDP_DROP_LATE_DUPLICATE - SEMTECH_UDP_DROP_BUSY] = "late_duplicate",
     [SEMTECH_UDP_DROP_NO_DOWNLINK_PATH - SEMTECH_UDP_DROP_BUSY] = "no_downlink_path",
     [SEMTECH_UDP_DROP_JOURNAL - SEMTECH_UDP_DROP_BUSY] = "journal",
+    [SEMTECH_UDP_DROP_RATE_LIMITED - SEMTECH_UDP_DROP_BUSY] = "rate_limited",
+    [SEMTECH_UDP_DROP_PULL_NOT_PINNED - SEMTECH_UDP_DROP_BUSY] = "pull_not_pinned",
 };
+_Static_assert(SEMTECH_UDP_DROP_COUNT <= SOURCE_LIMIT_REASONS,
+               "every reason can be counted per source");
 _Static_assert(SEMTECH_UDP_DROP_BUSY == GWMP_DROP_NOT_LORA + 1,
                "the codec's server-side verdicts come first, each under its own value");
 _Static_assert(sizeof(adapter_drop_names) / sizeof(adapter_drop_names[0]) ==
@@ -189,9 +201,12 @@ const char *semtech_udp_drop_name(enum semtech_udp_drop reason)
                                            : "?";
 }
 
+/* Counted by reason, and for the source host of the datagram being handled, if any. */
 static void count_drop(struct semtech_udp *su, enum semtech_udp_drop why)
 {
     atomic_fetch_add(&su->dropped[why], 1);
+    if (su->source >= 0)
+        source_limit_count(&su->sources, su->source, (unsigned)why);
 }
 
 /* A verdict of the codec's server side, counted under the same name. */
@@ -218,6 +233,36 @@ static void format_address(const struct address *a, char out[ADDRESS_TEXT_SIZE])
     } else {
         snprintf(out, ADDRESS_TEXT_SIZE, "?");
     }
+}
+
+/* The host of a, in the canonical text of util/eui_host.h (no port). */
+static void format_host(const struct address *a, char out[EUI_HOST_HOST_SIZE])
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (a->sa.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->sa)->sin_addr, host, sizeof(host));
+    else if (a->sa.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->sa)->sin6_addr, host, sizeof(host));
+    if (eui_host_canonical(host, out) != 0)
+        snprintf(out, EUI_HOST_HOST_SIZE, "?");
+}
+
+/* The host part of format_address's "host:port" or "[v6]:port". */
+static void host_of_address(const char *address, char out[EUI_HOST_HOST_SIZE])
+{
+    char text[ADDRESS_TEXT_SIZE];
+    snprintf(text, sizeof(text), "%s", address);
+    char *colon = strrchr(text, ':');
+    if (colon)
+        *colon = '\0';
+    char *h = text;
+    size_t n = strlen(h);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        h[n - 1] = '\0';
+        h++;
+    }
+    if (eui_host_canonical(h, out) != 0)
+        snprintf(out, EUI_HOST_HOST_SIZE, "?");
 }
 
 static void send_to(struct semtech_udp *su, const struct address *to, const uint8_t *buf,
@@ -271,23 +316,131 @@ static bool semtech_udp_ok(struct semtech_udp *su)
 
 /* ---- forwarders ---- */
 
-/* The forwarder with this EUI, added when new. -1 when the table is full. */
-static int forwarder_index(struct semtech_udp *su, const char eui[FRAME_DEVICE_ID_SIZE])
+/* The copies and recent receptions naming slot are of a forwarder that left the table:
+ * the slot now holds another (or none), so they name none. */
+static void forget_forwarder_refs(struct semtech_udp *su, int slot)
 {
-    for (size_t i = 0; i < su->n_forwarders; i++) {
-        if (strcmp(su->forwarders[i].eui, eui) == 0)
-            return (int)i;
+    for (size_t i = 0; i < MAX_GROUPS; i++) {
+        struct group *g = &su->groups[i];
+        for (size_t k = 0; g->state != GROUP_FREE && k < g->n_copies; k++) {
+            if (g->copies[k].forwarder == slot)
+                g->copies[k].forwarder = -1;
+        }
     }
-    if (su->n_forwarders == SEMTECH_UDP_MAX_FORWARDERS)
-        return -1;
+    for (size_t i = 0; i < RECENT_FRAMES; i++) {
+        for (size_t k = 0; k < su->recent[i].n_heard; k++) {
+            if (su->recent[i].heard[k].forwarder == slot)
+                su->recent[i].heard[k].forwarder = -1;
+        }
+    }
+}
+
+/* The forwarder with this EUI, heard from host: added when new (a full table gives up its
+ * stalest unpinned entry). -1 when the table is full of pinned forwarders. */
+static int forwarder_index(struct semtech_udp *su, const char eui[FRAME_DEVICE_ID_SIZE],
+                           const char *host)
+{
+    bool evicted = false;
+    char old_eui[FRAME_DEVICE_ID_SIZE] = "";
     pthread_mutex_lock(&su->forwarders_lock);
-    struct semtech_udp_forwarder *f = &su->forwarders[su->n_forwarders];
-    memset(f, 0, sizeof(*f));
-    snprintf(f->eui, sizeof(f->eui), "%s", eui);
-    int index = (int)su->n_forwarders++;
+    bool known = forwarder_table_find(&su->table, eui) >= 0;
+    if (!known) {
+        /* the entry a full table would give up, named for the log below */
+        int stalest = -1;
+        for (int i = 0; i < SEMTECH_UDP_MAX_FORWARDERS; i++) {
+            const struct forwarder_slot *f = &su->table.slots[i];
+            if (f->used && f->info.pin == FORWARDER_UNPINNED &&
+                (stalest < 0 || f->heard_ms < su->table.slots[stalest].heard_ms))
+                stalest = i;
+        }
+        if (stalest >= 0)
+            snprintf(old_eui, sizeof(old_eui), "%s", su->table.slots[stalest].info.eui);
+    }
+    int index = forwarder_table_heard(&su->table, eui, host, clock_mono_ms(), &evicted);
     pthread_mutex_unlock(&su->forwarders_lock);
-    log_info("semtech-udp: new forwarder %s", eui);
+    if (known)
+        return index;
+    if (index < 0) {
+        uint64_t n = atomic_fetch_add(&su->forwarders_refused, 1) + 1;
+        if ((n & (n - 1)) == 0) /* the 1st, 2nd, 4th ...: a flood does not flood the log */
+            log_warn("semtech-udp: forwarder table full (%d forwarders, all pinned): %s at %s "
+                     "gets no downlinks (%" PRIu64 " such datagrams)",
+                     SEMTECH_UDP_MAX_FORWARDERS, eui, host, n);
+        return -1;
+    }
+    if (evicted) {
+        forget_forwarder_refs(su, index);
+        log_info("semtech-udp: new forwarder %s at %s; the table is full: %s, the longest "
+                 "unheard, evicted",
+                 eui, host, old_eui);
+    } else {
+        log_info("semtech-udp: new forwarder %s at %s", eui, host);
+    }
     return index;
+}
+
+/* Removes the forwarders unheard for semtech_udp.forwarder_timeout_s. */
+static void expire_forwarders(struct semtech_udp *su)
+{
+    for (;;) {
+        char eui[FRAME_DEVICE_ID_SIZE];
+        pthread_mutex_lock(&su->forwarders_lock);
+        int slot = forwarder_table_expire_one(&su->table, clock_mono_ms());
+        if (slot >= 0)
+            snprintf(eui, sizeof(eui), "%s",
+                     su->table
+                         .forgotten[(su->table.forgotten_next + FORWARDER_FORGOTTEN - 1) %
+                                    FORWARDER_FORGOTTEN]
+                         .eui);
+        pthread_mutex_unlock(&su->forwarders_lock);
+        if (slot < 0)
+            return;
+        forget_forwarder_refs(su, slot);
+        log_info("semtech-udp: forwarder %s aged out (no PUSH_DATA or PULL_DATA for %" PRIu32 " s)",
+                 eui, su->opts.forwarder_timeout_s);
+    }
+}
+
+/* After edge_ns verified a frame for a registered device: the forwarders whose PUSH_DATA
+ * carried it sent authenticated traffic, from the host of that copy (forwarder_table.h). */
+static void authenticate_forwarders(struct semtech_udp *su, const struct group *g)
+{
+    for (size_t i = 0; i < g->n_copies; i++) {
+        const struct copy *c = &g->copies[i];
+        if (c->forwarder < 0)
+            continue;
+        char host[EUI_HOST_HOST_SIZE];
+        host_of_address(c->address, host);
+        pthread_mutex_lock(&su->forwarders_lock);
+        struct forwarder_slot *f = &su->table.slots[c->forwarder];
+        char before[EUI_HOST_HOST_SIZE];
+        snprintf(before, sizeof(before), "%s", f->info.pinned_host);
+        enum forwarder_auth a =
+            forwarder_table_authenticated(&su->table, c->forwarder, host, clock_mono_ms());
+        uint64_t changes = f->info.pin_changes;
+        pthread_mutex_unlock(&su->forwarders_lock);
+        switch (a) {
+        case FORWARDER_AUTH_SAME:
+            break;
+        case FORWARDER_AUTH_NEW:
+            log_info("semtech-udp: forwarder %s pinned to %s (its first frame that verified for "
+                     "device %s)",
+                     c->eui, host, g->verdict.dev_eui);
+            break;
+        case FORWARDER_AUTH_MOVED:
+            log_warn("semtech-udp: forwarder %s moved from %s to %s (a frame that verified for "
+                     "device %s; semtech_udp.pin_forwarders = false): downlinks follow "
+                     "(%" PRIu64 " moves)",
+                     c->eui, before, host, g->verdict.dev_eui, changes);
+            break;
+        case FORWARDER_AUTH_KEPT:
+            log_warn("semtech-udp: forwarder %s is pinned to %s, but a frame that verified for "
+                     "device %s came with its EUI from %s: downlinks stay with %s until the "
+                     "entry ages out",
+                     c->eui, before, g->verdict.dev_eui, host, before);
+            break;
+        }
+    }
 }
 
 /* A forwarder's stat object (lorawan/gwmp.h has read and checked it). */
@@ -297,7 +450,7 @@ static void apply_stat(struct semtech_udp *su, int fwd, const struct gwmp_stat *
     if (fwd < 0)
         return;
     pthread_mutex_lock(&su->forwarders_lock);
-    struct semtech_udp_forwarder *f = &su->forwarders[fwd];
+    struct semtech_udp_forwarder *f = &su->table.slots[fwd].info;
     f->has_stat = true;
     f->rxnb = stat->rxnb;
     f->rxok = stat->rxok;
@@ -440,11 +593,20 @@ static void send_downlink(struct semtech_udp *su, const struct group *g, uint32_
     const struct copy *c = best_copy(g);
     if (len > LORAWAN_PHY_MAX_BYTES)
         return; /* edge_ns writes none longer */
-    if (c->forwarder < 0 || su->downlink_path[c->forwarder].len == 0) {
+    struct address path = {.len = 0};
+    int slot = -1;
+    pthread_mutex_lock(&su->forwarders_lock);
+    enum forwarder_path_state state =
+        forwarder_table_path(&su->table, c->eui, clock_mono_ms(), &slot);
+    if (state == FORWARDER_PATH_OK) {
+        path.len = su->table.slots[slot].down_len;
+        memcpy(&path.sa, &su->table.slots[slot].down, path.len);
+    }
+    pthread_mutex_unlock(&su->forwarders_lock);
+    if (state != FORWARDER_PATH_OK) {
         count_drop(su, SEMTECH_UDP_DROP_NO_DOWNLINK_PATH);
-        log_warn("semtech-udp: no downlink path to forwarder %s (no PULL_DATA seen yet): "
-                 "downlink for %s dropped",
-                 c->eui, g->verdict.dev_eui);
+        log_warn("semtech-udp: no downlink path to forwarder %s (%s): downlink for %s dropped",
+                 c->eui, forwarder_path_state_text(state), g->verdict.dev_eui);
         return;
     }
     struct gwmp_txpk tx = {.imme = false,
@@ -467,7 +629,7 @@ static void send_downlink(struct semtech_udp *su, const struct group *g, uint32_
     uint8_t out[PULL_RESP_MAX];
     size_t n = gwmp_build_pull_resp(GWMP_VERSION, token, &tx, out, sizeof(out));
     if (n > 0) {
-        send_to(su, &su->downlink_path[c->forwarder], out, n);
+        send_to(su, &path, out, n);
         atomic_fetch_add(&su->pull_resps, 1);
     }
 }
@@ -557,6 +719,8 @@ static void close_group(struct semtech_udp *su, struct group *g)
     remember_recent(su, g);
     edge_ns_handle(su->ns, g->phy, g->len, &g->verdict);
     struct edge_ns_verdict *v = &g->verdict;
+    if (v->kind == EDGE_NS_JOIN_ACCEPT || (v->kind == EDGE_NS_UPLINK && !v->retransmission))
+        authenticate_forwarders(su, g); /* before the answer: its path follows the pin */
     switch (v->kind) {
     case EDGE_NS_DROP:
         log_debug("semtech-udp: frame from %s dropped: %s", best_copy(g)->eui,
@@ -693,13 +857,14 @@ static void handle_push_data(struct semtech_udp *su, const uint8_t *buf, size_t 
         gwmp_push_data_free(&pd);
         return;
     }
-    char eui[FRAME_DEVICE_ID_SIZE], address[ADDRESS_TEXT_SIZE];
+    char eui[FRAME_DEVICE_ID_SIZE], address[ADDRESS_TEXT_SIZE], host[EUI_HOST_HOST_SIZE];
     gwmp_format_eui(pd.eui, eui);
-    int fwd = forwarder_index(su, eui);
+    format_host(from, host);
+    int fwd = forwarder_index(su, eui, host);
     format_address(from, address);
     if (fwd >= 0) {
         pthread_mutex_lock(&su->forwarders_lock);
-        struct semtech_udp_forwarder *f = &su->forwarders[fwd];
+        struct semtech_udp_forwarder *f = &su->table.slots[fwd].info;
         snprintf(f->address, sizeof(f->address), "%s", address);
         f->last_seen_ms = clock_wall_ms();
         f->push_data++;
@@ -752,17 +917,31 @@ static void handle_pull_data(struct semtech_udp *su, const uint8_t *buf, size_t 
         count_refusal(su, why);
         return;
     }
-    char eui[FRAME_DEVICE_ID_SIZE];
+    char eui[FRAME_DEVICE_ID_SIZE], host[EUI_HOST_HOST_SIZE];
     gwmp_format_eui(pull.eui, eui);
-    int fwd = forwarder_index(su, eui);
+    format_host(from, host);
+    int fwd = forwarder_index(su, eui, host);
     if (fwd >= 0) {
-        su->downlink_path[fwd] = *from;
         pthread_mutex_lock(&su->forwarders_lock);
-        struct semtech_udp_forwarder *f = &su->forwarders[fwd];
-        format_address(from, f->downlink);
-        f->last_seen_ms = clock_wall_ms();
-        f->pull_data++;
+        struct forwarder_slot *slot = &su->table.slots[fwd];
+        bool taken = forwarder_table_pull(&su->table, fwd, host, (const struct sockaddr *)&from->sa,
+                                          from->len, clock_mono_ms());
+        if (taken)
+            format_address(from, slot->info.downlink);
+        slot->info.last_seen_ms = clock_wall_ms();
+        uint64_t refused = slot->info.pull_refused;
+        char pinned[EUI_HOST_HOST_SIZE];
+        snprintf(pinned, sizeof(pinned), "%s", slot->info.pinned_host);
         pthread_mutex_unlock(&su->forwarders_lock);
+        if (!taken) {
+            /* still answered: PULL_ACK says nothing, and a silent refusal would tell a
+             * prober which EUIs are pinned */
+            count_drop(su, SEMTECH_UDP_DROP_PULL_NOT_PINNED);
+            if ((refused & (refused - 1)) == 0)
+                log_warn("semtech-udp: PULL_DATA for forwarder %s from %s refused: it is pinned "
+                         "to %s, its downlinks stay there (%" PRIu64 " refused)",
+                         eui, host, pinned, refused);
+        }
     }
     uint8_t ack[GWMP_HEADER_BYTES];
     size_t n = gwmp_build_pull_ack(pull.header.version, pull.header.token, ack, sizeof(ack));
@@ -783,12 +962,11 @@ static void handle_tx_ack(struct semtech_udp *su, const uint8_t *buf, size_t len
     atomic_fetch_add(&su->tx_errors, 1);
     char eui[FRAME_DEVICE_ID_SIZE];
     gwmp_format_eui(ack.eui, eui);
-    int fwd = forwarder_index(su, eui);
-    if (fwd >= 0) {
-        pthread_mutex_lock(&su->forwarders_lock);
-        su->forwarders[fwd].tx_errors++;
-        pthread_mutex_unlock(&su->forwarders_lock);
-    }
+    pthread_mutex_lock(&su->forwarders_lock);
+    int fwd = forwarder_table_find(&su->table, eui); /* a TX_ACK adds no forwarder */
+    if (fwd >= 0)
+        su->table.slots[fwd].info.tx_errors++;
+    pthread_mutex_unlock(&su->forwarders_lock);
     log_warn("semtech-udp: forwarder %s could not send a downlink: %s", eui, ack.error);
 }
 
@@ -796,6 +974,30 @@ static void handle_datagram(struct semtech_udp *su, const uint8_t *buf, size_t l
                             const struct address *from)
 {
     atomic_fetch_add(&su->datagrams, 1);
+    char host[EUI_HOST_HOST_SIZE];
+    format_host(from, host);
+    int64_t now = clock_mono_ms();
+    su->source = source_limit_find(&su->sources, host, now);
+    atomic_store(&su->sources_evicted, su->sources.evicted);
+    struct source_entry *src = &su->sources.entries[su->source];
+    if (!source_limit_take(&su->sources, su->source, now)) {
+        count_drop(su, SEMTECH_UDP_DROP_RATE_LIMITED);
+        if (!src->limited)
+            log_warn("semtech-udp: source %s over its rate limit (semtech_udp.rate_limit_per_s "
+                     "%" PRIu32 ", burst %" PRIu32 "): its datagrams are dropped unread",
+                     host, su->opts.rate_limit_per_s, su->opts.rate_burst);
+        src->limited = true;
+        src->limited_ms = now;
+        src->limited_now++;
+        return;
+    }
+    if (src->limited && now - src->limited_ms >= RATE_LIMIT_QUIET_MS) {
+        log_info("semtech-udp: source %s under its rate limit again, %" PRIu64
+                 " datagrams dropped meanwhile",
+                 host, src->limited_now);
+        src->limited = false;
+        src->limited_now = 0;
+    }
     struct gwmp_header header;
     enum gwmp_drop why;
     if (gwmp_parse_header(buf, len, GWMP_SERVER, &header, &why) != 0) {
@@ -849,8 +1051,10 @@ static void run_once(struct semtech_udp *su, bool read_socket, int max_wait_ms)
             if (got < 0)
                 break;
             handle_datagram(su, su->buf, (size_t)got, &from);
+            su->source = -1; /* what follows is no datagram's doing */
         }
     }
+    expire_forwarders(su);
     close_due_groups(su, false);
     if (clock_mono_ms() >= su->next_flush_ms) {
         if (edge_ns_flush(su->ns) != 0)
@@ -926,9 +1130,21 @@ int semtech_udp_start(struct semtech_udp **out, const struct semtech_udp_options
     su->opts.journal_path = NULL; /* used at start only */
     su->fd = -1;
     su->collecting = -1;
+    su->source = -1;
+    size_t n_pins = opts->n_forwarders < SEMTECH_UDP_MAX_FORWARDERS ? opts->n_forwarders
+                                                                    : SEMTECH_UDP_MAX_FORWARDERS;
+    if (n_pins > 0)
+        memcpy(su->pins, opts->forwarders, n_pins * sizeof(su->pins[0]));
+    su->opts.forwarders = su->pins;
+    su->opts.n_forwarders = n_pins;
+    forwarder_table_init(&su->table, (int64_t)opts->forwarder_timeout_s * 1000,
+                         opts->pin_forwarders, su->pins, n_pins);
+    source_limit_init(&su->sources, opts->rate_limit_per_s, opts->rate_burst);
     pthread_mutex_init(&su->forwarders_lock, NULL);
-    struct edge_ns_options nso = {
-        .registry_path = opts->journal_path, .net_id = opts->net_id, .busy_timeout_ms = 5000};
+    struct edge_ns_options nso = {.registry_path = opts->journal_path,
+                                  .net_id = opts->net_id,
+                                  .busy_timeout_ms = 5000,
+                                  .retransmission_window_ms = opts->retransmission_window_ms};
     char why[384];
     if (edge_ns_open(&su->ns, &nso, why, sizeof(why)) != 0) {
         snprintf(err, err_size, "semtech-udp: device registry: %s", why);
@@ -957,6 +1173,26 @@ int semtech_udp_start(struct semtech_udp **out, const struct semtech_udp_options
     return 0;
 }
 
+/* One line per source host that had datagrams refused: by reason, the counters of
+ * count_drop (the adapter's thread has ended). */
+static void log_refusals_by_source(struct semtech_udp *su)
+{
+    for (int i = 0; i < SOURCE_LIMIT_MAX; i++) {
+        const struct source_entry *e = &su->sources.entries[i];
+        char line[512] = "";
+        size_t used = 0;
+        for (int r = 0; e->used && r < SEMTECH_UDP_DROP_COUNT; r++) {
+            if (e->refused[r] > 0 && used < sizeof(line))
+                used += (size_t)snprintf(line + used, sizeof(line) - used, " %s=%" PRIu64,
+                                         semtech_udp_drop_name((enum semtech_udp_drop)r),
+                                         e->refused[r]);
+        }
+        if (used > 0)
+            log_info("stats: source %s (semtech-udp): passed %" PRIu64 ", refused:%s", e->host,
+                     e->passed, line);
+    }
+}
+
 void semtech_udp_stop(struct semtech_udp *su, struct semtech_udp_stats *final_stats)
 {
     if (su == NULL)
@@ -964,6 +1200,7 @@ void semtech_udp_stop(struct semtech_udp *su, struct semtech_udp_stats *final_st
     atomic_store(&su->stopping, true);
     ingest_wake(su->ingest);
     pthread_join(su->thread, NULL);
+    log_refusals_by_source(su);
     if (final_stats)
         semtech_udp_get_stats(su, final_stats);
     free_adapter(su);
@@ -986,6 +1223,13 @@ void semtech_udp_get_stats(struct semtech_udp *su, struct semtech_udp_stats *s)
     s->pull_resps = atomic_load(&su->pull_resps);
     for (int i = 0; i < SEMTECH_UDP_DROP_COUNT; i++)
         s->dropped[i] = atomic_load(&su->dropped[i]);
+    s->forwarders_refused = atomic_load(&su->forwarders_refused);
+    pthread_mutex_lock(&su->forwarders_lock);
+    s->forwarders_aged_out = su->table.aged_out;
+    s->forwarders_evicted = su->table.evicted;
+    s->pin_changes = su->table.pin_changes;
+    pthread_mutex_unlock(&su->forwarders_lock);
+    s->sources_evicted = atomic_load(&su->sources_evicted);
     edge_ns_get_stats(su->ns, &s->ns);
 }
 
@@ -1021,6 +1265,17 @@ void semtech_udp_collect(const struct semtech_udp_stats *s, struct report *r)
     report_text(r, ")");
     report_labelled(r, packets, "type", "pull_resp", ", pull_resp ", s->pull_resps);
     report_counter(r, NULL, ", push acks ", s->push_acks);
+    /* the forwarder table (forwarder_table.h) and the per-source limit (source_limit.h) */
+    report_labelled(r, "sensorbro_semtech_forwarders_removed_total", "reason", "aged_out",
+                    ", forwarders aged out ", s->forwarders_aged_out);
+    report_labelled(r, "sensorbro_semtech_forwarders_removed_total", "reason", "evicted",
+                    ", evicted ", s->forwarders_evicted);
+    report_counter(r, "sensorbro_semtech_forwarders_refused_total", ", refused ",
+                   s->forwarders_refused);
+    report_counter(r, "sensorbro_semtech_forwarder_pin_changes_total", ", pin changes ",
+                   s->pin_changes);
+    report_counter(r, "sensorbro_semtech_sources_evicted_total", ", sources evicted ",
+                   s->sources_evicted);
     report_text(r, ", dropped:");
     bool any = false;
     for (int i = 0; i < SEMTECH_UDP_DROP_COUNT; i++)
@@ -1036,9 +1291,12 @@ void semtech_udp_collect(const struct semtech_udp_stats *s, struct report *r)
 size_t semtech_udp_get_forwarders(struct semtech_udp *su, struct semtech_udp_forwarder *out,
                                   size_t max)
 {
+    size_t n = 0;
     pthread_mutex_lock(&su->forwarders_lock);
-    size_t n = su->n_forwarders < max ? su->n_forwarders : max;
-    memcpy(out, su->forwarders, n * sizeof(*out));
+    for (int i = 0; i < SEMTECH_UDP_MAX_FORWARDERS && n < max; i++) {
+        if (su->table.slots[i].used)
+            out[n++] = su->table.slots[i].info;
+    }
     pthread_mutex_unlock(&su->forwarders_lock);
     return n;
 }

@@ -17,12 +17,18 @@
  *              is judged again (semtech_udp.c says how the two are told apart): a
  *              retransmitted confirmed uplink is ACKed in its own RX1, not stored again.
  *   PULL_DATA  PULL_ACK; the forwarder's address is remembered with its gateway EUI as its
- *              downlink path.
+ *              downlink path, unless the EUI is pinned to another host
+ *              (ingest/forwarder_table.h: a bounded table whose entries age out, pinned
+ *              by configuration or by the first frame that verified for a device).
  *   PULL_RESP  Join-Accepts (RX1, tmst + 5 s) and data downlinks (RX1, tmst + 1 s): same
  *              frequency and data rate as the uplink, ipol true, to the forwarder that heard
  *              the uplink best.
  *   TX_ACK     logged and counted when its error is not NONE.
  *   stat       kept per forwarder (semtech_udp_get_forwarders).
+ * Every datagram first takes a token of its source host's bucket (ingest/source_limit.h);
+ * one over the rate is dropped unread (rate_limited). Refusals are counted by reason and,
+ * for the datagram's source host, per source (logged at stop and when a source starts and
+ * stops being rate-limited).
  *
  * Threads: start/stop from the main thread; the adapter's own thread owns the socket, the
  * collection of copies and edge_ns. The journal writer's completion only queues the result
@@ -37,11 +43,10 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "ingest/forwarder_table.h"
 #include "lorawan/edge_ns.h"
 #include "lorawan/gwmp.h"
 #include "store/journal_writer.h"
-
-#define SEMTECH_UDP_MAX_FORWARDERS 64
 
 struct semtech_udp_options {
     const char *bind; /* numeric IPv4 or IPv6 address */
@@ -50,6 +55,13 @@ struct semtech_udp_options {
     uint32_t net_id;
     const char *journal_path; /* the registry lives in the journal database */
     struct journal_writer *writer;
+    uint32_t forwarder_timeout_s;      /* a forwarder unheard this long leaves the table */
+    bool pin_forwarders;               /* a pin moves only when its entry ages out */
+    const struct eui_host *forwarders; /* pinned by configuration (copied at start) */
+    size_t n_forwarders;
+    uint32_t rate_limit_per_s; /* datagrams per source host; 0: no limit */
+    uint32_t rate_burst;
+    uint32_t retransmission_window_ms; /* edge_ns_options */
 };
 
 enum semtech_udp_drop {
@@ -67,8 +79,11 @@ enum semtech_udp_drop {
                                           sent again while its first copy is being stored */
     SEMTECH_UDP_DROP_LATE_DUPLICATE,   /* after the window: another copy of a reception
                                           already judged, or an unconfirmed frame repeated */
-    SEMTECH_UDP_DROP_NO_DOWNLINK_PATH, /* a downlink for a forwarder never PULLed */
+    SEMTECH_UDP_DROP_NO_DOWNLINK_PATH, /* a downlink with no path to its forwarder: never
+                                          PULLed, PULLs stopped, left the table (logged) */
     SEMTECH_UDP_DROP_JOURNAL,          /* the journal refused or failed to commit a frame */
+    SEMTECH_UDP_DROP_RATE_LIMITED,     /* its source host over semtech_udp.rate_limit_per_s */
+    SEMTECH_UDP_DROP_PULL_NOT_PINNED,  /* a PULL_DATA for a forwarder pinned to another host */
     SEMTECH_UDP_DROP_COUNT
 };
 
@@ -83,18 +98,12 @@ struct semtech_udp_stats {
     uint64_t quarantined; /* frames committed to quarantine (did not decode) */
     uint64_t pull_resps;  /* PULL_RESP datagrams sent: Join-Accepts and data downlinks */
     uint64_t dropped[SEMTECH_UDP_DROP_COUNT];
+    /* the forwarder table (forwarder_table.h) */
+    uint64_t forwarders_aged_out, forwarders_evicted, pin_changes;
+    uint64_t forwarders_refused; /* datagrams of a new forwarder, the table full of pinned
+                                    ones: their frames are taken, no downlink path kept */
+    uint64_t sources_evicted;    /* source hosts pushed out of the rate limiter's table */
     struct edge_ns_stats ns;
-};
-
-struct semtech_udp_forwarder {
-    char eui[FRAME_DEVICE_ID_SIZE];
-    char address[FRAME_SOURCE_SIZE];  /* of its last PUSH_DATA */
-    char downlink[FRAME_SOURCE_SIZE]; /* of its last PULL_DATA, "" before the first */
-    int64_t last_seen_ms;
-    uint64_t push_data, pull_data, tx_errors;
-    bool has_stat; /* its last stat object: */
-    uint32_t rxnb, rxok, rxfw, dwnb, txnb;
-    double ackr;
 };
 
 struct semtech_udp;

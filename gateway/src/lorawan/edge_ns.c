@@ -18,7 +18,9 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "util/clock.h"
 #include "util/log.h"
@@ -40,6 +42,11 @@ struct session_counter {
     /* Answers to `last`: transmissions seen (1, +1 per retransmission) and the queued
      * downlink the first answer took, repeated to each retransmission. */
     unsigned transmissions;
+    bool has_first;   /* the frame first accepted with `last` (confirmed only): */
+    int64_t first_ms; /* monotonic */
+    size_t first_len;
+    uint8_t first_digest[SHA256_DIGEST_LENGTH];
+    uint64_t replays_refused; /* of this device, since start: for the log */
     bool has_repeat;
     bool repeat_confirmed;
     uint8_t repeat_fport;
@@ -70,6 +77,9 @@ static const char *const drop_names[EDGE_NS_DROP_COUNT] = {
     [EDGE_NS_DROP_FCNT_GAP] = "fcnt_gap",
     [EDGE_NS_DROP_DEV_NONCE] = "dev_nonce_reused",
     [EDGE_NS_DROP_RETRANSMISSION_LIMIT] = "retransmission_limit",
+    [EDGE_NS_DROP_RETRANSMISSION_LATE] = "retransmission_late",
+    [EDGE_NS_DROP_RETRANSMISSION_DIFFERS] = "retransmission_differs",
+    [EDGE_NS_DROP_RETRANSMISSION_UNKNOWN] = "retransmission_unknown",
     [EDGE_NS_DROP_INTERNAL] = "internal",
 };
 
@@ -89,6 +99,8 @@ int edge_ns_open(struct edge_ns **out, const struct edge_ns_options *opts, char 
     }
     ns->opts = *opts;
     ns->opts.registry_path = NULL; /* not kept: the caller owns the string */
+    if (ns->opts.retransmission_window_ms == 0)
+        ns->opts.retransmission_window_ms = EDGE_NS_RETRANSMISSION_WINDOW_MS;
     if (registry_open(&ns->registry, opts->registry_path, false, opts->busy_timeout_ms, err,
                       err_size) != 0) {
         free(ns);
@@ -303,9 +315,36 @@ static void handle_data(struct edge_ns *ns, const uint8_t *phy, size_t len,
         drop(ns, v, why);
         goto out;
     }
-    if (retransmission && c->transmissions >= EDGE_NS_MAX_NB_TRANS) {
-        drop(ns, v, EDGE_NS_DROP_RETRANSMISSION_LIMIT);
+    uint8_t digest[SHA256_DIGEST_LENGTH] = {0};
+    bool digest_ok = !(f.mtype == LORAWAN_CONFIRMED_UP) ||
+                     EVP_Digest(phy, len, digest, NULL, EVP_sha256(), NULL) == 1;
+    if (!digest_ok) {
+        drop(ns, v, EDGE_NS_DROP_INTERNAL);
         goto out;
+    }
+    if (retransmission) {
+        enum edge_ns_drop replay = EDGE_NS_DROP_COUNT;
+        int64_t age_ms = c->has_first ? clock_mono_ms() - c->first_ms : 0;
+        if (!c->has_first)
+            replay = EDGE_NS_DROP_RETRANSMISSION_UNKNOWN;
+        else if (c->first_len != len || CRYPTO_memcmp(c->first_digest, digest, sizeof(digest)))
+            replay = EDGE_NS_DROP_RETRANSMISSION_DIFFERS;
+        else if (age_ms > (int64_t)ns->opts.retransmission_window_ms)
+            replay = EDGE_NS_DROP_RETRANSMISSION_LATE;
+        else if (c->transmissions >= EDGE_NS_MAX_NB_TRANS)
+            replay = EDGE_NS_DROP_RETRANSMISSION_LIMIT;
+        if (replay != EDGE_NS_DROP_COUNT) {
+            drop(ns, v, replay);
+            uint64_t n = ++c->replays_refused;
+            if ((n & (n - 1)) == 0) /* the 1st, 2nd, 4th ...: a replay flood stays quiet */
+                log_warn("edge-ns: device %s: confirmed uplink FCnt %" PRIu32 " sent again %" PRId64
+                         " ms after its first transmission, refused as "
+                         "a replay (%s; window %" PRIu32 " ms, %u transmissions answered): no "
+                         "downlink; %" PRIu64 " replays of this device refused",
+                         dev.dev_eui, fcnt, age_ms, edge_ns_drop_name(replay),
+                         ns->opts.retransmission_window_ms, c->transmissions, n);
+            goto out;
+        }
     }
     v->kind = EDGE_NS_UPLINK;
     v->fcnt = fcnt;
@@ -338,6 +377,12 @@ static void handle_data(struct edge_ns *ns, const uint8_t *phy, size_t len,
     c->dirty = true;
     c->transmissions = 1;
     c->has_repeat = false;
+    c->has_first = f.mtype == LORAWAN_CONFIRMED_UP;
+    if (c->has_first) {
+        c->first_ms = clock_mono_ms();
+        c->first_len = len;
+        memcpy(c->first_digest, digest, sizeof(digest));
+    }
     v->journal = f.has_fport && f.fport == EDGE_NS_UPLINK_FPORT;
     if (!v->journal) {
         /* nothing in the journal will remember this counter: write it now */
@@ -362,6 +407,7 @@ void edge_ns_abandon(struct edge_ns *ns, const struct edge_ns_verdict *up)
         c->had_prev = false;
         c->transmissions = 1; /* what the previous FCnt got is no longer known */
         c->has_repeat = false;
+        c->has_first = false;
         atomic_fetch_add(&ns->abandoned, 1);
     }
 }

@@ -30,8 +30,14 @@
  * often it is sent (or replayed off the air). At most EDGE_NS_MAX_NB_TRANS transmissions of
  * one FCnt are answered (the largest NbTrans a LinkADRReq can set; the spec tells the
  * network to discard transmissions beyond NbTrans); later ones are refused, counted as
- * retransmission_limit. The count and the queued downlink to repeat live in memory: after
- * a restart a retransmission gets a bare ACK and the count starts again.
+ * retransmission_limit. A retransmission must also be byte for byte the frame first
+ * accepted with that FCnt (LoRaWAN 1.0.x retransmits unchanged; a SHA-256 of it is kept)
+ * and arrive within retransmission_window_ms of it; otherwise it is refused as a replay
+ * (retransmission_differs, retransmission_late), and so is one whose first transmission
+ * is not known (retransmission_unknown: after a restart, or once its storage failed). A
+ * refused replay makes no downlink: it takes nothing from the queue and no FCntDown.
+ * Refusals are counted by reason and, in the log, per device. The count, the digest and
+ * the queued downlink to repeat live in memory only.
  *
  * Threads: one thread owns a struct edge_ns (and its registry connection); only
  * edge_ns_get_stats may be called from another thread.
@@ -47,11 +53,12 @@
 #include "frame.h"
 #include "lorawan/lorawan.h"
 
-#define EDGE_NS_MAX_FCNT_GAP    16384u /* LoRaWAN 1.0.x MAX_FCNT_GAP */
-#define EDGE_NS_JOIN_ACCEPT_MAX 33
-#define EDGE_NS_FLUSH_PERIOD_MS 10000 /* lazy FCnt writes, at most this far apart */
-#define EDGE_NS_UPLINK_FPORT    1     /* FRMPayload of this port is a sensorbro Uplink */
-#define EDGE_NS_MAX_NB_TRANS    15    /* LinkADRReq NbTrans is 4 bits: at most 15 transmissions */
+#define EDGE_NS_MAX_FCNT_GAP             16384u /* LoRaWAN 1.0.x MAX_FCNT_GAP */
+#define EDGE_NS_JOIN_ACCEPT_MAX          33
+#define EDGE_NS_FLUSH_PERIOD_MS          10000 /* lazy FCnt writes, at most this far apart */
+#define EDGE_NS_UPLINK_FPORT             1     /* FRMPayload of this port is a sensorbro Uplink */
+#define EDGE_NS_MAX_NB_TRANS             15 /* LinkADRReq NbTrans is 4 bits: at most 15 transmissions */
+#define EDGE_NS_RETRANSMISSION_WINDOW_MS 60000 /* default of retransmission_window_ms */
 
 enum edge_ns_kind {
     EDGE_NS_DROP,        /* counted under its reason; nothing else to do */
@@ -67,12 +74,15 @@ enum edge_ns_drop {
     EDGE_NS_DROP_UNKNOWN_DEV_EUI, /* a Join-Request of an unregistered or ABP device */
     EDGE_NS_DROP_JOIN_EUI,        /* a Join-Request with another JoinEUI than registered */
     EDGE_NS_DROP_BAD_MIC,
-    EDGE_NS_DROP_REPLAY,               /* the last accepted FCnt again */
-    EDGE_NS_DROP_FCNT_OLD,             /* an FCnt below the last accepted one */
-    EDGE_NS_DROP_FCNT_GAP,             /* more than MAX_FCNT_GAP ahead */
-    EDGE_NS_DROP_DEV_NONCE,            /* a DevNonce the device has used before */
-    EDGE_NS_DROP_RETRANSMISSION_LIMIT, /* a confirmed FCnt sent more than MAX_NB_TRANS times */
-    EDGE_NS_DROP_INTERNAL,             /* registry or crypto failure: not the sender's fault */
+    EDGE_NS_DROP_REPLAY,                 /* the last accepted FCnt again */
+    EDGE_NS_DROP_FCNT_OLD,               /* an FCnt below the last accepted one */
+    EDGE_NS_DROP_FCNT_GAP,               /* more than MAX_FCNT_GAP ahead */
+    EDGE_NS_DROP_DEV_NONCE,              /* a DevNonce the device has used before */
+    EDGE_NS_DROP_RETRANSMISSION_LIMIT,   /* a confirmed FCnt sent more than MAX_NB_TRANS times */
+    EDGE_NS_DROP_RETRANSMISSION_LATE,    /* the last confirmed FCnt again, past the window */
+    EDGE_NS_DROP_RETRANSMISSION_DIFFERS, /* the last confirmed FCnt again, other bytes */
+    EDGE_NS_DROP_RETRANSMISSION_UNKNOWN, /* the last FCnt again, its first frame not known */
+    EDGE_NS_DROP_INTERNAL,               /* registry or crypto failure: not the sender's fault */
     EDGE_NS_DROP_COUNT
 };
 
@@ -114,6 +124,7 @@ struct edge_ns_options {
     const char *registry_path; /* the journal database */
     uint32_t net_id;           /* 24 bits; its low 6 bits prefix every DevAddr given out */
     uint32_t busy_timeout_ms;
+    uint32_t retransmission_window_ms; /* 0: EDGE_NS_RETRANSMISSION_WINDOW_MS */
 };
 
 struct edge_ns;
