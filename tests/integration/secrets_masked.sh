@@ -163,7 +163,7 @@ expect_eq "sensorbro exit status" 0 "$STOP_STATUS"
 # The search: passwords as given, keys in hex (either case) and in base64.
 SECRETS=("$PASS_MQTT" "$PASS_LNS" "$NWK" "$APPS" "$APPKEY" "${NWK:1}")
 for k in "$NWK" "$APPS" "$APPKEY"; do
-    SECRETS+=("$(printf '%s' "$k" | xxd -r -p | base64 -w0)")
+    SECRETS+=("$(python3 -c "import base64, sys; print(base64.b64encode(bytes.fromhex(sys.argv[1])).decode())" "$k")")
 done
 FILES=("$TEST_TMP/gw.log" "$TEST_TMP/mosquitto.log" "$OUT"/*)
 expect_eq "files searched > 30" 1 "$([ "${#FILES[@]}" -gt 30 ] && echo 1 || echo 0)"
