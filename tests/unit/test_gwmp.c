@@ -693,6 +693,11 @@ static void test_tx_ack(void **state)
     assert_true(ack.failed);
     assert_string_equal(ack.error, "TX_?????FREQ????????????????????");
     assert_int_equal(strlen(ack.error), GWMP_ERROR_SIZE - 1);
+    /* an empty error word is a failure with a word for the log (fuzz_gwmp) */
+    len = datagram(out, sizeof(out), 2, 1, GWMP_TX_ACK, eui, "{\"txpk_ack\":{\"error\":\"\"}}");
+    assert_int_equal(gwmp_parse_tx_ack(out, len, &ack, &why), 0);
+    assert_true(ack.failed);
+    assert_string_equal(ack.error, "?");
     /* bad JSON, and every truncation */
     len = datagram(out, sizeof(out), 2, 1, GWMP_TX_ACK, eui, "[1]");
     assert_int_equal(gwmp_parse_tx_ack(out, len, &ack, &why), -1);

@@ -310,6 +310,9 @@ int gwmp_parse_tx_ack(const uint8_t *buf, size_t len, struct gwmp_tx_ack *out, e
         size_t n = 0;
         for (const char *s = error->valuestring; *s && n < GWMP_ERROR_SIZE - 1; s++)
             out->error[n++] = (*s >= 'A' && *s <= 'Z') || *s == '_' ? *s : '?';
+        /* an empty word is a failure too, and the log line must still name one (fuzz_gwmp) */
+        if (n == 0)
+            out->error[n++] = '?';
         out->error[n] = '\0';
         out->failed = strcmp(error->valuestring, "NONE") != 0;
     }

@@ -152,7 +152,7 @@ struct gwmp_tx_ack {
     uint8_t eui[GWMP_EUI_BYTES];
     bool failed; /* txpk_ack.error given and not "NONE" */
     /* that error as kept for a log line: A-Z and '_' as they are, any other character '?',
-     * cut at 32 characters ("" when none) */
+     * cut at 32 characters ("" when none, "?" when given empty) */
     char error[GWMP_ERROR_SIZE];
 };
 
