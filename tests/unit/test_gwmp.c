@@ -782,6 +782,17 @@ static void test_pull_resp_round_trip(void **state)
     assert_int_equal(gwmp_build_pull_resp(2, 1, &tx, out, len - 1), 0);
     tx.size = LORAWAN_PHY_MAX_BYTES + 1;
     assert_int_equal(gwmp_build_pull_resp(2, 1, &tx, out, sizeof(out)), 0);
+
+    /* never a txpk the forwarder side refuses (fuzz_gwmp: a freq-less txpk rebuilt with
+     * "freq":0): no frequency, one out of range, no data rate */
+    tx = sample_txpk();
+    tx.freq_hz = 0;
+    assert_int_equal(gwmp_build_pull_resp(2, 1, &tx, out, sizeof(out)), 0);
+    tx.freq_hz = 1000000001u;
+    assert_int_equal(gwmp_build_pull_resp(2, 1, &tx, out, sizeof(out)), 0);
+    tx = sample_txpk();
+    tx.datr[0] = '\0';
+    assert_int_equal(gwmp_build_pull_resp(2, 1, &tx, out, sizeof(out)), 0);
 }
 
 /* What the forwarder side takes and refuses (modem-sim's former GWMP test, and more). */

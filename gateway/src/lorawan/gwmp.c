@@ -350,6 +350,11 @@ static bool add_data(cJSON *obj, const uint8_t *data, size_t size)
 size_t gwmp_build_pull_resp(uint8_t version, uint16_t token, const struct gwmp_txpk *tx,
                             uint8_t *out, size_t out_size)
 {
+    /* Never a txpk a forwarder refuses, nor one read_txpk refuses: a frequency in range and
+     * a LoRa data rate. (fuzz_gwmp found a freq-less txpk, which the forwarder side takes,
+     * rebuilt with "freq":0.) */
+    if (tx->freq_hz < 100000000u || tx->freq_hz > 1000000000u || !lora_datr(tx->datr))
+        return 0;
     cJSON *root = cJSON_CreateObject();
     cJSON *pk = cJSON_AddObjectToObject(root, "txpk");
     cJSON_AddBoolToObject(pk, "imme", tx->imme);
