@@ -195,6 +195,17 @@ static void test_set_options(void **state)
     assert_int_equal(config_apply_option(&cfg, "noseparator", err), -1);
     assert_string_equal(err, "--set noseparator: expected section.key=value, e.g. mqtt.port=1883");
     assert_int_equal(config_apply_option(&cfg, "=x.y", err), -1);
+    /* a value longer than a line of the file can hold is refused here too, so that
+     * --print-config always prints a file that loads (fuzz_config: a 230-character topic;
+     * "path = " and 191 characters make the longest line, 198) */
+    char option[300];
+    config_set_defaults(&cfg); /* journal.path was given above */
+    snprintf(option, sizeof(option), "journal.path=%0191d", 0);
+    assert_int_equal(config_apply_option(&cfg, option, err), 0);
+    config_set_defaults(&cfg);
+    snprintf(option, sizeof(option), "journal.path=%0192d", 0);
+    assert_int_equal(config_apply_option(&cfg, option, err), -1);
+    assert_non_null(strstr(err, "journal.path: expected at most 191 characters"));
 }
 
 static void test_dependent_keys(void **state)
