@@ -308,6 +308,30 @@ static void list_sections(char *out, size_t out_size)
     }
 }
 
+/* The longest line read_line takes: inih's buffer holds the line, its newline and a NUL. */
+#define CONFIG_LINE_MAX (INI_MAX_LINE - 2)
+
+/* Whether text reads back the same written as "key = text" in the file: inih strips the
+ * spaces at either end of a value and takes a ';' after a space as the start of a comment
+ * (and "key = ;x" has one), and a control character would break or hide the line. A value
+ * from --set is held to the same, so that --print-config prints a file that loads as what
+ * runs (found by tests/fuzz/fuzz_config: "host=;tls" printed as "host = ;tls", host ""). */
+static bool file_expressible(const char *text)
+{
+    size_t len = strlen(text);
+    if (len > 0 && (text[0] == ' ' || text[0] == '\t' || text[0] == ';' || text[len - 1] == ' ' ||
+                    text[len - 1] == '\t'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+        if (c == ';' && i > 0 && (text[i - 1] == ' ' || text[i - 1] == '\t'))
+            return false;
+    }
+    return true;
+}
+
 /* Stores text into the key's field. Returns 0, or -1 with what was expected in why. */
 static int set_value(struct config *cfg, const struct key *k, const char *text, char *why,
                      size_t why_size)
@@ -315,15 +339,28 @@ static int set_value(struct config *cfg, const struct key *k, const char *text, 
     char *field = (char *)cfg + k->offset;
     switch (k->type) {
     case KEY_STRING:
-    case KEY_SECRET:
-        if (strlen(text) >= k->size) {
-            snprintf(why, why_size, "expected at most %zu characters", k->size - 1);
+    case KEY_SECRET: {
+        /* At most what the field holds, and what a line of the file can hold as
+         * "key = value": a value taken from --set must print (--print-config) as a file
+         * that loads again (found by tests/fuzz/fuzz_config: a 230-character topic). */
+        size_t max = k->size - 1, line_room = CONFIG_LINE_MAX - strlen(k->name) - 3;
+        if (line_room < max)
+            max = line_room;
+        if (strlen(text) > max) {
+            snprintf(why, why_size, "expected at most %zu characters", max);
+            return -1;
+        }
+        if (k->type == KEY_STRING && !file_expressible(text)) {
+            snprintf(why, why_size,
+                     "expected no control character, no space at either end and no ';' first "
+                     "or after a space (the file reads it as a comment)");
             return -1;
         }
         if (k->check && k->check(text, why, why_size) != 0)
             return -1;
         memcpy(field, text, strlen(text) + 1);
         return 0;
+    }
     case KEY_BOOL:
         if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 || strcmp(text, "on") == 0 ||
             strcmp(text, "1") == 0) {

@@ -9,12 +9,13 @@ int frame_parse_device_id(const char *text, size_t text_len, char out[FRAME_DEVI
 {
     if (text_len != FRAME_DEVICE_ID_LEN)
         return -1;
-    for (size_t i = 0; i < FRAME_DEVICE_ID_LEN; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (!isxdigit(c))
+    /* Checked whole before out is written: a refused id must not leave half of itself,
+     * unterminated, where the caller keeps the device (found by tests/fuzz/fuzz_chirpstack). */
+    for (size_t i = 0; i < FRAME_DEVICE_ID_LEN; i++)
+        if (!isxdigit((unsigned char)text[i]))
             return -1;
-        out[i] = (char)tolower(c);
-    }
+    for (size_t i = 0; i < FRAME_DEVICE_ID_LEN; i++)
+        out[i] = (char)tolower((unsigned char)text[i]);
     out[FRAME_DEVICE_ID_LEN] = '\0';
     return 0;
 }

@@ -73,7 +73,8 @@ bool frame_radio_better(int16_t rssi_a_dbm, float snr_a_db, int16_t rssi_b_dbm, 
 int64_t frame_anchor_ms(const struct frame_record *rec);
 
 /* Normalises a device EUI written as 16 hex digits (either case) into out (lower case,
- * NUL-terminated). Returns 0, or -1 when text is not exactly 16 hex digits. */
+ * NUL-terminated). Returns 0, or -1, leaving out unchanged, when text is not exactly 16 hex
+ * digits. */
 int frame_parse_device_id(const char *text, size_t text_len, char out[FRAME_DEVICE_ID_SIZE]);
 
 #endif

@@ -17,6 +17,7 @@
 #include "render.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -239,6 +240,15 @@ static bool put_samples(struct out *o, const struct decoded_uplink *u)
 int render_json(const struct decoded_uplink *u, const struct render_meta *meta, char *out,
                 size_t out_size, size_t *out_len, char reason[RENDER_REASON_SIZE])
 {
+    /* The radio metadata comes from a journal row, which a damaged database can fill with
+     * anything: an SNR put_radio cannot print (NaN, or past int32 in centi-dB, undefined
+     * behaviour in the conversion) is refused here, so the frame is quarantined with why. */
+    if (meta->radio != NULL && meta->radio->has_lorawan &&
+        !(fabsf(meta->radio->snr_db) <= RENDER_MAX_ABS_SNR_DB)) {
+        snprintf(reason, RENDER_REASON_SIZE, "snr_db %g is not a number within +-%d dB",
+                 (double)meta->radio->snr_db, RENDER_MAX_ABS_SNR_DB);
+        return -1;
+    }
     struct out o = {.buf = out, .size = out_size, .len = 0, .overflow = out_size == 0};
     char id[RENDER_MESSAGE_ID_SIZE];
     render_message_id(meta->device, meta->epoch, u->seq, id);

@@ -11,7 +11,8 @@
  * Values are scaled to the unit named in the key (temperature_c = wire value / 100).
  *
  * Threads: no shared state; callable from any thread. No allocation. Errors: -1 with a
- * reason when the output buffer is too small or a time is out of range.
+ * reason when the output buffer is too small, a time is out of range, or the radio's SNR
+ * is not a number within RENDER_MAX_ABS_SNR_DB.
  */
 #ifndef SENSORBRO_RENDER_H
 #define SENSORBRO_RENDER_H
@@ -28,6 +29,9 @@
 /* "<16 hex digits>-<up to 19 digits>-<up to 10 digits>" */
 #define RENDER_MESSAGE_ID_SIZE 48
 #define RENDER_REASON_SIZE     96
+/* The largest SNR a message carries; forwarders and network servers report -20..+15 dB, the
+ * ingest adapters take -50..50. Beyond it (a damaged journal row) render_json refuses. */
+#define RENDER_MAX_ABS_SNR_DB 1000
 
 struct render_meta {
     const char *device;              /* device id, 16 hex digits */

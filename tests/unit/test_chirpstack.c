@@ -251,6 +251,19 @@ static void test_missing_and_wrong_types(void **state)
     expect_bad(variant("70B3D57ED0001234", "70B3D57ED000123"), "deviceInfo.devEui: not 16 hex");
     expect_bad(variant("70B3D57ED0001234", "70B3D57ED000123Z"), "deviceInfo.devEui: not 16 hex");
     expect_bad(variant("70B3D57ED0001234", "70B3D57ED00012345"), "deviceInfo.devEui: not 16 hex");
+    /* A refused devEui leaves no part of itself in the event (fuzz_chirpstack found the
+     * twelve good digits before a '!' kept, and unterminated when ev was not zeroed). */
+    {
+        struct chirpstack_uplink half;
+        char why[CHIRPSTACK_REASON_SIZE];
+        assert_int_equal(parse(variant("70B3D57ED0001234", "70B3D57ED000!234"), &half, why), -1);
+        assert_string_equal(half.device, "");
+        char id[FRAME_DEVICE_ID_SIZE];
+        memset(id, 'x', sizeof(id));
+        assert_int_equal(frame_parse_device_id("70B3D57ED000!234", 16, id), -1);
+        assert_int_equal(id[0], 'x');
+        assert_int_equal(id[FRAME_DEVICE_ID_LEN], 'x');
+    }
     expect_bad(variant("\"deviceInfo\":{", "\"deviceInfo\":7,\"x\":{"), "deviceInfo: missing");
     expect_bad(variant("\"deduplicationId\":\"3e3a8b7c-1234-4f00-9a1b-0123456789ab\"", "\"a\":1"),
                "deduplicationId: missing");

@@ -196,6 +196,31 @@ static void test_set_options(void **state)
     assert_int_equal(config_apply_option(&cfg, "noseparator", err), -1);
     assert_string_equal(err, "--set noseparator: expected section.key=value, e.g. mqtt.port=1883");
     assert_int_equal(config_apply_option(&cfg, "=x.y", err), -1);
+    /* a value longer than a line of the file can hold is refused here too, so that
+     * --print-config always prints a file that loads (fuzz_config: a 230-character topic;
+     * "path = " and 191 characters make the longest line, 198) */
+    char option[300];
+    config_set_defaults(&cfg); /* journal.path was given above */
+    snprintf(option, sizeof(option), "journal.path=%0191d", 0);
+    assert_int_equal(config_apply_option(&cfg, option, err), 0);
+    config_set_defaults(&cfg);
+    snprintf(option, sizeof(option), "journal.path=%0192d", 0);
+    assert_int_equal(config_apply_option(&cfg, option, err), -1);
+    assert_non_null(strstr(err, "journal.path: expected at most 191 characters"));
+    /* nor a value the file would read otherwise: ';' first or after a space (a comment),
+     * spaces at either end (stripped), a control character (fuzz_config: "host=;tls") */
+    static const char *const unwritable[] = {"mqtt.host=;tls",    "journal.path=a ;b",
+                                             "journal.path= a",   "journal.path=a\t",
+                                             "journal.path=a\nb", "journal.path=a\x7f"};
+    for (size_t i = 0; i < sizeof(unwritable) / sizeof(unwritable[0]); i++) {
+        config_set_defaults(&cfg);
+        assert_int_equal(config_apply_option(&cfg, unwritable[i], err), -1);
+        assert_non_null(strstr(err, "expected no control character"));
+    }
+    config_set_defaults(&cfg);
+    assert_int_equal(config_apply_option(&cfg, "journal.path=a;b c", err), 0);
+    assert_int_equal(config_load_file(&cfg, write_file("[mqtt]\nhost=;tls\n"), err), -1);
+    assert_non_null(strstr(err, ":2: mqtt.host: expected no control character"));
 }
 
 static void test_dependent_keys(void **state)

@@ -693,6 +693,11 @@ static void test_tx_ack(void **state)
     assert_true(ack.failed);
     assert_string_equal(ack.error, "TX_?????FREQ????????????????????");
     assert_int_equal(strlen(ack.error), GWMP_ERROR_SIZE - 1);
+    /* an empty error word is a failure with a word for the log (fuzz_gwmp) */
+    len = datagram(out, sizeof(out), 2, 1, GWMP_TX_ACK, eui, "{\"txpk_ack\":{\"error\":\"\"}}");
+    assert_int_equal(gwmp_parse_tx_ack(out, len, &ack, &why), 0);
+    assert_true(ack.failed);
+    assert_string_equal(ack.error, "?");
     /* bad JSON, and every truncation */
     len = datagram(out, sizeof(out), 2, 1, GWMP_TX_ACK, eui, "[1]");
     assert_int_equal(gwmp_parse_tx_ack(out, len, &ack, &why), -1);
@@ -776,6 +781,17 @@ static void test_pull_resp_round_trip(void **state)
     assert_same_txpk(&got, &tx);
     assert_int_equal(gwmp_build_pull_resp(2, 1, &tx, out, len - 1), 0);
     tx.size = LORAWAN_PHY_MAX_BYTES + 1;
+    assert_int_equal(gwmp_build_pull_resp(2, 1, &tx, out, sizeof(out)), 0);
+
+    /* never a txpk the forwarder side refuses (fuzz_gwmp: a freq-less txpk rebuilt with
+     * "freq":0): no frequency, one out of range, no data rate */
+    tx = sample_txpk();
+    tx.freq_hz = 0;
+    assert_int_equal(gwmp_build_pull_resp(2, 1, &tx, out, sizeof(out)), 0);
+    tx.freq_hz = 1000000001u;
+    assert_int_equal(gwmp_build_pull_resp(2, 1, &tx, out, sizeof(out)), 0);
+    tx = sample_txpk();
+    tx.datr[0] = '\0';
     assert_int_equal(gwmp_build_pull_resp(2, 1, &tx, out, sizeof(out)), 0);
 }
 

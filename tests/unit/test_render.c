@@ -4,6 +4,7 @@
  * sample rows, and the error when the output buffer is too small.
  */
 #include <setjmp.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -166,6 +167,34 @@ static void test_lorawan_radio_fields(void **state)
     assert_null(cJSON_GetObjectItemCaseSensitive(doc, "fcnt"));
     assert_null(cJSON_GetObjectItemCaseSensitive(doc, "gateways"));
     cJSON_Delete(doc);
+}
+
+/* An SNR no radio reports, as a damaged journal row can hold: refused with a reason, not
+ * converted to an integer it does not fit (undefined behaviour, issue 11). */
+static void test_snr_out_of_range_refused(void **state)
+{
+    (void)state;
+    int32_t t[1] = {2150};
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.temperature = t;
+    msg.n_temperature = 1;
+    cJSON_Delete(render(&msg)); /* decodes msg into uplink */
+    struct frame_radio radio = {.has_lorawan = true, .fcnt = 1, .fport = 1, .snr_db = 1000};
+    meta.radio = &radio;
+    size_t len = 0;
+    char why[RENDER_REASON_SIZE];
+    assert_int_equal(render_json(&uplink, &meta, json, sizeof(json), &len, why), 0);
+    assert_non_null(strstr(json, "\"snr_db\":1000,"));
+    radio.snr_db = -1000;
+    assert_int_equal(render_json(&uplink, &meta, json, sizeof(json), &len, why), 0);
+    const float bad[] = {1000.25f, -3e9f, 1e30f, NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        radio.snr_db = bad[i];
+        why[0] = '\0';
+        assert_int_equal(render_json(&uplink, &meta, json, sizeof(json), &len, why), -1);
+        assert_non_null(strstr(why, "snr_db"));
+    }
+    meta.radio = NULL;
 }
 
 static void test_units_channels_and_synced_time(void **state)
@@ -382,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_message_id),
         cmocka_unit_test(test_heard_time),
         cmocka_unit_test(test_lorawan_radio_fields),
+        cmocka_unit_test(test_snr_out_of_range_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

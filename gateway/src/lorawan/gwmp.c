@@ -310,6 +310,9 @@ int gwmp_parse_tx_ack(const uint8_t *buf, size_t len, struct gwmp_tx_ack *out, e
         size_t n = 0;
         for (const char *s = error->valuestring; *s && n < GWMP_ERROR_SIZE - 1; s++)
             out->error[n++] = (*s >= 'A' && *s <= 'Z') || *s == '_' ? *s : '?';
+        /* an empty word is a failure too, and the log line must still name one (fuzz_gwmp) */
+        if (n == 0)
+            out->error[n++] = '?';
         out->error[n] = '\0';
         out->failed = strcmp(error->valuestring, "NONE") != 0;
     }
@@ -347,6 +350,11 @@ static bool add_data(cJSON *obj, const uint8_t *data, size_t size)
 size_t gwmp_build_pull_resp(uint8_t version, uint16_t token, const struct gwmp_txpk *tx,
                             uint8_t *out, size_t out_size)
 {
+    /* Never a txpk a forwarder refuses, nor one read_txpk refuses: a frequency in range and
+     * a LoRa data rate. (fuzz_gwmp found a freq-less txpk, which the forwarder side takes,
+     * rebuilt with "freq":0.) */
+    if (tx->freq_hz < 100000000u || tx->freq_hz > 1000000000u || !lora_datr(tx->datr))
+        return 0;
     cJSON *root = cJSON_CreateObject();
     cJSON *pk = cJSON_AddObjectToObject(root, "txpk");
     cJSON_AddBoolToObject(pk, "imme", tx->imme);

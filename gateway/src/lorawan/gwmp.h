@@ -152,7 +152,7 @@ struct gwmp_tx_ack {
     uint8_t eui[GWMP_EUI_BYTES];
     bool failed; /* txpk_ack.error given and not "NONE" */
     /* that error as kept for a log line: A-Z and '_' as they are, any other character '?',
-     * cut at 32 characters ("" when none) */
+     * cut at 32 characters ("" when none, "?" when given empty) */
     char error[GWMP_ERROR_SIZE];
 };
 
@@ -180,7 +180,8 @@ int gwmp_parse_pull_data(const uint8_t *buf, size_t len, struct gwmp_pull_data *
 int gwmp_parse_tx_ack(const uint8_t *buf, size_t len, struct gwmp_tx_ack *out, enum gwmp_drop *why);
 
 /* The builders return the datagram's length, or 0 when it does not fit out_size (or, for
- * the ones with JSON, when cJSON runs out of memory or a size is out of range). An ack
+ * the ones with JSON, when cJSON runs out of memory or a size is out of range; for a
+ * PULL_RESP also when freq_hz is outside 100-1000 MHz or datr is not a LoRa data rate). An ack
  * echoes the version and token of the datagram it answers. */
 size_t gwmp_build_push_ack(uint8_t version, uint16_t token, uint8_t *out, size_t out_size);
 size_t gwmp_build_pull_ack(uint8_t version, uint16_t token, uint8_t *out, size_t out_size);
