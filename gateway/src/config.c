@@ -216,6 +216,7 @@ static const struct key keys[] = {
     UINT(semtech_udp, rate_limit_per_s, 0, 1000000, "200"),
     UINT(semtech_udp, rate_burst, 1, 1000000, "400"),
     UINT(semtech_udp, retransmission_window_s, 1, 3600, "60"),
+    UINT(semtech_udp, receive_buffer_kb, 64, 65536, "4096"),
     STR(journal, path, "sensorbro.db", NULL),
     CHOICE(journal, synchronous, sync_choices, "full"),
     UINT(journal, batch_max_rows, 1, 100000, "256"),

@@ -88,6 +88,7 @@ struct config {
         uint32_t rate_limit_per_s; /* datagrams per source host; 0: none */
         uint32_t rate_burst;
         uint32_t retransmission_window_s;
+        uint32_t receive_buffer_kb; /* the kernel's UDP receive buffer for the socket */
     } semtech_udp;
     struct {
         char path[CONFIG_PATH_SIZE];

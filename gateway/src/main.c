@@ -393,7 +393,8 @@ static int start(struct gateway *gw)
             .n_forwarders = (size_t)n_pins,
             .rate_limit_per_s = cfg->semtech_udp.rate_limit_per_s,
             .rate_burst = cfg->semtech_udp.rate_burst,
-            .retransmission_window_ms = cfg->semtech_udp.retransmission_window_s * 1000u};
+            .retransmission_window_ms = cfg->semtech_udp.retransmission_window_s * 1000u,
+            .receive_buffer_bytes = cfg->semtech_udp.receive_buffer_kb * 1024u};
         if (semtech_udp_start(&gw->semtech, &sopts, err, sizeof(err)) != 0) {
             log_error("%s", err);
             return -1;

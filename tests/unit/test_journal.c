@@ -514,6 +514,56 @@ static void test_epochs(void **state)
     assert_int_equal(n, 13);
 }
 
+/* The epochs journal_append keeps in memory (journal.c's cache) follow the table: a rolled
+ * back append leaves the device as it was, and more devices than the cache holds (it is
+ * emptied when full and read again) keep their epochs. */
+static void test_epochs_after_rollback_and_many_devices(void **state)
+{
+    struct fixture *f = *state;
+    const char *a = "70b3d57ed00000a1";
+    int64_t id;
+    struct frame_record r = make_uplink(a, T0_MS, 10, 1, 0);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    assert_int_equal(epoch_of(f->j, id), T0_S);
+    /* seq goes back in a transaction that is rolled back: that new epoch never existed */
+    assert_int_equal(journal_begin(f->j), 0);
+    r = make_uplink(a, T0_MS + 5000, 3, 2, UPLINK_STATUS_NVM_RESET);
+    assert_int_equal(journal_append(f->j, &r, &id), 0);
+    journal_rollback(f->j);
+    /* seq 11 follows seq 10 on disk: the first epoch still */
+    r = make_uplink(a, T0_MS + 6000, 11, 3, 0);
+    assert_int_equal(append_uplink(f->j, &r, &id), 0);
+    assert_int_equal(epoch_of(f->j, id), T0_S);
+
+    /* 20,000 devices in one transaction (more than the cache's 12,288), then each again with
+     * the next seq: every one keeps its epoch, its first frame's reception second */
+    enum { DEVICES = 20000 };
+    char dev[FRAME_DEVICE_ID_SIZE];
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(journal_begin(f->j), 0);
+        for (int i = 0; i < DEVICES; i++) {
+            snprintf(dev, sizeof(dev), "70b3d57e%08x", (unsigned)i);
+            r = make_uplink(dev, T0_MS + (int64_t)i * 1000 + round, (uint32_t)(1 + round), 4, 0);
+            assert_int_equal(journal_append(f->j, &r, &id), 0);
+        }
+        assert_int_equal(journal_commit(f->j), 0);
+    }
+    size_t n = 0;
+    int64_t after = id - 2 * DEVICES;
+    size_t seen = 0;
+    while (seen < 2 * DEVICES) {
+        assert_int_equal(journal_read_pending(f->j, after, frames, 16, &n), 0);
+        assert_true(n > 0);
+        for (size_t k = 0; k < n; k++, seen++) {
+            unsigned i = (unsigned)(seen % DEVICES);
+            snprintf(dev, sizeof(dev), "70b3d57e%08x", i);
+            assert_string_equal(frames[k].record.device, dev);
+            assert_int_equal(frames[k].epoch, T0_S + (int64_t)i);
+            after = frames[k].id;
+        }
+    }
+}
+
 /* Resends: the same device, seq and bytes within the window are stored once, also after
  * the first copy was published and after a reopen; outside the window, with other bytes or
  * for another device, a frame is stored. */
@@ -772,6 +822,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_schema_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_connections_keep_the_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_epochs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_epochs_after_rollback_and_many_devices, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_resends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_from_v5, setup, teardown),
         cmocka_unit_test(test_open_errors),

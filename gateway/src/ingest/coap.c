@@ -264,6 +264,7 @@ static void run_once(void *adapter, int max_wait_ms)
 static void *coap_main(void *arg)
 {
     struct coap_ingest *ci = arg;
+    pthread_setname_np(pthread_self(), "sb-coap"); /* for top -H and perf */
     while (!atomic_load(&ci->stopping))
         run_once(ci, LOOP_MAX_WAIT_MS);
     /* Answer every frame the writer still holds before letting go of the sessions. */

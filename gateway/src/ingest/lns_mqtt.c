@@ -522,6 +522,7 @@ static bool handle_subscription_events(struct lns_mqtt *lm)
 static void *lns_main(void *arg)
 {
     struct lns_mqtt *lm = arg;
+    pthread_setname_np(pthread_self(), "sb-lns"); /* for top -H and perf */
     for (;;) {
         pthread_mutex_lock(&lm->lock);
         while (!lm->stopping && !lm->wake) {

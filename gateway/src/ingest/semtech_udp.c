@@ -60,9 +60,17 @@
 #include "report.h"
 #include "util/log.h"
 
-#define DATAGRAM_MAX      65536
-#define MAX_PUSHES        256
-#define MAX_GROUPS        128
+#define DATAGRAM_MAX 65536
+/* PUSH_DATAs and frames in flight at once: a frame stays in its group for the dedup window
+ * (200 ms by default) and then until its commit, so these bound the rate the adapter takes;
+ * 128 groups capped it at ~640 frames/s (issue 13). 4096 take ~20,000 frames/s; the tables
+ * are allocated once, ~6 MiB of address space of which only the slots used are touched (a
+ * free slot is reused before a fresh one). Every lookup on the path of a frame is O(1): a
+ * hash of the PHYPayload, free lists, and the open groups in the order they opened (their
+ * windows are all as long, so that is also the order they close in). */
+#define MAX_PUSHES        4096
+#define MAX_GROUPS        4096
+#define GROUP_BUCKETS     (2 * MAX_GROUPS) /* a power of two */
 #define MAX_COPIES        8
 #define MAX_PUSH_REFS     8
 #define RECENT_FRAMES     64
@@ -119,6 +127,8 @@ struct group {
     struct copy copies[MAX_COPIES];
     size_t n_pushes;
     int pushes[MAX_PUSH_REFS];
+    uint32_t hash; /* of phy, while not GROUP_FREE */
+    int hash_next; /* the next group in its bucket, -1: none */
     struct edge_ns_verdict verdict;
     struct ingest_ticket ticket; /* GROUP_COMMITTING: classified, submitted, then completed */
 };
@@ -160,8 +170,15 @@ struct semtech_udp {
 
     /* adapter thread only */
     struct edge_ns *ns;
-    struct push pushes[MAX_PUSHES];
-    struct group groups[MAX_GROUPS];
+    struct push *pushes;  /* MAX_PUSHES */
+    struct group *groups; /* MAX_GROUPS */
+    int *free_pushes;     /* stack of free push slots, lowest on top */
+    size_t n_free_pushes;
+    int *free_groups; /* stack of free group slots, lowest on top */
+    size_t n_free_groups;
+    int *buckets;   /* GROUP_BUCKETS chains of non-free groups by hash of phy, -1: none */
+    int *open_ring; /* the GROUP_OPEN groups in the order they opened */
+    size_t open_head, n_open;
     struct recent recent[RECENT_FRAMES];
     size_t recent_next;
     int collecting; /* the push whose PUSH_DATA is being read (holding it open), or -1 */
@@ -465,14 +482,21 @@ static void apply_stat(struct semtech_udp *su, int fwd, const struct gwmp_stat *
 
 static int alloc_push(struct semtech_udp *su)
 {
-    for (int i = 0; i < MAX_PUSHES; i++) {
-        if (!su->pushes[i].in_use) {
-            memset(&su->pushes[i], 0, sizeof(su->pushes[i]));
-            su->pushes[i].in_use = true;
-            return i;
-        }
-    }
-    return -1;
+    if (su->n_free_pushes == 0)
+        return -1;
+    int i = su->free_pushes[--su->n_free_pushes];
+    assert(!su->pushes[i].in_use);
+    memset(&su->pushes[i], 0, sizeof(su->pushes[i]));
+    su->pushes[i].in_use = true;
+    return i;
+}
+
+static uint32_t phy_hash(const uint8_t *phy, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ phy[i]) * 16777619u;
+    return h;
 }
 
 /* One of the push's frames is done; the last one done sends its PUSH_ACK. */
@@ -493,6 +517,7 @@ static void push_frame_done(struct semtech_udp *su, int index, bool stored)
         atomic_fetch_add(&su->push_acks, 1);
     }
     p->in_use = false;
+    su->free_pushes[su->n_free_pushes++] = index;
 }
 
 static void remember_recent(struct semtech_udp *su, const struct group *g)
@@ -571,6 +596,15 @@ static void release_group(struct semtech_udp *su, struct group *g, bool stored)
         push_frame_done(su, g->pushes[i], stored);
     OPENSSL_cleanse(&g->verdict, sizeof(g->verdict));
     g->state = GROUP_FREE;
+    int index = (int)(g - su->groups);
+    for (int *link = &su->buckets[g->hash & (GROUP_BUCKETS - 1)]; *link >= 0;
+         link = &su->groups[*link].hash_next) {
+        if (*link == index) {
+            *link = g->hash_next;
+            break;
+        }
+    }
+    su->free_groups[su->n_free_groups++] = index;
 }
 
 /* The copy that heard the frame best: highest RSSI, then SNR. */
@@ -750,16 +784,13 @@ static void close_group(struct semtech_udp *su, struct group *g)
 static void close_due_groups(struct semtech_udp *su, bool all)
 {
     int64_t now = clock_mono_ms();
-    for (;;) {
-        struct group *first = NULL;
-        for (int i = 0; i < MAX_GROUPS; i++) {
-            struct group *g = &su->groups[i];
-            if (g->state == GROUP_OPEN && (all || now >= g->deadline_ms) &&
-                (first == NULL || g->opened_seq < first->opened_seq))
-                first = g;
-        }
-        if (first == NULL)
+    while (su->n_open > 0) {
+        struct group *first = &su->groups[su->open_ring[su->open_head]];
+        assert(first->state == GROUP_OPEN);
+        if (!all && now < first->deadline_ms)
             break;
+        su->open_head = (su->open_head + 1) % MAX_GROUPS;
+        su->n_open--;
         close_group(su, first); /* leaves it FREE or COMMITTING: each is closed once */
     }
     assert(semtech_udp_ok(su));
@@ -771,16 +802,15 @@ static bool collect(struct semtech_udp *su, int push, const uint8_t *phy, size_t
                     const struct copy *copy)
 {
     int64_t now = clock_mono_ms();
-    struct group *free_group = NULL, *open_group = NULL;
+    struct group *open_group = NULL;
     bool committing = false;
-    for (int i = 0; i < MAX_GROUPS; i++) {
+    uint32_t hash = phy_hash(phy, len);
+    for (int i = su->buckets[hash & (GROUP_BUCKETS - 1)]; i >= 0; i = su->groups[i].hash_next) {
         struct group *g = &su->groups[i];
-        bool same = g->state != GROUP_FREE && g->len == len && memcmp(g->phy, phy, len) == 0;
+        bool same = g->hash == hash && g->len == len && memcmp(g->phy, phy, len) == 0;
         if (same && g->state == GROUP_OPEN)
             open_group = g;
         committing = committing || (same && g->state == GROUP_COMMITTING);
-        if (g->state == GROUP_FREE && free_group == NULL)
-            free_group = g;
     }
     if (judge_late_copy(su, phy, len, copy, open_group != NULL, now) == LATE_DUPLICATE) {
         count_drop(su, SEMTECH_UDP_DROP_LATE_DUPLICATE);
@@ -810,13 +840,20 @@ static bool collect(struct semtech_udp *su, int push, const uint8_t *phy, size_t
         su->pushes[push].failed = true;
         return false;
     }
-    if (free_group == NULL) {
+    if (su->n_free_groups == 0) {
         count_drop(su, SEMTECH_UDP_DROP_BUSY);
         su->pushes[push].failed = true;
         return false;
     }
-    struct group *g = free_group;
+    int index = su->free_groups[--su->n_free_groups];
+    struct group *g = &su->groups[index];
+    assert(g->state == GROUP_FREE);
     memset(g, 0, offsetof(struct group, verdict));
+    g->hash = hash;
+    g->hash_next = su->buckets[hash & (GROUP_BUCKETS - 1)];
+    su->buckets[hash & (GROUP_BUCKETS - 1)] = index;
+    su->open_ring[(su->open_head + su->n_open) % MAX_GROUPS] = index;
+    su->n_open++;
     g->state = GROUP_OPEN;
     g->opened_ms = now;
     g->opened_seq = su->next_opened_seq++;
@@ -1025,10 +1062,8 @@ static int next_wait_ms(struct semtech_udp *su, int max_ms)
 {
     int64_t now = clock_mono_ms();
     int64_t wait = max_ms;
-    for (int i = 0; i < MAX_GROUPS; i++) {
-        if (su->groups[i].state == GROUP_OPEN && su->groups[i].deadline_ms - now < wait)
-            wait = su->groups[i].deadline_ms - now;
-    }
+    if (su->n_open > 0 && su->groups[su->open_ring[su->open_head]].deadline_ms - now < wait)
+        wait = su->groups[su->open_ring[su->open_head]].deadline_ms - now;
     if (su->next_flush_ms - now < wait)
         wait = su->next_flush_ms - now;
     return wait < 0 ? 0 : (int)wait;
@@ -1072,6 +1107,7 @@ static void drain_once(void *adapter, int max_wait_ms)
 static void *semtech_main(void *arg)
 {
     struct semtech_udp *su = arg;
+    pthread_setname_np(pthread_self(), "sb-semtech"); /* for top -H and perf */
     while (!atomic_load(&su->stopping))
         run_once(su, true, LOOP_MAX_WAIT_MS);
     /* judge what is being collected, then wait for the writer to answer all of it */
@@ -1102,6 +1138,22 @@ static int bind_socket(struct semtech_udp *su, char *err, size_t err_size)
         return -1;
     }
     freeaddrinfo(res);
+    /* A forwarder's burst (one PUSH_DATA per frame at thousands a second) overflows the
+     * kernel's default buffer (~208 KiB) while the thread is busy judging: as CoAP does,
+     * ask for more; FORCE works with CAP_NET_ADMIN and ignores net.core.rmem_max. */
+    int want = (int)su->opts.receive_buffer_bytes;
+    if (want > 0) {
+        if (setsockopt(su->fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0)
+            setsockopt(su->fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+        int got = 0;
+        socklen_t len = sizeof(got);
+        getsockopt(su->fd, SOL_SOCKET, SO_RCVBUF, &got, &len);
+        /* Linux reports twice the size asked for (it counts its bookkeeping) */
+        if (got / 2 < want)
+            log_warn("semtech-udp: UDP receive buffer is %d KiB, not the %d KiB asked for "
+                     "(net.core.rmem_max caps it); bursts may be dropped by the kernel",
+                     got / 2 / 1024, want / 1024);
+    }
     return 0;
 }
 
@@ -1112,6 +1164,12 @@ static void free_adapter(struct semtech_udp *su)
         close(su->fd);
     ingest_free(su->ingest);
     pthread_mutex_destroy(&su->forwarders_lock);
+    free(su->pushes);
+    free(su->groups);
+    free(su->free_pushes);
+    free(su->free_groups);
+    free(su->buckets);
+    free(su->open_ring);
     free(su);
 }
 
@@ -1131,6 +1189,32 @@ int semtech_udp_start(struct semtech_udp **out, const struct semtech_udp_options
     su->fd = -1;
     su->collecting = -1;
     su->source = -1;
+    su->pushes = calloc(MAX_PUSHES, sizeof(*su->pushes));
+    su->groups = calloc(MAX_GROUPS, sizeof(*su->groups));
+    su->free_pushes = calloc(MAX_PUSHES, sizeof(*su->free_pushes));
+    su->free_groups = calloc(MAX_GROUPS, sizeof(*su->free_groups));
+    su->buckets = calloc(GROUP_BUCKETS, sizeof(*su->buckets));
+    su->open_ring = calloc(MAX_GROUPS, sizeof(*su->open_ring));
+    if (su->pushes == NULL || su->groups == NULL || su->free_pushes == NULL ||
+        su->free_groups == NULL || su->buckets == NULL || su->open_ring == NULL) {
+        snprintf(err, err_size, "out of memory");
+        free(su->pushes);
+        free(su->groups);
+        free(su->free_pushes);
+        free(su->free_groups);
+        free(su->buckets);
+        free(su->open_ring);
+        free(su);
+        return -1;
+    }
+    for (size_t i = 0; i < MAX_PUSHES; i++)
+        su->free_pushes[i] = (int)(MAX_PUSHES - 1 - i);
+    su->n_free_pushes = MAX_PUSHES;
+    for (size_t i = 0; i < MAX_GROUPS; i++)
+        su->free_groups[i] = (int)(MAX_GROUPS - 1 - i);
+    su->n_free_groups = MAX_GROUPS;
+    for (size_t i = 0; i < GROUP_BUCKETS; i++)
+        su->buckets[i] = -1;
     size_t n_pins = opts->n_forwarders < SEMTECH_UDP_MAX_FORWARDERS ? opts->n_forwarders
                                                                     : SEMTECH_UDP_MAX_FORWARDERS;
     if (n_pins > 0)

@@ -62,6 +62,7 @@ struct semtech_udp_options {
     uint32_t rate_limit_per_s; /* datagrams per source host; 0: no limit */
     uint32_t rate_burst;
     uint32_t retransmission_window_ms; /* edge_ns_options */
+    uint32_t receive_buffer_bytes;     /* SO_RCVBUF asked for the socket; 0: the kernel's */
 };
 
 enum semtech_udp_drop {

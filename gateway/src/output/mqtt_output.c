@@ -683,6 +683,7 @@ static void shutdown_client(struct mqtt_output *p)
 static void *mqtt_output_main(void *arg)
 {
     struct mqtt_output *p = arg;
+    pthread_setname_np(pthread_self(), "sb-publish"); /* for top -H and perf */
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (!p->stopping && !p->wake) {

@@ -97,10 +97,29 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_CLEAR_PROGRESS] = "DELETE FROM output_progress",
 };
 
+/* The epoch cache: each device's epoch and last seq as device_epochs holds them in the
+ * open transaction, so that journal_append reads them from memory instead of one SELECT per
+ * frame (issue 13's profile). The table stays the truth and is still written with every
+ * frame, in the frame's transaction, so the epoch is exactly as durable as before; the cache
+ * only ever holds what was read from or written to it on this connection. It is emptied on a
+ * rollback (the writes it mirrored are gone) and when it fills (its entries are then read
+ * again), which bounds it: EPOCH_CACHE_SLOTS entries of ~40 bytes, allocated at the first
+ * append. Open addressing with linear probing, filled to at most 3/4. */
+#define EPOCH_CACHE_SLOTS 16384 /* a power of two; ~640 KiB; 12,288 devices before a refill */
+#define EPOCH_CACHE_MAX   (EPOCH_CACHE_SLOTS / 4 * 3)
+
+struct epoch_entry {
+    char device[FRAME_DEVICE_ID_SIZE]; /* "" when the slot is free */
+    int64_t epoch;
+    int64_t last_seq;
+};
+
 struct journal {
     sqlite3 *db;
     bool inspect_only; /* no statements: only journal_check_integrity and journal_close */
     int64_t resend_window_ms;
+    struct epoch_entry *epochs; /* EPOCH_CACHE_SLOTS, or NULL before the first append */
+    size_t n_epochs;
     sqlite3_stmt *stmt[STMT_COUNT];
     char errmsg[1024]; /* room for a full path in the damaged-journal advice */
 };
@@ -210,6 +229,7 @@ void journal_close(struct journal *j)
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(j->stmt[i]);
     sqlite3_close(j->db);
+    free(j->epochs);
     free(j);
 }
 
@@ -218,15 +238,27 @@ int journal_begin(struct journal *j)
     return run(j, STMT_BEGIN);
 }
 
+static void epoch_cache_clear(struct journal *j)
+{
+    if (j->epochs != NULL && j->n_epochs > 0)
+        memset(j->epochs, 0, EPOCH_CACHE_SLOTS * sizeof(*j->epochs));
+    j->n_epochs = 0;
+}
+
 int journal_commit(struct journal *j)
 {
-    return run(j, STMT_COMMIT);
+    int rc = run(j, STMT_COMMIT);
+    /* a failed COMMIT may have rolled the transaction back on its own (SQLITE_FULL) */
+    if (rc != 0)
+        epoch_cache_clear(j);
+    return rc;
 }
 
 void journal_rollback(struct journal *j)
 {
     if (!sqlite3_get_autocommit(j->db))
         run(j, STMT_ROLLBACK);
+    epoch_cache_clear(j);
 }
 
 static const void *payload_blob(const struct frame_record *rec)
@@ -284,28 +316,70 @@ static int find_resend(struct journal *j, const struct frame_record *rec, int64_
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(j, "looking for a resend");
 }
 
+/* The cache slot of device: its entry, or the free slot where it belongs; NULL when the
+ * cache cannot be allocated (the table is read then). */
+static struct epoch_entry *epoch_slot(struct journal *j, const char *device)
+{
+    if (device[0] == '\0') /* "" marks a free slot; such a device is read from the table */
+        return NULL;
+    if (j->epochs == NULL) {
+        j->epochs = calloc(EPOCH_CACHE_SLOTS, sizeof(*j->epochs));
+        if (j->epochs == NULL)
+            return NULL;
+    }
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *c = device; *c != '\0'; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    for (size_t i = h & (EPOCH_CACHE_SLOTS - 1);; i = (i + 1) & (EPOCH_CACHE_SLOTS - 1)) {
+        struct epoch_entry *e = &j->epochs[i];
+        /* fewer than 3/4 of the slots are used, so this ends */
+        if (e->device[0] == '\0' || strcmp(e->device, device) == 0)
+            return e;
+    }
+}
+
+/* The device's epoch and last seq (*known false: none yet), from the cache or the table. */
+static int read_epoch(struct journal *j, const char *device, struct epoch_entry **slot, bool *known,
+                      int64_t *epoch, int64_t *last_seq)
+{
+    *slot = epoch_slot(j, device);
+    if (*slot != NULL && (*slot)->device[0] != '\0') {
+        *known = true;
+        *epoch = (*slot)->epoch;
+        *last_seq = (*slot)->last_seq;
+        return 0;
+    }
+    sqlite3_stmt *st = j->stmt[STMT_GET_EPOCH];
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *known = rc == SQLITE_ROW;
+    if (*known) {
+        *epoch = sqlite3_column_int64(st, 0);
+        *last_seq = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(j, "reading the device's epoch");
+    return 0;
+}
+
 /* Chooses the epoch of rec's message id and records rec as the device's last frame (see
  * journal.h for the rules). */
 static int assign_epoch(struct journal *j, const struct frame_record *rec, int64_t *epoch)
 {
-    sqlite3_stmt *st = j->stmt[STMT_GET_EPOCH];
-    sqlite3_bind_text(st, 1, rec->device, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    bool known = rc == SQLITE_ROW, keep = false;
-    int64_t current = 0;
+    struct epoch_entry *slot;
+    bool known, keep = false;
+    int64_t current = 0, last_seq = 0;
+    if (read_epoch(j, rec->device, &slot, &known, &current, &last_seq) != 0)
+        return -1;
     if (known) {
-        current = sqlite3_column_int64(st, 0);
-        int64_t last_seq = sqlite3_column_int64(st, 1);
         /* A higher seq cannot repeat an id of this epoch. The last seq again is that
          * uplink sent again (a node re-encodes a retry: its age_s moved on, so the bytes
          * differ) and keeps its id, unless the node says its sequence started over. */
         keep = (int64_t)rec->seq > last_seq ||
                ((int64_t)rec->seq == last_seq && (rec->status & UPLINK_STATUS_NVM_RESET) == 0);
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(j, "reading the device's epoch");
     if (keep) {
         *epoch = current;
     } else {
@@ -314,11 +388,25 @@ static int assign_epoch(struct journal *j, const struct frame_record *rec, int64
         if (*epoch < 1)
             *epoch = 1;
     }
-    st = j->stmt[STMT_SET_EPOCH];
+    sqlite3_stmt *st = j->stmt[STMT_SET_EPOCH];
     sqlite3_bind_text(st, 1, rec->device, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, *epoch);
     sqlite3_bind_int64(st, 3, rec->seq);
-    return run(j, STMT_SET_EPOCH);
+    if (run(j, STMT_SET_EPOCH) != 0)
+        return -1; /* the writer rolls the batch back, which empties the cache */
+    if (slot == NULL)
+        return 0;
+    if (slot->device[0] == '\0') {
+        if (j->n_epochs >= EPOCH_CACHE_MAX) {
+            epoch_cache_clear(j);
+            slot = epoch_slot(j, rec->device);
+        }
+        snprintf(slot->device, sizeof(slot->device), "%s", rec->device);
+        j->n_epochs++;
+    }
+    slot->epoch = *epoch;
+    slot->last_seq = rec->seq;
+    return 0;
 }
 
 int journal_append(struct journal *j, const struct frame_record *rec, int64_t *id)

@@ -102,6 +102,10 @@ struct journal_writer {
     pthread_mutex_t lock;
     pthread_cond_t work; /* signalled when work arrives or on stop */
     bool stopping;
+    /* The writer lingers for a fuller batch: work submitted then only wakes it when the
+     * batch is full. Waking it for every frame only to see that it may sleep on was a
+     * futex hand-off per frame under load (issue 13's profile). */
+    bool lingering;
 
     struct op *ops;      /* frame ring */
     size_t ops_capacity; /* queue_frames + room for barriers */
@@ -301,7 +305,8 @@ static int submit_op(struct journal_writer *w, const struct op *op, bool counts_
     if (counts_as_frame)
         w->frames_queued++;
     assert(writer_ok(w));
-    pthread_cond_signal(&w->work);
+    if (!w->lingering || w->ops_count >= w->opts.batch_max_rows)
+        pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->lock);
     return 0;
 }
@@ -337,7 +342,8 @@ static int submit_frame(struct journal_writer *w, enum op_kind kind, const struc
     w->ops_count++;
     w->frames_queued++;
     assert(writer_ok(w));
-    pthread_cond_signal(&w->work);
+    if (!w->lingering || w->ops_count >= w->opts.batch_max_rows)
+        pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->lock);
     return 0;
 }
@@ -380,7 +386,8 @@ int journal_writer_mark_delivered(struct journal_writer *w, unsigned output, con
     w->marks_head = (w->marks_head + 1) % MARK_RING_SIZE;
     w->marks_count++;
     assert(writer_ok(w));
-    pthread_cond_signal(&w->work);
+    if (!w->lingering || w->ops_count >= w->opts.batch_max_rows)
+        pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->lock);
     return 0;
 }
@@ -711,6 +718,7 @@ static void write_status(struct journal_writer *w)
 static void *writer_main(void *arg)
 {
     struct journal_writer *w = arg;
+    pthread_setname_np(pthread_self(), "sb-writer"); /* for top -H and perf */
     struct mark *marks = malloc(sizeof(struct mark) * MARK_RING_SIZE);
     struct completion *completions = calloc(w->opts.batch_max_rows, sizeof(*completions));
     if (marks == NULL || completions == NULL) {
@@ -756,9 +764,11 @@ static void *writer_main(void *arg)
         /* Linger for more frames, bounded by the oldest frame's age. */
         if (w->ops_count > 0 && w->ops_count < w->opts.batch_max_rows && !w->stopping) {
             int64_t deadline = w->ops[w->ops_tail].enqueued_mono_ms + w->opts.batch_max_ms;
+            w->lingering = true;
             while (w->ops_count < w->opts.batch_max_rows && !w->stopping &&
                    clock_mono_ms() < deadline)
                 cond_wait_until(&w->work, &w->lock, deadline);
+            w->lingering = false;
         }
         size_t first = w->ops_tail;
         size_t n_ops =
