@@ -454,6 +454,8 @@ static void run_once(void *adapter, int max_wait_ms)
             ingest_complete(ci->ingest); /* trigger_reply for each committed post */
     }
     coap_io_process(ci->ctx, COAP_IO_NO_WAIT);
+    /* NoSec auto follows the registry even while nobody posts (and says so in the log) */
+    registry_refresh(ci);
 }
 
 static void *coap_main(void *arg)
