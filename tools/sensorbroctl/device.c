@@ -910,7 +910,7 @@ const struct ctl_command device_commands[] = {
     {"device add",
      "--dev-eui EUI [ABP: --dev-addr HEX8 --nwk-s-key K --app-s-key K |\n"
      "OTAA: --join-eui EUI --app-key K] [--keys-file FILE|-]\n"
-     "[--name NAME] [--label KEY=VALUE]... [--psk-file FILE|- | --psk generate]",
+     "[--name NAME] [--label KEY=VALUE]...\n[--psk-file FILE|- | --psk generate]",
      "register a device: LoRaWAN (ABP, OTAA), CoAP or LNS",
      "Register a device. With ABP or OTAA keys it is a LoRaWAN device of the edge\n"
      "network server, activated by personalisation (ABP) or over the air (OTAA).\n"
