@@ -138,6 +138,16 @@ while read -r code req_len reply_len got what; do
     [ "$reply_len" -le "$req_len" ] || fail "$code $what: a $reply_len-byte reply to $req_len bytes"
 done <"$TEST_TMP/sizes.txt"
 
+# 6. A generated key: printed once by the command that made it, masked ever after.
+"$SENSORBROCTL_BIN" -j "$DB" device set "$PLAIN" --psk generate >"$TEST_TMP/gen.out" ||
+    fail "device set --psk generate"
+GENERATED=$(grep -xE '[0-9a-f]{32}' "$TEST_TMP/gen.out") || fail "no generated key printed"
+"$SENSORBROCTL_BIN" -j "$DB" device show "$PLAIN" >"$TEST_TMP/show.out"
+grep -q "coap.psk.*(secret, 32 bytes)" "$TEST_TMP/show.out" || fail "generated key not masked"
+if grep -q "$GENERATED" "$TEST_TMP/show.out"; then fail "device show printed the key"; fi
+expect_eq "--psk with a key on the command line" 2 \
+    "$("$SENSORBROCTL_BIN" -j "$DB" device set "$PLAIN" --psk "$GENERATED" 2>/dev/null; echo $?)"
+
 stop_sensorbro
 stats=$(grep "stats: coap" "$TEST_TMP/gw.log" | tail -n 1)
 log "$stats"
@@ -145,5 +155,7 @@ grep -q "refused: wrong device 1, unregistered 1," <<<"$stats" || fail "wrong de
 grep -Eq "nosec [3-9]," <<<"$stats" || fail "NoSec refusals not counted"
 grep -q "block-wise 21," <<<"$stats" || fail "block-wise refusals not counted"
 grep -Eq "unknown PSK identity [2-9]" <<<"$stats" || fail "unknown identities not counted"
-if grep -q "$(cat "$TEST_TMP/psk.hex")\|$KEY" "$TEST_TMP/gw.log"; then fail "the key is in the log"; fi
+if grep -q "$(cat "$TEST_TMP/psk.hex")\|$KEY\|$GENERATED" "$TEST_TMP/gw.log"; then
+    fail "a key is in the log"
+fi
 log "ok"

@@ -104,7 +104,7 @@ struct coap_ingest {
 
     _Atomic uint64_t requests, accepted, quarantined, not_found, not_allowed, too_large,
         unavailable, forbidden_wrong_device, forbidden_unregistered, forbidden_nosec,
-        too_large_blockwise, psk_unknown;
+        forbidden_revoked, too_large_blockwise, psk_unknown;
 };
 
 /* ---- the registry: who is registered, and each device's key ---- */
@@ -293,6 +293,16 @@ static bool sender_allowed(struct coap_ingest *ci, coap_session_t *session, cons
             strcmp(eui, device) != 0) {
             atomic_fetch_add(&ci->forbidden_wrong_device, 1);
             respond(response, COAP_RESPONSE_CODE_FORBIDDEN, "DTLS identity is another device");
+            return false;
+        }
+        /* A session outlives a change of the registry: the device removed or its key
+         * replaced since the handshake ends what the old key may do. */
+        const struct device_entry *e = device_lookup(ci, device);
+        const coap_bin_const_t *key = coap_session_get_psk_key(session);
+        if (e == NULL || e->psk_len == 0 || key == NULL || key->length != e->psk_len ||
+            CRYPTO_memcmp(key->s, e->psk, e->psk_len) != 0) {
+            atomic_fetch_add(&ci->forbidden_revoked, 1);
+            respond(response, COAP_RESPONSE_CODE_FORBIDDEN, "key revoked");
             return false;
         }
         return true;
@@ -754,6 +764,7 @@ void coap_ingest_get_stats(struct coap_ingest *ci, struct coap_ingest_stats *sta
     stats->forbidden_wrong_device = atomic_load(&ci->forbidden_wrong_device);
     stats->forbidden_unregistered = atomic_load(&ci->forbidden_unregistered);
     stats->forbidden_nosec = atomic_load(&ci->forbidden_nosec);
+    stats->forbidden_revoked = atomic_load(&ci->forbidden_revoked);
     stats->too_large_blockwise = atomic_load(&ci->too_large_blockwise);
     stats->psk_unknown = atomic_load(&ci->psk_unknown);
     stats->kernel_drops = read_kernel_drops(ci);
@@ -770,7 +781,8 @@ void coap_ingest_collect(const struct coap_ingest_stats *s, struct report *r)
     report_labelled(r, responses, "code", "4.00", ", 4.00 ", s->quarantined);
     report_labelled(r, responses, "code", "4.04", ", 4.04 ", s->not_found);
     report_labelled(r, responses, "code", "4.03", ", 4.03 ",
-                    s->forbidden_wrong_device + s->forbidden_unregistered + s->forbidden_nosec);
+                    s->forbidden_wrong_device + s->forbidden_unregistered + s->forbidden_nosec +
+                        s->forbidden_revoked);
     report_labelled(r, responses, "code", "4.05", ", 4.05 ", s->not_allowed);
     report_labelled(r, responses, "code", "4.13", ", 4.13 ", s->too_large);
     report_labelled(r, responses, "code", "5.03", ", 5.03 ", s->unavailable);
@@ -781,6 +793,7 @@ void coap_ingest_collect(const struct coap_ingest_stats *s, struct report *r)
     report_labelled(r, refused, "reason", "unregistered", ", unregistered ",
                     s->forbidden_unregistered);
     report_labelled(r, refused, "reason", "nosec", ", nosec ", s->forbidden_nosec);
+    report_labelled(r, refused, "reason", "revoked", ", key revoked ", s->forbidden_revoked);
     report_labelled(r, refused, "reason", "blockwise", ", block-wise ", s->too_large_blockwise);
     report_labelled(r, refused, "reason", "too_large", ", too large ",
                     s->too_large - s->too_large_blockwise);

@@ -74,6 +74,7 @@ struct coap_ingest_stats {
     uint64_t forbidden_wrong_device; /* a DTLS identity posting to another device's path */
     uint64_t forbidden_unregistered; /* a device the registry does not know */
     uint64_t forbidden_nosec;     /* plain CoAP while NoSec is off, or from a device with a key */
+    uint64_t forbidden_revoked;   /* a DTLS session whose key the registry no longer has */
     uint64_t too_large_blockwise; /* of too_large: a Block1 (block-wise) body, never buffered */
     uint64_t psk_unknown;         /* DTLS handshakes whose identity has no coap.psk */
     uint64_t kernel_drops;        /* datagrams the kernel dropped: receive buffer full */
