@@ -18,6 +18,15 @@
  * reply_post must not call coap_free_async (a use-after-free, valgrind shows it), while
  * receive_request, which is not a triggered call, must free the async it registered when the
  * writer refuses the frame.
+ *
+ * Who may post. Two endpoints share the context: DTLS-PSK (coap.dtls_port) and NoSec
+ * (coap.port). libcoap asks validate_psk_identity for the key of a handshake's identity (a
+ * device EUI); sender_allowed then checks each request: a DTLS session for its own EUI and
+ * a key the registry still holds, NoSec only while it is on and only for devices without a
+ * key, and either only for registered devices (unless coap.accept_unregistered). Both read
+ * the adapter's cache of the registry (struct device_entry), dropped whenever the
+ * registry's settings generation moves (registry_refresh, at most once a second). The
+ * registry connection is read-only and used from the adapter's thread only.
  */
 #include "ingest/coap.h"
 
@@ -237,7 +246,11 @@ static void respond_sized(struct coap_ingest *ci, coap_pdu_t *response, coap_pdu
         coap_add_data(response, n, (const uint8_t *)diagnostic);
 }
 
-#define respond(response, code, diagnostic) respond_sized(ci, response, code, diagnostic, 0)
+static void respond(struct coap_ingest *ci, coap_pdu_t *response, coap_pdu_code_t code,
+                    const char *diagnostic)
+{
+    respond_sized(ci, response, code, diagnostic, 0);
+}
 
 static unsigned retry_after_s(struct coap_ingest *ci)
 {
@@ -272,10 +285,10 @@ static void reply_post(struct coap_ingest *ci, struct pending_post *pp, coap_pdu
         respond_unavailable(ci, response, "journal write failed, retry later");
     } else if (t->verdict == INGEST_QUARANTINE) {
         atomic_fetch_add(&ci->quarantined, 1);
-        respond(response, COAP_RESPONSE_CODE_BAD_REQUEST, t->reason);
+        respond(ci, response, COAP_RESPONSE_CODE_BAD_REQUEST, t->reason);
     } else {
         atomic_fetch_add(&ci->accepted, 1);
-        respond(response, COAP_RESPONSE_CODE_CHANGED, NULL);
+        respond(ci, response, COAP_RESPONSE_CODE_CHANGED, NULL);
     }
     ingest_answered(ci->ingest, &pp->ticket);
     free(pp);
@@ -292,7 +305,7 @@ static bool sender_allowed(struct coap_ingest *ci, coap_session_t *session, cons
         if (id == NULL || frame_parse_device_id((const char *)id->s, id->length, eui) != 0 ||
             strcmp(eui, device) != 0) {
             atomic_fetch_add(&ci->forbidden_wrong_device, 1);
-            respond(response, COAP_RESPONSE_CODE_FORBIDDEN, "DTLS identity is another device");
+            respond(ci, response, COAP_RESPONSE_CODE_FORBIDDEN, "DTLS identity is another device");
             return false;
         }
         /* A session outlives a change of the registry: the device removed or its key
@@ -302,7 +315,7 @@ static bool sender_allowed(struct coap_ingest *ci, coap_session_t *session, cons
         if (e == NULL || e->psk_len == 0 || key == NULL || key->length != e->psk_len ||
             CRYPTO_memcmp(key->s, e->psk, e->psk_len) != 0) {
             atomic_fetch_add(&ci->forbidden_revoked, 1);
-            respond(response, COAP_RESPONSE_CODE_FORBIDDEN, "key revoked");
+            respond(ci, response, COAP_RESPONSE_CODE_FORBIDDEN, "key revoked");
             return false;
         }
         return true;
@@ -312,12 +325,12 @@ static bool sender_allowed(struct coap_ingest *ci, coap_session_t *session, cons
         ci->opts.nosec == COAP_NOSEC_OFF || (ci->opts.nosec == COAP_NOSEC_AUTO && ci->any_psk);
     if (nosec_off || (e && e->psk_len > 0)) {
         atomic_fetch_add(&ci->forbidden_nosec, 1);
-        respond(response, COAP_RESPONSE_CODE_FORBIDDEN, "use DTLS (coaps)");
+        respond(ci, response, COAP_RESPONSE_CODE_FORBIDDEN, "use DTLS (coaps)");
         return false;
     }
     if ((e == NULL || !e->registered) && !ci->opts.accept_unregistered) {
         atomic_fetch_add(&ci->forbidden_unregistered, 1);
-        respond(response, COAP_RESPONSE_CODE_FORBIDDEN, "device not registered");
+        respond(ci, response, COAP_RESPONSE_CODE_FORBIDDEN, "device not registered");
         return false;
     }
     return true;
@@ -353,12 +366,13 @@ static void receive_request(struct coap_ingest *ci, coap_session_t *session,
     struct frame_record *rec = &ci->record;
     if (parse_path(request, rec->device) != 0) {
         atomic_fetch_add(&ci->not_found, 1);
-        respond(response, COAP_RESPONSE_CODE_NOT_FOUND, "POST to /up/<device EUI, 16 hex digits>");
+        respond(ci, response, COAP_RESPONSE_CODE_NOT_FOUND,
+                "POST to /up/<device EUI, 16 hex digits>");
         return;
     }
     if (coap_pdu_get_code(request) != COAP_REQUEST_CODE_POST) {
         atomic_fetch_add(&ci->not_allowed, 1);
-        respond(response, COAP_RESPONSE_CODE_NOT_ALLOWED, "only POST");
+        respond(ci, response, COAP_RESPONSE_CODE_NOT_ALLOWED, "only POST");
         return;
     }
     /* Block1: libcoap's reassembly is off (it would buffer any amount before this check),
