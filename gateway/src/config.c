@@ -46,6 +46,7 @@ static const char *const sync_choices[] = {"full", "normal", NULL};
 static const char *const protocol_choices[] = {"5", "3.1.1", NULL};
 static const char *const profile_choices[] = {"json", NULL};
 static const char *const full_policy_choices[] = {"drop_oldest", "reject_new", NULL};
+static const char *const nosec_choices[] = {"auto", "true", "false", NULL};
 static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
 
 /* A LoRaWAN NetID: 24 bits as 1..6 hex digits. */
@@ -205,6 +206,13 @@ static const struct key keys[] = {
     UINT(coap, port, 1, 65535, "5683"),
     UINT(coap, max_payload_bytes, 1, 1024, "512"),
     UINT(coap, receive_buffer_kb, 64, 65536, "4096"),
+    CHOICE(coap, nosec, nosec_choices, "auto"),
+    STR(coap, dtls_bind, "0.0.0.0", NULL),
+    UINT(coap, dtls_port, 0, 65535, "5684"),
+    BOOL(coap, accept_unregistered, "false"),
+    UINT(coap, max_sessions, 1, 100000, "256"),
+    UINT(coap, session_idle_s, 1, 3600, "60"),
+    UINT(coap, max_handshakes, 1, 10000, "32"),
     BOOL(semtech_udp, enabled, "true"),
     STR(semtech_udp, bind, "127.0.0.1", NULL),
     UINT(semtech_udp, port, 1, 65535, "1700"),

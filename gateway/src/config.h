@@ -30,6 +30,8 @@ enum config_mqtt_protocol { CONFIG_MQTT_5 = 0, CONFIG_MQTT_3_1_1 = 1 };
 enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL = 1 };
 enum config_profile { CONFIG_PROFILE_JSON = 0 };
 enum config_full_policy { CONFIG_DROP_OLDEST = 0, CONFIG_REJECT_NEW = 1 };
+/* coap.nosec: auto is on until a device of the registry has a coap.psk, then off */
+enum config_coap_nosec { CONFIG_NOSEC_AUTO = 0, CONFIG_NOSEC_ON = 1, CONFIG_NOSEC_OFF = 2 };
 
 /* One broker connection, as the [mqtt] section describes it; [lns_mqtt] uses the same
  * block for the LoRaWAN network server's broker (see there which of its keys it has). */
@@ -75,6 +77,13 @@ struct config {
         uint32_t port;
         uint32_t max_payload_bytes;
         uint32_t receive_buffer_kb;
+        uint32_t nosec;           /* enum config_coap_nosec: plain CoAP on coap.port */
+        char dtls_bind[64];       /* CoAP over DTLS-PSK */
+        uint32_t dtls_port;       /* 0: no DTLS endpoint */
+        bool accept_unregistered; /* the commissioning window: devices not in the registry */
+        uint32_t max_sessions;    /* idle sessions libcoap keeps, NoSec and DTLS each */
+        uint32_t session_idle_s;  /* an idle session is dropped after this */
+        uint32_t max_handshakes;  /* DTLS sessions in handshake at once */
     } coap;
     struct {
         bool enabled;

@@ -63,6 +63,10 @@ static const struct device_setting_def defs[] = {
      "1 to 256 bytes of printable UTF-8"},
     {"os2iot.api_key", DEVICE_SETTING_UUID, DEVICE_SETTING_SECRET | DEVICE_SETTING_MASK_ENDS, 0, 0,
      NULL, "a UUID, 8-4-4-4-12 hex digits (OS2iot's API key of the device)"},
+    /* RFC 4279 allows longer keys; 16 bytes is what the TLS-PSK ciphersuites of RFC 7925
+     * (CoAP's DTLS profile) are sized for, 32 the most a sensor's flash sensibly holds */
+    {"coap.psk", DEVICE_SETTING_HEX, DEVICE_SETTING_SECRET, 16, 32, NULL,
+     "the device's DTLS pre-shared key, 32 to 64 hex digits (16 to 32 bytes)"},
 };
 
 #define N_DEFS (sizeof(defs) / sizeof(defs[0]))
@@ -194,6 +198,20 @@ static bool uuid_ok(const char *v, size_t len, char *norm)
     return true;
 }
 
+/* 2*min..2*max hex digits, an even number; written to norm in lower case. */
+static bool hex_ok(const char *v, size_t len, double min, double max, char *norm)
+{
+    if (len % 2 != 0 || (double)len < 2 * min || (double)len > 2 * max)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!isxdigit((unsigned char)v[i]))
+            return false;
+        norm[i] = (char)tolower((unsigned char)v[i]);
+    }
+    norm[len] = '\0';
+    return true;
+}
+
 static bool topic_ok(const char *v, size_t len)
 {
     static const char prefix[] = "devices/";
@@ -315,6 +333,10 @@ static int check(const char *key, bool derived_allowed, const char *value, size_
             break;
         case DEVICE_SETTING_UUID:
             if (uuid_ok(value, len, norm))
+                return 0;
+            break;
+        case DEVICE_SETTING_HEX:
+            if (hex_ok(value, len, d->min, d->max, norm))
                 return 0;
             break;
         case DEVICE_SETTING_TOPIC:

@@ -23,6 +23,9 @@
  *   os2iot.username       the MQTT username (port 8885)
  *   os2iot.password       the MQTT password (secret)
  *   os2iot.api_key        the GENERIC_HTTP API key, a UUID (secret)
+ *   coap.psk              the device's DTLS pre-shared key for CoAP over DTLS (port 5684),
+ *                         16..32 bytes as hex digits, stored in lower case (secret); the
+ *                         PSK identity is the device's EUI (16 hex digits)
  * `name` is stored in the devices table itself (a column, indexed); the rest are rows of
  * device_settings. Values are UTF-8 text of at most DEVICE_SETTING_VALUE_MAX bytes.
  *
@@ -53,6 +56,7 @@ enum device_setting_type {
     DEVICE_SETTING_CERT,    /* one or more PEM certificates */
     DEVICE_SETTING_KEY,     /* one unencrypted PEM private key */
     DEVICE_SETTING_TIME,    /* RFC 3339, UTC */
+    DEVICE_SETTING_HEX,     /* an even number of hex digits, min..max bytes; lower case */
 };
 
 enum device_setting_flags {

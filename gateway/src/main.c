@@ -365,6 +365,14 @@ static int start(struct gateway *gw)
                                             .max_payload_bytes = cfg->coap.max_payload_bytes,
                                             .receive_buffer_bytes =
                                                 cfg->coap.receive_buffer_kb * 1024,
+                                            .nosec = (enum coap_nosec)cfg->coap.nosec,
+                                            .dtls_bind = cfg->coap.dtls_bind,
+                                            .dtls_port = (uint16_t)cfg->coap.dtls_port,
+                                            .journal_path = cfg->journal.path,
+                                            .accept_unregistered = cfg->coap.accept_unregistered,
+                                            .max_sessions = cfg->coap.max_sessions,
+                                            .session_idle_s = cfg->coap.session_idle_s,
+                                            .max_handshakes = cfg->coap.max_handshakes,
                                             .writer = gw->writer};
         if (coap_ingest_start(&gw->coap, &copts, err, sizeof(err)) != 0) {
             log_error("%s", err);
@@ -415,9 +423,25 @@ static int start(struct gateway *gw)
                  " (packet forwarders), dedup window %" PRIu32 " ms, NetID %s",
                  cfg->semtech_udp.bind, cfg->semtech_udp.port, cfg->semtech_udp.dedup_window_ms,
                  cfg->semtech_udp.net_id);
-    if (cfg->coap.enabled)
+    if (cfg->coap.enabled) {
+        if (cfg->coap.dtls_port != 0)
+            log_info("coap: DTLS-PSK on udp %s port %" PRIu32
+                     ", PSK identity = device EUI, key = its coap.psk",
+                     cfg->coap.dtls_bind, cfg->coap.dtls_port);
+        if (cfg->coap.nosec == CONFIG_NOSEC_ON)
+            log_warn("coap: plain CoAP (NoSec, coap.nosec = true) on udp %s port %" PRIu32
+                     ": anyone on the network can post for a device without a key",
+                     cfg->coap.bind, cfg->coap.port);
+        else if (cfg->coap.nosec == CONFIG_NOSEC_AUTO)
+            log_warn("coap: plain CoAP (NoSec, coap.nosec = auto) on udp %s port %" PRIu32
+                     " until a device has a coap.psk: unauthenticated until then",
+                     cfg->coap.bind, cfg->coap.port);
+        if (cfg->coap.accept_unregistered)
+            log_warn("coap: coap.accept_unregistered = true: devices not in the registry are "
+                     "taken (the commissioning window; turn it off after)");
         log_info("coap: listening on udp %s port %" PRIu32 ", POST /up/<device-eui>",
                  cfg->coap.bind, cfg->coap.port);
+    }
     return 0;
 }
 

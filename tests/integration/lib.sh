@@ -199,6 +199,11 @@ start_sensorbro()
     [[ $args == *" semtech_udp.bind="* ]] || defaults+=(--set semtech_udp.bind=127.0.0.1)
     [[ $args == *" semtech_udp.port="* ]] || defaults+=(--set semtech_udp.port="$(free_port)")
     [[ $args == *" service.run_as_user="* ]] || defaults+=("${ROOT_KEEP_ARGS[@]}")
+    # CoAP over DTLS likewise (default 5684), on loopback. Most tests post for devices they
+    # never register: they run in the commissioning window unless they say otherwise.
+    [[ $args == *" coap.dtls_bind="* ]] || defaults+=(--set coap.dtls_bind=127.0.0.1)
+    [[ $args == *" coap.dtls_port="* ]] || defaults+=(--set coap.dtls_port="$(free_port)")
+    [[ $args == *" coap.accept_unregistered="* ]] || defaults+=(--set coap.accept_unregistered=true)
     (cd "$SB_DIR" && exec "$SENSORBRO_BIN" "${defaults[@]}" "$@") >>"$TEST_TMP/$name.log" 2>&1 &
     SB_PID=$!
     STARTED_PIDS+=("$SB_PID")

@@ -18,6 +18,7 @@ source "$(dirname "$0")/lib.sh"
 WATCHDOG_S=2
 MQTT_PORT=$(free_port)
 COAP_PORT=$(free_port)
+DTLS_PORT=$(free_port)
 SEMTECH_PORT=$(free_port)
 NOTIFY=$TEST_TMP/notify.sock
 NOTES=$TEST_TMP/notify.txt
@@ -53,6 +54,9 @@ write_config()
 [coap]
 bind = 127.0.0.1
 port = $COAP_PORT
+dtls_bind = 127.0.0.1
+dtls_port = $DTLS_PORT
+accept_unregistered = true
 [semtech_udp]
 bind = 127.0.0.1
 port = $SEMTECH_PORT

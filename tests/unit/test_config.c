@@ -146,7 +146,8 @@ static void test_file_errors(void **state)
                       ":2: log.level: expected one of error, warn, info, debug, got \"loud\"");
     expect_file_error("\n\n[coap]\nportt = 1\n",
                       ":4: coap.portt: unknown key (known in [coap]: enabled, bind, port, "
-                      "max_payload_bytes, receive_buffer_kb)");
+                      "max_payload_bytes, receive_buffer_kb, nosec, dtls_bind, dtls_port, "
+                      "accept_unregistered, max_sessions, session_idle_s, max_handshakes)");
     expect_file_error("[mqtt]\ntopic = a/{gateway}/up\n",
                       ":2: mqtt.topic: expected a topic containing {device} (one topic per "
                       "device)");

@@ -151,6 +151,12 @@ static void test_table_checks(void **state)
         {"os2iot.api_key", "0f8fad5b-d9cb-469f-a165-70867728950e", 0},
         {"os2iot.api_key", "0f8fad5b-d9cb-469f-a165-70867728950", -1},
         {"os2iot.api_key", "0f8fad5bd-9cb-469f-a165-70867728950e", -1},
+        {"coap.psk", "00112233445566778899aabbccddeeff", 0}, /* 16 bytes */
+        {"coap.psk", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 0},
+        {"coap.psk", "00112233445566778899aabbccddee", -1},    /* 15 bytes */
+        {"coap.psk", "00112233445566778899aabbccddeeff0", -1}, /* odd */
+        {"coap.psk", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00", -1},
+        {"coap.psk", "0011223344556677889zaabbccddeeff", -1},
         {"os2iot.cert", "not a certificate", -1},
         {"os2iot.key", "not a key", -1},
         {"os2iot.cert_not_after", "2030-01-01T00:00:00Z", -1}, /* derived: not by hand */
@@ -170,6 +176,14 @@ static void test_table_checks(void **state)
                      0);
     assert_string_equal(norm, "0f8fad5b-d9cb-469f-a165-70867728950e");
     assert_int_equal(check("os2iot.api_key", "topsecret-value", why), -1);
+    /* a PSK is stored in lower case, a secret: masked, its message without it */
+    assert_int_equal(device_setting_check("coap.psk", "00112233445566778899AABBCCDDEEFF", 32, norm,
+                                          sizeof(norm), why, sizeof(why)),
+                     0);
+    assert_string_equal(norm, "00112233445566778899aabbccddeeff");
+    assert_true(device_setting_find("coap.psk")->flags & DEVICE_SETTING_SECRET);
+    assert_int_equal(check("coap.psk", "deadbeefdeadbeefdeadbeefdeadbeeq", why), -1);
+    assert_null(strstr(why, "deadbeef"));
     assert_null(strstr(why, "topsecret"));
     char big[300];
     memset(big, 'p', sizeof(big) - 1);

@@ -266,8 +266,10 @@ static void test_stats_lines(void **state)
     /* every module has a line, with its figures */
     struct coap_ingest_stats cs = {.requests = 5, .accepted = 4, .unavailable = 1};
     LINE_OF(coap_ingest_collect, &cs, line);
-    assert_string_equal(line, "requests 5 (2.04 4, 4.00 0, 4.04 0, 4.05 0, 4.13 0, 5.03 1), "
-                              "kernel drops 0");
+    assert_string_equal(line,
+                        "requests 5 (2.04 4, 4.00 0, 4.04 0, 4.03 0, 4.05 0, 4.13 0, 5.03 "
+                        "1), refused: wrong device 0, unregistered 0, nosec 0, key revoked "
+                        "0, block-wise 0, too large 0, unknown PSK identity 0, kernel drops 0");
     struct journal_writer_stats ws = {
         .frames_committed = 90, .transactions = 12, .used_bytes = 3 * 1048576 / 2, .full = true};
     LINE_OF(journal_writer_collect, &ws, line);

@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "util/clock.h"
 #include "util/hex.h"
@@ -31,10 +32,12 @@
 #include "lorawan/registry.h"
 #include "ctl_util.h"
 
-#define LABEL_PREFIX     "label."
-#define MAX_LABELS       32
-#define MAX_SET_ARGS     64
-#define EXPIRY_WARN_DAYS 30
+#define LABEL_PREFIX        "label."
+#define MAX_LABELS          32
+#define MAX_SET_ARGS        64
+#define EXPIRY_WARN_DAYS    30
+#define PSK_KEY             "coap.psk"
+#define PSK_GENERATED_BYTES 16 /* RFC 7925's PSK ciphersuites are 128-bit */
 
 static bool parse_key(const char *what, const char *text, uint8_t key[REGISTRY_KEY_SIZE])
 {
@@ -113,12 +116,64 @@ static bool parse_label(const char *text, char key[DEVICE_SETTING_KEY_MAX + 1], 
     return false;
 }
 
+/* --psk-file FILE|- (opt 'p': the first line of FILE, out of ps and the history) or
+ * --psk generate (opt 'g': 16 random bytes from OpenSSL's CSPRNG). The value goes into
+ * *buf (owned by the caller: ctl_free_secret); *generated says whether to print it once. */
+static bool psk_option(const char *who, int opt, const char *arg, char **buf, size_t *len,
+                       bool *generated)
+{
+    if (*buf != NULL) {
+        fprintf(stderr, "sensorbroctl %s: give --psk-file or --psk generate once\n", who);
+        return false;
+    }
+    if (opt == 'p') {
+        bool others;
+        if (ctl_read_file(who, PSK_KEY, arg, DEVICE_SETTING_VALUE_MAX, buf, len, &others) != 0)
+            return false;
+        if (others)
+            fprintf(stderr, "sensorbroctl %s: warning: %s is readable by others (chmod 600 it)\n",
+                    who, arg);
+        while (*len > 0 && ((*buf)[*len - 1] == '\n' || (*buf)[*len - 1] == '\r'))
+            (*buf)[--*len] = '\0';
+        return true;
+    }
+    if (strcmp(arg, "generate") != 0) {
+        /* not echoed: it may be a key someone typed where the file name goes */
+        fprintf(stderr,
+                "sensorbroctl %s: --psk: expected \"generate\" (a key of your own: --psk-file "
+                "FILE|-, which keeps it out of ps and the shell's history)\n",
+                who);
+        return false;
+    }
+    uint8_t key[PSK_GENERATED_BYTES];
+    *buf = malloc(2 * sizeof(key) + 1);
+    if (*buf == NULL || RAND_bytes(key, sizeof(key)) != 1) {
+        fprintf(stderr, "sensorbroctl %s: --psk generate: no random bytes from OpenSSL\n", who);
+        OPENSSL_cleanse(key, sizeof(key));
+        return false;
+    }
+    for (size_t i = 0; i < sizeof(key); i++)
+        snprintf(*buf + 2 * i, 3, "%02x", key[i]);
+    OPENSSL_cleanse(key, sizeof(key));
+    *len = 2 * sizeof(key);
+    *generated = true;
+    return true;
+}
+
+/* The one time a generated key is shown: on stdout, for the device's provisioning. */
+static void print_generated_psk(const char *eui, const char *psk)
+{
+    printf("coap.psk of %s (shown only now; put it on the device, DTLS identity %s):\n%s\n", eui,
+           eui, psk);
+}
+
 static const struct option add_opts[] = {
     {"dev-eui", required_argument, NULL, 'e'},   {"dev-addr", required_argument, NULL, 'a'},
     {"nwk-s-key", required_argument, NULL, 'N'}, {"app-s-key", required_argument, NULL, 'A'},
     {"join-eui", required_argument, NULL, 'J'},  {"app-key", required_argument, NULL, 'K'},
     {"keys-file", required_argument, NULL, 'f'}, {"name", required_argument, NULL, 'n'},
-    {"label", required_argument, NULL, 'l'},     {NULL, 0, NULL, 0}};
+    {"label", required_argument, NULL, 'l'},     {"psk-file", required_argument, NULL, 'p'},
+    {"psk", required_argument, NULL, 'g'},       {NULL, 0, NULL, 0}};
 
 static const char *activation_name(enum registry_activation a)
 {
@@ -133,8 +188,11 @@ static int cmd_add(struct ctl *ctl, int argc, char **argv)
     bool has_eui = false, has_addr = false, has_join = false;
     const char *keys_file = NULL;
     static char label_keys[MAX_LABELS][DEVICE_SETTING_KEY_MAX + 1];
-    struct registry_change labels[MAX_LABELS];
+    struct registry_change labels[MAX_LABELS + 1]; /* and coap.psk */
     size_t n_labels = 0;
+    char *psk = NULL;
+    size_t psk_len = 0;
+    bool psk_generated = false;
     int rc = EXIT_USAGE;
     int opt;
     optind = 0; /* 0: glibc re-initialises, so options may follow arguments */
@@ -194,6 +252,10 @@ static int cmd_add(struct ctl *ctl, int argc, char **argv)
             n_labels += ok;
             break;
         }
+        case 'p':
+        case 'g':
+            ok = psk_option("device add", opt, optarg, &psk, &psk_len, &psk_generated);
+            break;
         default:
             ok = false;
         }
@@ -232,11 +294,14 @@ static int cmd_add(struct ctl *ctl, int argc, char **argv)
     memcpy(dev.app_s_key, keys.app_s_key, REGISTRY_KEY_SIZE);
     memcpy(dev.app_key, keys.app_key, REGISTRY_KEY_SIZE);
 
+    if (psk)
+        labels[n_labels++] = (struct registry_change){PSK_KEY, psk, psk_len};
+
     rc = EXIT_FAILURE;
     struct registry *r;
     if (open_registry(ctl->journal_path, false, &r) != 0)
         goto out;
-    /* the device and its labels in one transaction: both or neither */
+    /* the device, its labels and its key in one transaction: all or none */
     bool exists = false, found = false;
     if (registry_begin(r) != 0 || registry_add(r, &dev, &exists) != 0 ||
         registry_change_settings(r, dev.dev_eui, NULL, labels, n_labels, &found) != 0 ||
@@ -248,10 +313,13 @@ static int cmd_add(struct ctl *ctl, int argc, char **argv)
                abp    ? "ABP"
                : otaa ? "OTAA"
                       : "activation none: a CoAP or LNS device, no LoRaWAN keys");
+        if (psk_generated)
+            print_generated_psk(dev.dev_eui, psk);
         rc = EXIT_SUCCESS;
     }
     registry_close(r);
 out:
+    ctl_free_secret(psk, psk_len);
     OPENSSL_cleanse(&keys, sizeof(keys));
     OPENSSL_cleanse(&dev, sizeof(dev));
     return rc;
@@ -575,6 +643,8 @@ static bool add_argument(struct set_args *a, const char *arg)
 
 static const struct option set_opts[] = {{"password-file", required_argument, NULL, 'P'},
                                          {"api-key-file", required_argument, NULL, 'K'},
+                                         {"psk-file", required_argument, NULL, 'p'},
+                                         {"psk", required_argument, NULL, 'g'},
                                          {NULL, 0, NULL, 0}};
 
 /* What `device set` says it did: the keys, and the certificate's expiry. */
@@ -609,6 +679,9 @@ static int cmd_set(struct ctl *ctl, int argc, char **argv)
     static struct set_args a;
     memset(&a, 0, sizeof(a));
     int rc = EXIT_USAGE, opt;
+    char *psk = NULL;
+    size_t psk_len = 0;
+    bool psk_generated = false;
     optind = 0; /* 0: glibc re-initialises, so options may follow arguments */
     while ((opt = getopt_long(argc, argv, "", set_opts, NULL)) != -1) {
         bool ok = false;
@@ -616,12 +689,24 @@ static int cmd_set(struct ctl *ctl, int argc, char **argv)
             ok = add_from_file(&a, "os2iot.password", optarg, true);
         else if (opt == 'K')
             ok = add_from_file(&a, "os2iot.api_key", optarg, true);
+        else if (opt == 'p' || opt == 'g')
+            ok = psk_option("device set", opt, optarg, &psk, &psk_len, &psk_generated);
         if (!ok)
             goto out;
     }
+    if (psk) {
+        if (a.n == MAX_SET_ARGS)
+            goto out;
+        size_t i = a.n++;
+        snprintf(a.keys[i], sizeof(a.keys[i]), "%s", PSK_KEY);
+        a.owned[i] = psk; /* freed with the others */
+        a.owned_len[i] = psk_len;
+        a.changes[i] = (struct registry_change){a.keys[i], psk, psk_len};
+        psk = NULL;
+    }
     if (argc - optind < 1 || (argc - optind < 2 && a.n == 0)) {
         fprintf(stderr, "usage: sensorbroctl device set DEV-EUI KEY=VALUE... [--password-file "
-                        "FILE|-] [--api-key-file FILE|-]\n");
+                        "FILE|-] [--api-key-file FILE|-] [--psk-file FILE|- | --psk generate]\n");
         goto out;
     }
     char eui[FRAME_DEVICE_ID_SIZE];
@@ -648,10 +733,14 @@ static int cmd_set(struct ctl *ctl, int argc, char **argv)
                 eui, eui);
     } else {
         print_set(r, eui, &a);
+        for (size_t i = 0; psk_generated && i < a.n; i++)
+            if (strcmp(a.changes[i].key, PSK_KEY) == 0)
+                print_generated_psk(eui, a.changes[i].value);
         rc = EXIT_SUCCESS;
     }
     registry_close(r);
 out:
+    ctl_free_secret(psk, psk_len);
     set_args_free(&a);
     return rc;
 }
@@ -821,7 +910,7 @@ const struct ctl_command device_commands[] = {
     {"device add",
      "--dev-eui EUI [ABP: --dev-addr HEX8 --nwk-s-key K --app-s-key K |\n"
      "OTAA: --join-eui EUI --app-key K] [--keys-file FILE|-]\n"
-     "[--name NAME] [--label KEY=VALUE]...",
+     "[--name NAME] [--label KEY=VALUE]...\n[--psk-file FILE|- | --psk generate]",
      "register a device: LoRaWAN (ABP, OTAA), CoAP or LNS",
      "Register a device. With ABP or OTAA keys it is a LoRaWAN device of the edge\n"
      "network server, activated by personalisation (ABP) or over the air (OTAA).\n"
@@ -840,7 +929,11 @@ const struct ctl_command device_commands[] = {
      "                      safer than the options\n"
      "  --name NAME         a name for people and OS2iot, at most 63 bytes\n"
      "  --label KEY=VALUE   a label (repeatable), e.g. --label room=1.12: the\n"
-     "                      setting label.KEY\n",
+     "                      setting label.KEY\n"
+     "  --psk-file FILE|-   the CoAP DTLS pre-shared key (coap.psk, 32..64 hex\n"
+     "                      digits) from the first line of FILE or stdin\n"
+     "  --psk generate      a new random 16-byte key, printed once; the DTLS\n"
+     "                      identity is the DevEUI\n",
      "", add_opts, cmd_add},
     {"device list", "[--json]", "list the registered devices",
      "List the registered devices: EUI, activation, DevAddr, last uplink frame\n"
@@ -854,7 +947,9 @@ const struct ctl_command device_commands[] = {
      "downlinks, and its settings. Keys show as their first and last byte only,\n"
      "secret settings as their length, certificates as their name and expiry.\n",
      "", NULL, cmd_show},
-    {"device set", "DEV-EUI KEY=VALUE... [--password-file FILE|-]\n[--api-key-file FILE|-]",
+    {"device set",
+     "DEV-EUI KEY=VALUE... [--password-file FILE|-]\n[--api-key-file FILE|-] [--psk-file "
+     "FILE|- | --psk generate]",
      "set settings of a device: its OS2iot mapping, name, labels",
      "Set settings of a registered device, all or none (each value is checked;\n"
      "an error names the key and what it expects). Keys:\n"
@@ -872,13 +967,16 @@ const struct ctl_command device_commands[] = {
      "  os2iot.username=TEXT       its MQTT username (password login)\n"
      "  os2iot.password=TEXT       its MQTT password (secret)\n"
      "  os2iot.api_key=UUID        its GENERIC_HTTP API key (secret)\n"
+     "  coap.psk=HEX               its CoAP DTLS key, 16..32 bytes (secret)\n"
      "The key must belong to the certificate; the certificate's expiry is kept\n"
      "(os2iot.cert_not_after). PEM files are copied into the registry (the\n"
      "daemon cannot read files outside /var/lib/sensorbro).\n"
      "\n"
      "  --password-file FILE|-  os2iot.password from the first line of FILE or\n"
      "                          stdin, out of ps and the shell's history\n"
-     "  --api-key-file FILE|-   os2iot.api_key likewise\n",
+     "  --api-key-file FILE|-   os2iot.api_key likewise\n"
+     "  --psk-file FILE|-       coap.psk likewise\n"
+     "  --psk generate          coap.psk: a new random key, printed once\n",
      "", set_opts, cmd_set},
     {"device unset", "DEV-EUI KEY...", "remove settings of a device",
      "Remove settings of a device (KEY as for device set); FAMILY.* removes every\n"

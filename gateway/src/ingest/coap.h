@@ -8,8 +8,19 @@
  *   4.00 Bad Request  the payload is not a valid Uplink; it was committed to quarantine with
  *                     the reason, which is also the response's diagnostic payload
  *   4.04 Not Found    any path other than /up/<16 hex digits>
+ *   4.03 Forbidden    the sender may not post for this device: a DTLS identity (the
+ *                     device's EUI) posting to another device's path; plain CoAP while
+ *                     NoSec is off, or for a device that has a coap.psk (it must use
+ *                     DTLS); a device the registry does not know, unless
+ *                     coap.accept_unregistered
  *   4.05 Not Allowed  any method other than POST on /up/<eui>
- *   4.13 Too Large    payload over coap.max_payload_bytes (Size1 says the limit)
+ *   4.13 Too Large    payload over coap.max_payload_bytes (Size1 says the limit), or any
+ *                     block-wise (Block1) body: libcoap's reassembly is off, so no body is
+ *                     ever buffered across datagrams; a body fits one datagram
+ * No reply is larger than its request (no amplification of spoofed sources): the
+ * diagnostic payload is cut to fit. DTLS (port 5684): the PSK identity is the device's EUI,
+ * the key its coap.psk from the registry, looked up in libcoap's handshake (cached, the
+ * cache dropped when the registry's settings generation changes).
  *   5.03 Unavailable  the journal's queue is full or a commit failed (Max-Age: retry
  *                     after 2-8 s, random, so that turned-away senders spread out)
  * The decode, the journal writer and the wait for the commit are the ingest core's
@@ -31,23 +42,42 @@
 
 #include "store/journal_writer.h"
 
+/* Plain CoAP (NoSec) on opts.port: auto is on until a device of the registry has a
+ * coap.psk, then off (re-read when the registry changes). */
+enum coap_nosec { COAP_NOSEC_AUTO = 0, COAP_NOSEC_ON = 1, COAP_NOSEC_OFF = 2 };
+
 struct coap_ingest_options {
     const char *bind; /* local address, e.g. "0.0.0.0" or "::" */
-    uint16_t port;
+    uint16_t port;    /* NoSec; not bound when nosec is COAP_NOSEC_OFF */
+    enum coap_nosec nosec;
+    const char *dtls_bind;
+    uint16_t dtls_port;            /* CoAP over DTLS-PSK; 0: none */
+    const char *journal_path;      /* the registry: who is registered, each device's coap.psk */
+    bool accept_unregistered;      /* take devices the registry does not know (commissioning) */
+    uint32_t max_sessions;         /* idle sessions libcoap keeps per endpoint */
+    uint32_t session_idle_s;       /* an idle session is freed after this */
+    uint32_t max_handshakes;       /* DTLS sessions in handshake at once */
     size_t max_payload_bytes;      /* at most FRAME_MAX_PAYLOAD_BYTES */
     uint32_t receive_buffer_bytes; /* kernel UDP receive buffer to ask for */
     struct journal_writer *writer;
 };
 
 struct coap_ingest_stats {
-    uint64_t requests;     /* every request handled */
-    uint64_t accepted;     /* 2.04 */
-    uint64_t quarantined;  /* 4.00 */
-    uint64_t not_found;    /* 4.04 */
-    uint64_t not_allowed;  /* 4.05 */
-    uint64_t too_large;    /* 4.13 */
-    uint64_t unavailable;  /* 5.03 */
-    uint64_t kernel_drops; /* datagrams the kernel dropped: receive buffer full */
+    uint64_t requests;    /* every request handled */
+    uint64_t accepted;    /* 2.04 */
+    uint64_t quarantined; /* 4.00 */
+    uint64_t not_found;   /* 4.04 */
+    uint64_t not_allowed; /* 4.05 */
+    uint64_t too_large;   /* 4.13 */
+    uint64_t unavailable; /* 5.03 */
+    /* 4.03 Forbidden, by reason */
+    uint64_t forbidden_wrong_device; /* a DTLS identity posting to another device's path */
+    uint64_t forbidden_unregistered; /* a device the registry does not know */
+    uint64_t forbidden_nosec;     /* plain CoAP while NoSec is off, or from a device with a key */
+    uint64_t forbidden_revoked;   /* a DTLS session whose key the registry no longer has */
+    uint64_t too_large_blockwise; /* of too_large: a Block1 (block-wise) body, never buffered */
+    uint64_t psk_unknown;         /* DTLS handshakes whose identity has no coap.psk */
+    uint64_t kernel_drops;        /* datagrams the kernel dropped: receive buffer full */
 };
 
 struct coap_ingest;
