@@ -65,6 +65,35 @@ struct config_mqtt {
     uint32_t max_rate; /* publishes per second at most; 0: no limit */
 };
 
+/* The os2iot-http output (output/os2iot_http_output.h): OS2iot's generic HTTP receiver.
+ * Each device's frames are POSTed to url?apiKey=<the device's os2iot.api_key>. */
+struct config_os2iot_http {
+    char url[CONFIG_PATH_SIZE];     /* https://<os2iot>/api/v1/receive-data */
+    char ca_file[CONFIG_PATH_SIZE]; /* "": the system's CAs */
+    bool allow_insecure;            /* http:// to a host that is not loopback */
+    uint32_t connect_timeout_ms;
+    uint32_t timeout_ms;   /* a whole request */
+    uint32_t retry_min_ms; /* 5xx, timeouts and connection errors back off between these */
+    uint32_t retry_max_ms;
+    uint32_t refused_retry_s; /* a device answered 4xx is tried again this often */
+};
+
+enum config_output_type { CONFIG_OUTPUT_MQTT = 0, CONFIG_OUTPUT_OS2IOT_HTTP = 1 };
+
+#define CONFIG_MAX_OUTPUTS     7  /* [output NAME] sections; with [mqtt] the writer's 8 */
+#define CONFIG_OUTPUT_MAX_KEYS 40 /* room in an output's origin table */
+
+/* An [output NAME] section: an output of its own, named NAME (its progress in the journal,
+ * so keep the name), of the type its first key names. Only the keys of that type apply. */
+struct config_output {
+    char name[64];
+    uint32_t type; /* enum config_output_type */
+    int line;      /* of its type key */
+    struct config_mqtt mqtt;
+    struct config_os2iot_http http;
+    int origin[CONFIG_OUTPUT_MAX_KEYS]; /* like config.origin.line, per output key */
+};
+
 struct config {
     struct {
         char id[64]; /* names this gateway in topics and messages */
@@ -127,6 +156,9 @@ struct config {
     struct {
         uint32_t level; /* enum log_level */
     } log;
+    /* [output NAME] sections, in the file's order (not settable with --set). */
+    struct config_output outputs[CONFIG_MAX_OUTPUTS];
+    unsigned n_outputs;
     /* Where each key's value came from, indexed like config.c's table of keys. */
     struct {
         char file[CONFIG_PATH_SIZE]; /* the file loaded, "" when none */
