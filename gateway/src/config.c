@@ -45,7 +45,7 @@ struct key {
 
 static const char *const sync_choices[] = {"full", "normal", NULL};
 static const char *const protocol_choices[] = {"5", "3.1.1", NULL};
-static const char *const profile_choices[] = {"json", NULL};
+static const char *const profile_choices[] = {"json", "senml", NULL};
 static const char *const full_policy_choices[] = {"drop_oldest", "reject_new", NULL};
 static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
 static const char *const output_type_choices[] = {"mqtt", "os2iot-http", NULL};
@@ -324,6 +324,7 @@ static const struct key output_keys[] = {
     O_UINT(OUT_MQTT, reconnect_min_ms, mqtt.broker.reconnect_min_ms, 10, 3600000, "1000"),
     O_UINT(OUT_MQTT, reconnect_max_ms, mqtt.broker.reconnect_max_ms, 10, 3600000, "60000"),
     O_UINT(OUT_MQTT, max_rate, mqtt.max_rate, 0, 1000000, "0"),
+    O_CHOICE(OUT_MQTT, profile, mqtt.profile, profile_choices, "json"),
     O_STR(OUT_HTTP, url, http.url, "", NULL),
     O_STR(OUT_HTTP, ca_file, http.ca_file, "", NULL),
     O_BOOL(OUT_HTTP, allow_insecure, http.allow_insecure, "false"),
@@ -929,6 +930,7 @@ static int finish(struct config *cfg, char err[CONFIG_ERROR_SIZE], bool *located
     struct config_broker *mqtt = &cfg->mqtt.broker, *lns = &cfg->lns_mqtt.broker;
     if (cfg->gateway.id[0] == '\0')
         gateway_id_from_hostname(cfg->gateway.id, sizeof(cfg->gateway.id));
+    cfg->mqtt.profile = cfg->render.profile; /* [render] is the [mqtt] output's format */
     if (mqtt->client_id[0] == '\0')
         snprintf(mqtt->client_id, sizeof(mqtt->client_id), "sensorbro-%.100s", cfg->gateway.id);
     if (secure_broker(cfg, mqtt, "mqtt", err, located) != 0 ||

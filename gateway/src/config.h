@@ -28,7 +28,7 @@
 
 enum config_mqtt_protocol { CONFIG_MQTT_5 = 0, CONFIG_MQTT_3_1_1 = 1 };
 enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL = 1 };
-enum config_profile { CONFIG_PROFILE_JSON = 0 };
+enum config_profile { CONFIG_PROFILE_JSON = 0, CONFIG_PROFILE_SENML = 1 };
 enum config_full_policy { CONFIG_DROP_OLDEST = 0, CONFIG_REJECT_NEW = 1 };
 
 /* One broker connection, as the [mqtt] section describes it; [lns_mqtt] uses the same
@@ -63,6 +63,7 @@ struct config_mqtt {
     char status_topic[256]; /* "": no status messages and no will */
     uint32_t max_inflight;
     uint32_t max_rate; /* publishes per second at most; 0: no limit */
+    uint32_t profile;  /* enum config_profile; [mqtt]'s is [render]'s, copied by config_finish */
 };
 
 /* The os2iot-http output (output/os2iot_http_output.h): OS2iot's generic HTTP receiver.

@@ -228,7 +228,7 @@ static void test_output_sections(void **state)
                          write_file("[output os2iot]\ntype = os2iot-http\nurl = "
                                     "https://os2iot.example.dk/api/v1/receive-data\n"
                                     "timeout_ms = 3000\n\n[output backup]\ntype = mqtt\nhost = "
-                                    "127.0.0.1\nport = 1999\n"),
+                                    "127.0.0.1\nport = 1999\nprofile = senml\n"),
                          err),
         0);
     assert_int_equal(config_finish(&cfg, err), 0);
@@ -239,7 +239,9 @@ static void test_output_sections(void **state)
     assert_int_equal(cfg.outputs[0].http.retry_max_ms, 60000);
     assert_string_equal(cfg.outputs[1].name, "backup");
     assert_int_equal(cfg.outputs[1].mqtt.broker.port, 1999);
-    assert_false(cfg.outputs[1].mqtt.broker.tls); /* loopback */
+    assert_int_equal(cfg.outputs[1].mqtt.profile, CONFIG_PROFILE_SENML);
+    assert_int_equal(cfg.mqtt.profile, CONFIG_PROFILE_JSON); /* [render]'s */
+    assert_false(cfg.outputs[1].mqtt.broker.tls);            /* loopback */
     assert_string_equal(cfg.outputs[1].mqtt.status_topic, "");
     assert_string_equal(cfg.outputs[1].mqtt.topic, "sensorbro/{gateway}/{device}/up");
     assert_non_null(strstr(cfg.outputs[1].mqtt.broker.client_id, "-backup"));
