@@ -353,6 +353,12 @@ static bool deliver_one(struct os2iot_http *o, const struct journal_frame *f)
                       delay);
         o->paused_until_mono_ms = clock_mono_ms() + (int64_t)delay;
         o->cursor = f->id - 1;
+        /* A held device that was due in this pass may have frames before the cursor that
+         * the pass did not reach: due again, so that the next pass starts from 0 (else its
+         * later frames would go before its earlier ones). */
+        for (size_t i = 0; i < o->n_held; i++)
+            if (o->held[i].retry_mono_ms == -1)
+                o->held[i].retry_mono_ms = 0;
         return false;
     }
     case POST_STOPPED:
