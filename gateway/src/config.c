@@ -40,14 +40,16 @@ struct key {
     const char *const *choices; /* KEY_CHOICE: NULL-terminated; stored as the index */
     const char *def;            /* default, as text */
     int (*check)(const char *value, char *why, size_t why_size);
+    unsigned types; /* output keys: the output types (1u << enum config_output_type) */
 };
 
 static const char *const sync_choices[] = {"full", "normal", NULL};
 static const char *const protocol_choices[] = {"5", "3.1.1", NULL};
-static const char *const profile_choices[] = {"json", NULL};
+static const char *const profile_choices[] = {"json", "senml", NULL};
 static const char *const full_policy_choices[] = {"drop_oldest", "reject_new", NULL};
 static const char *const nosec_choices[] = {"auto", "true", "false", NULL};
 static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
+static const char *const output_type_choices[] = {"mqtt", "os2iot-http", NULL};
 
 /* A LoRaWAN NetID: 24 bits as 1..6 hex digits. */
 static int check_net_id(const char *value, char *why, size_t why_size)
@@ -164,24 +166,24 @@ static int check_downlink_topic(const char *value, char *why, size_t why_size)
 #define STR_AT(sec, field, path, def, check)                                                       \
     {                                                                                              \
 #sec, #field, KEY_STRING, offsetof(struct config, path), FIELD_SIZE(path), 0, 0, NULL,     \
-            def, check                                                                             \
+            def, check, 0                                                                          \
     }
 #define SECRET_AT(sec, field, path)                                                                \
     {                                                                                              \
 #sec, #field, KEY_SECRET, offsetof(struct config, path), FIELD_SIZE(path), 0, 0, NULL, "", \
-            NULL                                                                                   \
+            NULL, 0                                                                                \
     }
 #define BOOL_AT(sec, field, path, def)                                                             \
     {                                                                                              \
-#sec, #field, KEY_BOOL, offsetof(struct config, path), 0, 0, 0, NULL, def, NULL            \
+#sec, #field, KEY_BOOL, offsetof(struct config, path), 0, 0, 0, NULL, def, NULL, 0         \
     }
 #define UINT_AT(sec, field, path, lo, hi, def)                                                     \
     {                                                                                              \
-#sec, #field, KEY_UINT, offsetof(struct config, path), 0, lo, hi, NULL, def, NULL          \
+#sec, #field, KEY_UINT, offsetof(struct config, path), 0, lo, hi, NULL, def, NULL, 0       \
     }
 #define CHOICE_AT(sec, field, path, choices, def)                                                  \
     {                                                                                              \
-#sec, #field, KEY_CHOICE, offsetof(struct config, path), 0, 0, 0, choices, def, NULL       \
+#sec, #field, KEY_CHOICE, offsetof(struct config, path), 0, 0, 0, choices, def, NULL, 0    \
     }
 
 /* Most keys are stored at sec.field ... */
@@ -278,6 +280,73 @@ static const struct key keys[] = {
     STR(service, run_as_user, "sensorbro", check_user_name),
 };
 
+/* The keys of an [output NAME] section, stored in its struct config_output; each applies to
+ * the output types in its mask. A name may appear once per type (ca_file). */
+#define OUT_MQTT          (1u << CONFIG_OUTPUT_MQTT)
+#define OUT_HTTP          (1u << CONFIG_OUTPUT_OS2IOT_HTTP)
+#define OFIELD_SIZE(path) sizeof(((struct config_output *)0)->path)
+#define O_STR(types, field, path, def, check)                                                      \
+    {                                                                                              \
+        "output", #field, KEY_STRING, offsetof(struct config_output, path), OFIELD_SIZE(path), 0,  \
+            0, NULL, def, check, types                                                             \
+    }
+#define O_SECRET(types, field, path)                                                               \
+    {                                                                                              \
+        "output", #field, KEY_SECRET, offsetof(struct config_output, path), OFIELD_SIZE(path), 0,  \
+            0, NULL, "", NULL, types                                                               \
+    }
+#define O_BOOL(types, field, path, def)                                                            \
+    {                                                                                              \
+        "output", #field, KEY_BOOL, offsetof(struct config_output, path), 0, 0, 0, NULL, def,      \
+            NULL, types                                                                            \
+    }
+#define O_UINT(types, field, path, lo, hi, def)                                                    \
+    {                                                                                              \
+        "output", #field, KEY_UINT, offsetof(struct config_output, path), 0, lo, hi, NULL, def,    \
+            NULL, types                                                                            \
+    }
+#define O_CHOICE(types, field, path, choices, def)                                                 \
+    {                                                                                              \
+        "output", #field, KEY_CHOICE, offsetof(struct config_output, path), 0, 0, 0, choices, def, \
+            NULL, types                                                                            \
+    }
+
+static const struct key output_keys[] = {
+    O_CHOICE(OUT_MQTT | OUT_HTTP, type, type, output_type_choices, "mqtt"),
+    O_STR(OUT_MQTT, host, mqtt.broker.host, "localhost", check_host),
+    O_UINT(OUT_MQTT, port, mqtt.broker.port, 1, 65535, "1883"),
+    O_CHOICE(OUT_MQTT, protocol, mqtt.broker.protocol, protocol_choices, "5"),
+    O_STR(OUT_MQTT, client_id, mqtt.broker.client_id, "", NULL),
+    O_STR(OUT_MQTT, username, mqtt.broker.username, "", NULL),
+    O_SECRET(OUT_MQTT, password, mqtt.broker.password),
+    O_BOOL(OUT_MQTT, tls, mqtt.broker.tls, "false"), /* unset: decided from the host */
+    O_BOOL(OUT_MQTT, allow_insecure, mqtt.broker.allow_insecure, "false"),
+    O_STR(OUT_MQTT, ca_file, mqtt.broker.ca_file, "", NULL),
+    O_STR(OUT_MQTT, cert_file, mqtt.broker.cert_file, "", NULL),
+    O_STR(OUT_MQTT, key_file, mqtt.broker.key_file, "", NULL),
+    O_STR(OUT_MQTT, topic, mqtt.topic, "sensorbro/{gateway}/{device}/up", check_data_topic),
+    /* "" by default: [mqtt] has the gateway's status topic; two writers would fight */
+    O_STR(OUT_MQTT, status_topic, mqtt.status_topic, "", check_status_topic),
+    O_UINT(OUT_MQTT, keepalive_s, mqtt.broker.keepalive_s, 5, 3600, "30"),
+    O_UINT(OUT_MQTT, connect_timeout_s, mqtt.broker.connect_timeout_s, 1, 300, "10"),
+    O_UINT(OUT_MQTT, max_inflight, mqtt.max_inflight, 1, 65535, "32"),
+    O_UINT(OUT_MQTT, reconnect_min_ms, mqtt.broker.reconnect_min_ms, 10, 3600000, "1000"),
+    O_UINT(OUT_MQTT, reconnect_max_ms, mqtt.broker.reconnect_max_ms, 10, 3600000, "60000"),
+    O_UINT(OUT_MQTT, max_rate, mqtt.max_rate, 0, 1000000, "0"),
+    O_CHOICE(OUT_MQTT, profile, mqtt.profile, profile_choices, "json"),
+    O_STR(OUT_HTTP, url, http.url, "", NULL),
+    O_STR(OUT_HTTP, ca_file, http.ca_file, "", NULL),
+    O_BOOL(OUT_HTTP, allow_insecure, http.allow_insecure, "false"),
+    O_UINT(OUT_HTTP, connect_timeout_ms, http.connect_timeout_ms, 100, 300000, "5000"),
+    O_UINT(OUT_HTTP, timeout_ms, http.timeout_ms, 100, 600000, "10000"),
+    O_UINT(OUT_HTTP, retry_min_ms, http.retry_min_ms, 10, 3600000, "1000"),
+    O_UINT(OUT_HTTP, retry_max_ms, http.retry_max_ms, 10, 3600000, "60000"),
+    O_UINT(OUT_HTTP, refused_retry_s, http.refused_retry_s, 1, 86400, "300"),
+};
+
+#define N_OUTPUT_KEYS (sizeof(output_keys) / sizeof(output_keys[0]))
+_Static_assert(N_OUTPUT_KEYS <= CONFIG_OUTPUT_MAX_KEYS, "raise CONFIG_OUTPUT_MAX_KEYS");
+
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(N_KEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS: struct config records an "
                                           "origin per key");
@@ -342,10 +411,9 @@ static bool file_expressible(const char *text)
 }
 
 /* Stores text into the key's field. Returns 0, or -1 with what was expected in why. */
-static int set_value(struct config *cfg, const struct key *k, const char *text, char *why,
-                     size_t why_size)
+static int set_value(void *base, const struct key *k, const char *text, char *why, size_t why_size)
 {
-    char *field = (char *)cfg + k->offset;
+    char *field = (char *)base + k->offset;
     switch (k->type) {
     case KEY_STRING:
     case KEY_SECRET: {
@@ -415,6 +483,114 @@ static int set_value(struct config *cfg, const struct key *k, const char *text, 
     return -1;
 }
 
+/* The row of an output key for type, and whether the name is a key of any type. */
+static const struct key *find_output_key(const char *name, uint32_t type, bool *other_type)
+{
+    *other_type = false;
+    for (size_t i = 0; i < N_OUTPUT_KEYS; i++) {
+        if (strcmp(output_keys[i].name, name) != 0)
+            continue;
+        if (output_keys[i].types & (1u << type))
+            return &output_keys[i];
+        *other_type = true;
+    }
+    return NULL;
+}
+
+static void list_output_keys(uint32_t type, char *out, size_t out_size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < N_OUTPUT_KEYS && used < out_size; i++)
+        if (output_keys[i].types & (1u << type))
+            used += (size_t)snprintf(out + used, out_size - used, "%s%s", used ? ", " : "",
+                                     output_keys[i].name);
+}
+
+/* One key of an [output NAME] section. Its first key must be type: it says which keys
+ * follow and gives them their defaults. */
+static int apply_output(struct config *cfg, const char *section, const char *key, const char *value,
+                        int line, char *err, size_t err_size)
+{
+    const char *name = section[6] == ' ' ? section + 7 : "";
+    char why[256];
+    if (line < 0) {
+        snprintf(err, err_size, "[%s]: --set does not reach [output NAME] sections; edit the file",
+                 section);
+        return -1;
+    }
+    if (name[0] == '\0' || strlen(name) >= sizeof(cfg->outputs[0].name) ||
+        check_topic_word(name, why, sizeof(why)) != 0) {
+        snprintf(err, err_size,
+                 "[%s]: expected [output NAME] with NAME 1 to %zu letters, digits, '.', '_' or "
+                 "'-'",
+                 section, sizeof(cfg->outputs[0].name) - 1);
+        return -1;
+    }
+    if (strcmp(name, "mqtt") == 0) {
+        snprintf(err, err_size, "[output mqtt]: the name mqtt is the [mqtt] section's output");
+        return -1;
+    }
+    struct config_output *o = NULL;
+    for (unsigned i = 0; i < cfg->n_outputs; i++)
+        if (strcmp(cfg->outputs[i].name, name) == 0)
+            o = &cfg->outputs[i];
+    if (o == NULL) {
+        if (strcmp(key, "type") != 0) {
+            snprintf(err, err_size,
+                     "output %s.%s: the first key of [output %s] must be type (mqtt or "
+                     "os2iot-http)",
+                     name, key, name);
+            return -1;
+        }
+        if (cfg->n_outputs >= CONFIG_MAX_OUTPUTS) {
+            snprintf(err, err_size, "[output %s]: at most %d [output NAME] sections", name,
+                     CONFIG_MAX_OUTPUTS);
+            return -1;
+        }
+        struct config_output fresh;
+        memset(&fresh, 0, sizeof(fresh));
+        if (set_value(&fresh, &output_keys[0], value, why, sizeof(why)) != 0) {
+            snprintf(err, err_size, "output %s.type: %s", name, why);
+            return -1;
+        }
+        for (size_t i = 1; i < N_OUTPUT_KEYS; i++) {
+            const struct key *k = &output_keys[i];
+            if (!(k->types & (1u << fresh.type)) || k->def[0] == '\0')
+                continue;
+            if (set_value(&fresh, k, k->def, why, sizeof(why)) != 0)
+                abort(); /* a bad default is a bug, caught by the unit tests */
+        }
+        snprintf(fresh.name, sizeof(fresh.name), "%s", name);
+        fresh.line = line;
+        fresh.origin[0] = line;
+        o = &cfg->outputs[cfg->n_outputs++];
+        *o = fresh;
+        return 0;
+    }
+    bool other_type;
+    const struct key *k = find_output_key(key, o->type, &other_type);
+    char known[512];
+    if (k == NULL) {
+        list_output_keys(o->type, known, sizeof(known));
+        snprintf(err, err_size, "output %s.%s: %s (known for type %s: %s)", name, key,
+                 other_type ? "not a key of this type" : "unknown key",
+                 output_type_choices[o->type], known);
+        return -1;
+    }
+    int *origin = &o->origin[k - output_keys];
+    if (*origin > 0) {
+        snprintf(err, err_size, "output %s.%s given again (first at line %d)", name, key, *origin);
+        return -1;
+    }
+    if (set_value(o, k, value, why, sizeof(why)) != 0) {
+        snprintf(err, err_size, "output %s.%s: %s", name, key, why);
+        return -1;
+    }
+    *origin = line;
+    return 0;
+}
+
 /* Applies one key from line (of the loaded file; -1 for --set) and records that line. On
  * error writes "<section>.<key>: why" (or an unknown-key message). */
 static int apply(struct config *cfg, const char *section, const char *name, const char *value,
@@ -427,6 +603,8 @@ static int apply(struct config *cfg, const char *section, const char *name, cons
         snprintf(err, err_size, "%s: key outside any [section]", name);
         return -1;
     }
+    if (strncmp(section, "output ", 7) == 0 || strcmp(section, "output") == 0)
+        return apply_output(cfg, section, name, value, line, err, err_size);
     if (!section_known) {
         list_sections(known, sizeof(known));
         snprintf(err, err_size, "[%s]: unknown section (known: %s)", section, known);
@@ -679,11 +857,126 @@ static int secure_broker(const struct config *cfg, struct config_broker *b, cons
     return -1;
 }
 
+/* "<file>:<line>: output NAME.key" for a key of an output (its type line for a default). */
+static void output_where(const struct config *cfg, const struct config_output *o, const char *key,
+                         char *out, size_t out_size)
+{
+    int line = o->line;
+    for (size_t i = 0; i < N_OUTPUT_KEYS; i++)
+        if (strcmp(output_keys[i].name, key) == 0 && (output_keys[i].types & (1u << o->type)) &&
+            o->origin[i] > 0)
+            line = o->origin[i];
+    snprintf(out, out_size, "%.150s:%d: output %.40s.%.24s", cfg->origin.file, line, o->name, key);
+}
+
+/* The host of an http:// or https:// URL into host (""); returns the scheme's length or 0. */
+static size_t url_host(const char *url, char *host, size_t host_size)
+{
+    size_t scheme = strncmp(url, "https://", 8) == 0 ? 8 : strncmp(url, "http://", 7) == 0 ? 7 : 0;
+    host[0] = '\0';
+    if (scheme == 0)
+        return 0;
+    const char *h = url + scheme, *end = h;
+    if (*h == '[') { /* [::1]:8443 */
+        end = strchr(h, ']');
+        if (end == NULL)
+            return 0;
+        h++;
+    } else {
+        end = h + strcspn(h, ":/?#");
+    }
+    size_t n = (size_t)(end - h);
+    if (n == 0 || n >= host_size)
+        return 0;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    return scheme;
+}
+
+static int finish_output(const struct config *cfg, struct config_output *o,
+                         char err[CONFIG_ERROR_SIZE])
+{
+    char where[CONFIG_ERROR_SIZE / 2], section[96];
+    snprintf(section, sizeof(section), "output %s", o->name);
+    if (o->type == CONFIG_OUTPUT_MQTT) {
+        struct config_broker *b = &o->mqtt.broker;
+        if (b->client_id[0] == '\0')
+            snprintf(b->client_id, sizeof(b->client_id), "sensorbro-%.50s-%.50s", cfg->gateway.id,
+                     o->name);
+        bool tls_set = false;
+        for (size_t i = 0; i < N_OUTPUT_KEYS; i++)
+            if (strcmp(output_keys[i].name, "tls") == 0 && o->origin[i] > 0)
+                tls_set = true;
+        bool loopback = host_is_loopback(b->host);
+        if (!tls_set)
+            b->tls = !loopback;
+        if (!b->tls && !loopback && b->password[0] != '\0' && !b->allow_insecure) {
+            output_where(cfg, o, "tls", where, sizeof(where));
+            snprintf(err, CONFIG_ERROR_SIZE,
+                     "%s: false sends the password in clear to %.100s (not loopback): keep TLS "
+                     "on, or set allow_insecure = true",
+                     where, b->host);
+            return -1;
+        }
+        const struct config_broker *m = &cfg->mqtt.broker;
+        if (strcmp(b->client_id, m->client_id) == 0 && strcmp(b->host, m->host) == 0 &&
+            b->port == m->port) {
+            output_where(cfg, o, "client_id", where, sizeof(where));
+            snprintf(err, CONFIG_ERROR_SIZE, "%s: the same as mqtt.client_id on the same broker",
+                     where);
+            return -1;
+        }
+        char why[CONFIG_ERROR_SIZE];
+        if (check_broker(b, section, true, why) != 0) {
+            snprintf(err, CONFIG_ERROR_SIZE, "%.200s:%d: %.280s", cfg->origin.file, o->line, why);
+            return -1;
+        }
+        return 0;
+    }
+    struct config_os2iot_http *h = &o->http;
+    char host[256];
+    output_where(cfg, o, "url", where, sizeof(where));
+    size_t scheme = url_host(h->url, host, sizeof(host));
+    if (scheme == 0) {
+        snprintf(err, CONFIG_ERROR_SIZE,
+                 "%s: expected the URL of OS2iot's receiver, "
+                 "https://<host>[:port]/api/v1/receive-data",
+                 where);
+        return -1;
+    }
+    if (strchr(h->url, '?') != NULL || strchr(h->url, '#') != NULL) {
+        snprintf(err, CONFIG_ERROR_SIZE,
+                 "%s: expected no query or fragment (the output adds ?apiKey= per device)", where);
+        return -1;
+    }
+    if (scheme == 7 && !host_is_loopback(host) && !h->allow_insecure) {
+        snprintf(err, CONFIG_ERROR_SIZE,
+                 "%s: http:// sends every device's API key in clear to %.100s (not loopback): "
+                 "use https://, or set allow_insecure = true",
+                 where, host);
+        return -1;
+    }
+    if (h->retry_min_ms > h->retry_max_ms) {
+        output_where(cfg, o, "retry_min_ms", where, sizeof(where));
+        snprintf(err, CONFIG_ERROR_SIZE, "%s: must not exceed retry_max_ms (%" PRIu32 ")", where,
+                 h->retry_max_ms);
+        return -1;
+    }
+    if (h->ca_file[0] != '\0' && access(h->ca_file, R_OK) != 0) {
+        output_where(cfg, o, "ca_file", where, sizeof(where));
+        snprintf(err, CONFIG_ERROR_SIZE, "%s: cannot read %.200s: %s", where, h->ca_file,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int finish(struct config *cfg, char err[CONFIG_ERROR_SIZE], bool *located)
 {
     struct config_broker *mqtt = &cfg->mqtt.broker, *lns = &cfg->lns_mqtt.broker;
     if (cfg->gateway.id[0] == '\0')
         gateway_id_from_hostname(cfg->gateway.id, sizeof(cfg->gateway.id));
+    cfg->mqtt.profile = cfg->render.profile; /* [render] is the [mqtt] output's format */
     if (mqtt->client_id[0] == '\0')
         snprintf(mqtt->client_id, sizeof(mqtt->client_id), "sensorbro-%.100s", cfg->gateway.id);
     if (secure_broker(cfg, mqtt, "mqtt", err, located) != 0 ||
@@ -704,7 +997,15 @@ static int finish(struct config *cfg, char err[CONFIG_ERROR_SIZE], bool *located
     }
     if (secure_broker(cfg, lns, "lns_mqtt", err, located) != 0)
         return -1;
-    return check_broker(lns, "lns_mqtt", false, err);
+    if (check_broker(lns, "lns_mqtt", false, err) != 0)
+        return -1;
+    for (unsigned i = 0; i < cfg->n_outputs; i++) {
+        if (finish_output(cfg, &cfg->outputs[i], err) != 0) {
+            *located = true;
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int config_finish(struct config *cfg, char err[CONFIG_ERROR_SIZE])
@@ -1000,6 +1301,33 @@ void config_print(const struct config *cfg, FILE *out)
         case KEY_CHOICE:
             fprintf(out, "%s = %s\n", k->name, k->choices[*(const uint32_t *)field]);
             break;
+        }
+    }
+    for (unsigned i = 0; i < cfg->n_outputs; i++) {
+        const struct config_output *o = &cfg->outputs[i];
+        fprintf(out, "\n[output %s]\n", o->name);
+        for (size_t j = 0; j < N_OUTPUT_KEYS; j++) {
+            const struct key *k = &output_keys[j];
+            if (!(k->types & (1u << o->type)))
+                continue;
+            const char *field = (const char *)o + k->offset;
+            switch (k->type) {
+            case KEY_STRING:
+                fprintf(out, "%s = %s\n", k->name, field);
+                break;
+            case KEY_SECRET:
+                fprintf(out, "%s = %s\n", k->name, field[0] ? "********" : "");
+                break;
+            case KEY_BOOL:
+                fprintf(out, "%s = %s\n", k->name, *(const bool *)field ? "true" : "false");
+                break;
+            case KEY_UINT:
+                fprintf(out, "%s = %" PRIu32 "\n", k->name, *(const uint32_t *)field);
+                break;
+            case KEY_CHOICE:
+                fprintf(out, "%s = %s\n", k->name, k->choices[*(const uint32_t *)field]);
+                break;
+            }
         }
     }
 }

@@ -28,7 +28,7 @@
 
 enum config_mqtt_protocol { CONFIG_MQTT_5 = 0, CONFIG_MQTT_3_1_1 = 1 };
 enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL = 1 };
-enum config_profile { CONFIG_PROFILE_JSON = 0 };
+enum config_profile { CONFIG_PROFILE_JSON = 0, CONFIG_PROFILE_SENML = 1 };
 enum config_full_policy { CONFIG_DROP_OLDEST = 0, CONFIG_REJECT_NEW = 1 };
 /* coap.nosec: auto is on until a device of the registry has a coap.psk, then off */
 enum config_coap_nosec { CONFIG_NOSEC_AUTO = 0, CONFIG_NOSEC_ON = 1, CONFIG_NOSEC_OFF = 2 };
@@ -65,6 +65,36 @@ struct config_mqtt {
     char status_topic[256]; /* "": no status messages and no will */
     uint32_t max_inflight;
     uint32_t max_rate; /* publishes per second at most; 0: no limit */
+    uint32_t profile;  /* enum config_profile; [mqtt]'s is [render]'s, copied by config_finish */
+};
+
+/* The os2iot-http output (output/os2iot_http_output.h): OS2iot's generic HTTP receiver.
+ * Each device's frames are POSTed to url?apiKey=<the device's os2iot.api_key>. */
+struct config_os2iot_http {
+    char url[CONFIG_PATH_SIZE];     /* https://<os2iot>/api/v1/receive-data */
+    char ca_file[CONFIG_PATH_SIZE]; /* "": the system's CAs */
+    bool allow_insecure;            /* http:// to a host that is not loopback */
+    uint32_t connect_timeout_ms;
+    uint32_t timeout_ms;   /* a whole request */
+    uint32_t retry_min_ms; /* 5xx, timeouts and connection errors back off between these */
+    uint32_t retry_max_ms;
+    uint32_t refused_retry_s; /* a device answered 4xx is tried again this often */
+};
+
+enum config_output_type { CONFIG_OUTPUT_MQTT = 0, CONFIG_OUTPUT_OS2IOT_HTTP = 1 };
+
+#define CONFIG_MAX_OUTPUTS     7  /* [output NAME] sections; with [mqtt] the writer's 8 */
+#define CONFIG_OUTPUT_MAX_KEYS 40 /* room in an output's origin table */
+
+/* An [output NAME] section: an output of its own, named NAME (its progress in the journal,
+ * so keep the name), of the type its first key names. Only the keys of that type apply. */
+struct config_output {
+    char name[64];
+    uint32_t type; /* enum config_output_type */
+    int line;      /* of its type key */
+    struct config_mqtt mqtt;
+    struct config_os2iot_http http;
+    int origin[CONFIG_OUTPUT_MAX_KEYS]; /* like config.origin.line, per output key */
 };
 
 struct config {
@@ -137,6 +167,9 @@ struct config {
     struct {
         uint32_t level; /* enum log_level */
     } log;
+    /* [output NAME] sections, in the file's order (not settable with --set). */
+    struct config_output outputs[CONFIG_MAX_OUTPUTS];
+    unsigned n_outputs;
     /* Where each key's value came from, indexed like config.c's table of keys. */
     struct {
         char file[CONFIG_PATH_SIZE]; /* the file loaded, "" when none */

@@ -39,6 +39,7 @@
 #include "metrics.h"
 #include "output/mqtt_output.h"
 #include "output/mqtt_session.h"
+#include "output/os2iot_http_output.h"
 #include "output/output.h"
 #include "privilege.h"
 #include "report.h"
@@ -64,9 +65,9 @@
 
 /* The outputs the journal is delivered to. A row: the output's name (the key of its
  * progress in the journal, so never renamed), its type (output/output.h), and its section of
- * the configuration, which the type reads. A new output is its type's file and one row
- * here; outputs named by the configuration (issue 10: [output NAME] sections) would be
- * added to the same list, and [mqtt] stays the one named "mqtt". */
+ * the configuration, which the type reads. [mqtt] is always the one named "mqtt"; each
+ * [output NAME] section adds one more after it (configure_outputs), its type from
+ * output_types. */
 static const void *mqtt_section(const struct config *cfg)
 {
     return &cfg->mqtt;
@@ -81,7 +82,21 @@ static const struct output_row {
 };
 
 #define N_OUTPUT_ROWS (sizeof(output_rows) / sizeof(output_rows[0]))
-#define MAX_OUTPUTS   JOURNAL_WRITER_MAX_OUTPUTS
+
+/* The type of each enum config_output_type, and where its options sit in the section. */
+static const struct output_type *output_type_of(const struct config_output *o, const void **options)
+{
+    switch ((enum config_output_type)o->type) {
+    case CONFIG_OUTPUT_MQTT:
+        *options = &o->mqtt;
+        return &mqtt_output_type;
+    case CONFIG_OUTPUT_OS2IOT_HTTP:
+        *options = &o->http;
+        return &os2iot_http_output_type;
+    }
+    return NULL;
+}
+#define MAX_OUTPUTS JOURNAL_WRITER_MAX_OUTPUTS
 
 /* A configured output. */
 struct gateway_output {
@@ -178,8 +193,8 @@ static bool outputs_ok(const struct gateway *gw)
 }
 #endif
 
-/* Fills the table of configured outputs from output_rows (every row: issue 9 has one
- * output). Returns -1 when out of memory (reported). */
+/* Fills the table of configured outputs: output_rows, then the [output NAME] sections.
+ * Returns -1 when out of memory or a type is missing (reported). */
 static int configure_outputs(struct gateway *gw)
 {
     const struct config *cfg = &gw->cfg;
@@ -196,6 +211,31 @@ static int configure_outputs(struct gateway *gw)
         o->ctx = (struct output_context){.name = row->name,
                                          .index = gw->n_outputs,
                                          .options = row->options(cfg),
+                                         .gateway_id = cfg->gateway.id,
+                                         .journal_path = cfg->journal.path};
+        atomic_store(&o->instance, NULL);
+        gw->n_outputs++;
+    }
+    _Static_assert(N_OUTPUT_ROWS + CONFIG_MAX_OUTPUTS <= MAX_OUTPUTS,
+                   "more [output NAME] sections than the writer keeps");
+    for (unsigned i = 0; i < cfg->n_outputs; i++) {
+        const struct config_output *section = &cfg->outputs[i];
+        struct gateway_output *o = &gw->outputs[gw->n_outputs];
+        const void *options = NULL;
+        o->type = output_type_of(section, &options);
+        if (o->type == NULL) {
+            fprintf(stderr, "sensorbro: [output %s]: this build has no output of that type\n",
+                    section->name);
+            return -1;
+        }
+        o->stats = calloc(1, o->type->stats_size);
+        if (o->stats == NULL) {
+            fprintf(stderr, "sensorbro: out of memory\n");
+            return -1;
+        }
+        o->ctx = (struct output_context){.name = section->name,
+                                         .index = gw->n_outputs,
+                                         .options = options,
                                          .gateway_id = cfg->gateway.id,
                                          .journal_path = cfg->journal.path};
         atomic_store(&o->instance, NULL);

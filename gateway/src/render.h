@@ -1,5 +1,6 @@
 /*
- * render.h - turns a decoded uplink into the JSON message that is published.
+ * render.h - turns a decoded uplink into the message that is published: profile json, or
+ * senml (RFC 8428) for an MQTT output configured so.
  *
  * Profile `json` (docs/protocol.md has the full description and an example):
  *   {"id":"<device>-<epoch>-<seq>","device":...,"gateway":...,"seq":...,"epoch":...,
@@ -57,5 +58,15 @@ void render_series_key(const struct decoded_series *s, char *out, size_t out_siz
  * and writes a reason. */
 int render_json(const struct decoded_uplink *u, const struct render_meta *meta, char *out,
                 size_t out_size, size_t *out_len, char reason[RENDER_REASON_SIZE]);
+
+/* Renders u as profile `senml` (RFC 8428, JSON) into out: one record per sample,
+ *   [{"bn":"urn:dev:mac:<device>:","bt":<last sample, unix s>,"n":"temperature_c","u":"Cel",
+ *     "v":21.5,"t":-300}, {"n":...,"v":...}, ...]
+ * n is the series' key as in profile json; u its RFC 8428 unit where the registry has one
+ * (the value is then in that unit: battery in V, pressure in Pa, distance in m), else
+ * absent; t is relative to bt (absent for the last sample). Returns 0 and sets *out_len,
+ * or -1 and writes a reason. */
+int render_senml(const struct decoded_uplink *u, const struct render_meta *meta, char *out,
+                 size_t out_size, size_t *out_len, char reason[RENDER_REASON_SIZE]);
 
 #endif

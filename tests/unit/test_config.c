@@ -244,6 +244,77 @@ static void test_dependent_keys(void **state)
     assert_string_equal(err, "mqtt.password is set but mqtt.username is empty");
 }
 
+static void test_output_sections(void **state)
+{
+    (void)state;
+    /* two outputs of their own types, in the file's order, with their types' defaults */
+    config_set_defaults(&cfg);
+    assert_int_equal(
+        config_load_file(&cfg,
+                         write_file("[output os2iot]\ntype = os2iot-http\nurl = "
+                                    "https://os2iot.example.dk/api/v1/receive-data\n"
+                                    "timeout_ms = 3000\n\n[output backup]\ntype = mqtt\nhost = "
+                                    "127.0.0.1\nport = 1999\nprofile = senml\n"),
+                         err),
+        0);
+    assert_int_equal(config_finish(&cfg, err), 0);
+    assert_int_equal(cfg.n_outputs, 2);
+    assert_string_equal(cfg.outputs[0].name, "os2iot");
+    assert_int_equal(cfg.outputs[0].type, CONFIG_OUTPUT_OS2IOT_HTTP);
+    assert_int_equal(cfg.outputs[0].http.timeout_ms, 3000);
+    assert_int_equal(cfg.outputs[0].http.retry_max_ms, 60000);
+    assert_string_equal(cfg.outputs[1].name, "backup");
+    assert_int_equal(cfg.outputs[1].mqtt.broker.port, 1999);
+    assert_int_equal(cfg.outputs[1].mqtt.profile, CONFIG_PROFILE_SENML);
+    assert_int_equal(cfg.mqtt.profile, CONFIG_PROFILE_JSON); /* [render]'s */
+    assert_false(cfg.outputs[1].mqtt.broker.tls);            /* loopback */
+    assert_string_equal(cfg.outputs[1].mqtt.status_topic, "");
+    assert_string_equal(cfg.outputs[1].mqtt.topic, "sensorbro/{gateway}/{device}/up");
+    assert_non_null(strstr(cfg.outputs[1].mqtt.broker.client_id, "-backup"));
+    /* errors name the line and what was expected */
+    expect_file_error("[output a]\nurl = https://x/y\n",
+                      ":2: output a.url: the first key of [output a] must be type (mqtt or "
+                      "os2iot-http)");
+    expect_file_error("[output a]\ntype = ftp\n",
+                      ":2: output a.type: expected one of mqtt, os2iot-http, got \"ftp\"");
+    expect_file_error("[output a]\ntype = os2iot-http\nhost = x\n",
+                      ":3: output a.host: not a key of this type (known for type os2iot-http: "
+                      "type, url, ca_file, allow_insecure, connect_timeout_ms, timeout_ms, "
+                      "retry_min_ms, retry_max_ms, refused_retry_s)");
+    expect_file_error("[output a]\ntype = mqtt\nport = 1\nport = 2\n",
+                      ":4: output a.port given again (first at line 3)");
+    expect_file_error("[output mqtt]\ntype = mqtt\n",
+                      ":2: [output mqtt]: the name mqtt is the [mqtt] section's output");
+    expect_file_error("[output a b]\ntype = mqtt\n",
+                      ":2: [output a b]: expected [output NAME] with NAME 1 to 63 letters, "
+                      "digits, '.', '_' or '-'");
+    /* checks across keys, at the key's line */
+    config_set_defaults(&cfg);
+    assert_int_equal(config_load_file(&cfg,
+                                      write_file("[output h]\ntype = os2iot-http\n\nurl = "
+                                                 "http://os2iot.example.dk/api/v1/x\n"),
+                                      err),
+                     0);
+    assert_int_equal(config_finish(&cfg, err), -1);
+    assert_non_null(strstr(err, ":4: output h.url: http:// sends every device's API key in clear"));
+    config_set_defaults(&cfg);
+    assert_int_equal(config_load_file(&cfg, write_file("[output h]\ntype = os2iot-http\n"), err),
+                     0);
+    assert_int_equal(config_finish(&cfg, err), -1);
+    assert_non_null(strstr(err, ":2: output h.url: expected the URL of OS2iot's receiver"));
+    config_set_defaults(&cfg);
+    assert_int_equal(
+        config_load_file(&cfg,
+                         write_file("[output h]\ntype = os2iot-http\nurl = "
+                                    "https://[::1]:8443/api/v1/receive-data?apiKey=x\n"),
+                         err),
+        0);
+    assert_int_equal(config_finish(&cfg, err), -1);
+    assert_non_null(strstr(err, ":3: output h.url: expected no query"));
+    /* --set does not reach them */
+    assert_int_equal(config_apply_option(&cfg, "output h.url=x", err), -1);
+}
+
 static void test_key_given_twice(void **state)
 {
     (void)state;
@@ -497,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_set_options),
         cmocka_unit_test(test_dependent_keys),
         cmocka_unit_test(test_key_given_twice),
+        cmocka_unit_test(test_output_sections),
         cmocka_unit_test(test_status_topic_off),
         cmocka_unit_test(test_tls_files_checked),
         cmocka_unit_test(test_print_masks_and_reloads),

@@ -398,6 +398,64 @@ static void test_heard_time(void **state)
     cJSON_Delete(doc);
 }
 
+/* Profile senml: one RFC 8428 record per sample, bn and bt on the first, t relative to bt,
+ * units from the SenML registry (values in them) or none. */
+static void test_senml(void **state)
+{
+    (void)state;
+    int32_t t[3] = {-525, 25, -12}, h[1] = {455}, c[2] = {612, 38}, b[1] = {3012};
+    Sensorbro__V1__Uplink msg = SENSORBRO__V1__UPLINK__INIT;
+    msg.seq = 7;
+    msg.interval_s = 300;
+    msg.age_s = 20;
+    msg.temperature = t;
+    msg.n_temperature = 3;
+    msg.relative_humidity = h;
+    msg.n_relative_humidity = 1;
+    msg.co2 = c;
+    msg.n_co2 = 2;
+    msg.battery = b;
+    msg.n_battery = 1;
+    static uint8_t frame[FRAME_MAX_PAYLOAD_BYTES];
+    char reason[DECODE_REASON_SIZE], why[RENDER_REASON_SIZE];
+    size_t len = sensorbro__v1__uplink__pack(&msg, frame);
+    assert_int_equal(decode_uplink(&decoder, frame, len, RECEIVED_MS, &uplink, reason), 0);
+    size_t json_len = 0;
+    assert_int_equal(render_senml(&uplink, &meta, json, sizeof(json), &json_len, why), 0);
+    assert_int_equal(json_len, strlen(json));
+    cJSON *doc = cJSON_Parse(json);
+    assert_non_null(doc);
+    assert_true(cJSON_IsArray(doc));
+    assert_int_equal(cJSON_GetArraySize(doc), 7);
+    const cJSON *r0 = cJSON_GetArrayItem(doc, 0);
+    assert_string_field(r0, "bn", "urn:dev:mac:70b3d57ed0001234:");
+    assert_number_field(r0, "bt", 1795425580); /* received 09:20:00, last sample 20 s before */
+    assert_string_field(r0, "n", "temperature_c");
+    assert_string_field(r0, "u", "Cel");
+    assert_number_field(r0, "v", -5.25);
+    assert_number_field(r0, "t", -600);
+    const cJSON *r2 = cJSON_GetArrayItem(doc, 2);
+    assert_null(cJSON_GetObjectItemCaseSensitive(r2, "bn"));
+    assert_number_field(r2, "v", -5.12);
+    assert_null(cJSON_GetObjectItemCaseSensitive(r2, "t")); /* the last sample: at bt */
+    const cJSON *r3 = cJSON_GetArrayItem(doc, 3);
+    assert_string_field(r3, "n", "relative_humidity_pct");
+    assert_string_field(r3, "u", "%RH");
+    assert_number_field(r3, "v", 45.5);
+    const cJSON *r4 = cJSON_GetArrayItem(doc, 4);
+    assert_string_field(r4, "n", "co2_ppm");
+    assert_null(cJSON_GetObjectItemCaseSensitive(r4, "u")); /* ppm: not in RFC 8428's units */
+    assert_number_field(r4, "v", 612);
+    assert_number_field(r4, "t", -300);
+    const cJSON *r6 = cJSON_GetArrayItem(doc, 6);
+    assert_string_field(r6, "n", "battery_v");
+    assert_string_field(r6, "u", "V");
+    assert_number_field(r6, "v", 3.012);
+    cJSON_Delete(doc);
+    /* too small a buffer: an error, not a cut message */
+    assert_int_equal(render_senml(&uplink, &meta, json, 40, &json_len, why), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_heard_time),
         cmocka_unit_test(test_lorawan_radio_fields),
         cmocka_unit_test(test_snr_out_of_range_refused),
+        cmocka_unit_test(test_senml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -507,7 +507,8 @@ static int send_json(struct mqtt_output *p, const char *topic, const char *json,
         .payload_len = len,
         .qos = 1,
         .retain = false, /* never retain data: OS2iot and dashboards would replay stale readings */
-        .content_type = "application/json",
+        .content_type = p->opts->profile == CONFIG_PROFILE_SENML ? "application/senml+json"
+                                                                 : "application/json",
         .user_properties = &id,
         .n_user_properties = 1};
     return mqtt_session_publish(p->session, &m, &t->request);
@@ -537,7 +538,10 @@ static int prepare(struct mqtt_output *p, const struct journal_frame *f, size_t 
                                .epoch = f->epoch,
                                .radio = &f->record.radio};
     char render_why[RENDER_REASON_SIZE];
-    if (render_json(p->uplink, &meta, p->json, RENDER_MAX_JSON_BYTES, json_len, render_why) != 0) {
+    int (*render)(const struct decoded_uplink *, const struct render_meta *, char *, size_t,
+                  size_t *, char *) =
+        p->opts->profile == CONFIG_PROFILE_SENML ? render_senml : render_json;
+    if (render(p->uplink, &meta, p->json, RENDER_MAX_JSON_BYTES, json_len, render_why) != 0) {
         snprintf(reason, JOURNAL_REASON_SIZE, "render: %s", render_why);
         return -1;
     }
