@@ -29,6 +29,7 @@
 enum config_mqtt_protocol { CONFIG_MQTT_5 = 0, CONFIG_MQTT_3_1_1 = 1 };
 enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL = 1 };
 enum config_profile { CONFIG_PROFILE_JSON = 0 };
+enum config_language { CONFIG_LANGUAGE_DA = 0, CONFIG_LANGUAGE_EN = 1 };
 enum config_full_policy { CONFIG_DROP_OLDEST = 0, CONFIG_REJECT_NEW = 1 };
 
 /* One broker connection, as the [mqtt] section describes it; [lns_mqtt] uses the same
@@ -127,6 +128,15 @@ struct config {
     struct {
         uint32_t level; /* enum log_level */
     } log;
+    struct {
+        /* The status page, /metrics and /healthz (http_status.h). */
+        bool enabled;
+        char bind[64];
+        uint32_t port;
+        char user[64];                        /* "": no basic auth */
+        char password_file[CONFIG_PATH_SIZE]; /* its first line is the password */
+        uint32_t language;                    /* enum config_language */
+    } http;
     /* Where each key's value came from, indexed like config.c's table of keys. */
     struct {
         char file[CONFIG_PATH_SIZE]; /* the file loaded, "" when none */
