@@ -1015,16 +1015,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     (void)upload_data;
     struct http_status *h = cls;
-    if (*req_cls == NULL) { /* the headers: answer once the (empty) body is in */
+    struct out o = {0};
+    if (*req_cls == NULL) {
+        /* the headers: a method other than GET and HEAD is answered now (libmicrohttpd
+         * then discards its body); the others once their (empty) body is in */
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+            outf(&o, "only GET and HEAD\n");
+            return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", &o);
+        }
         *req_cls = h;
         return MHD_YES;
     }
-    struct out o = {0};
-    if (*upload_data_size != 0 ||
-        (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)) {
+    if (*upload_data_size != 0) { /* a body on a GET: not read */
         *upload_data_size = 0;
-        outf(&o, "only GET and HEAD\n");
-        return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", &o);
+        return MHD_YES;
     }
     if (!authorized(h, c)) {
         outf(&o, "authorization required\n");
