@@ -895,6 +895,11 @@ static void render_metrics(struct out *o, struct http_status *h)
                            : 0;
         outf(o, "%s %.3f\n", age, age_s > 0 ? age_s : 0);
     }
+    static const char beyond[] = "sensorbro_http_frames_not_shown_total";
+    out_family(o, beyond, strlen(beyond),
+               "frames of devices beyond the page's table (HTTP_STATUS_MAX_DEVICES)",
+               METRIC_COUNTER);
+    outf(o, "%s %" PRIu64 "\n", beyond, h->devices_not_shown);
     static const char info[] = "sensorbro_device_info";
     out_family(o, info, strlen(info), "a device the gateway heard, with its registry labels",
                METRIC_GAUGE);

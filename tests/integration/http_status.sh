@@ -84,6 +84,11 @@ awk -v t="$last_seen" -v n="$now" 'BEGIN { exit !(t > n - 60 && t <= n + 1) }' |
 if command -v promtool >/dev/null; then
     promtool check metrics <"$TEST_TMP/metrics.prom" >"$TEST_TMP/promtool.txt" 2>&1 ||
         fail "promtool check metrics: $(cat "$TEST_TMP/promtool.txt")"
+    # the alert rule example of docs/operations.md is a valid rule file
+    sed -n '/^An alert rule file/,/^```$/p' "$REPO_DIR/docs/operations.md" | sed '1,3d;$d' >"$TEST_TMP/rules.yml"
+    grep -q sensorbro_device_last_seen_seconds "$TEST_TMP/rules.yml" || fail "no rule example found"
+    promtool check rules "$TEST_TMP/rules.yml" >"$TEST_TMP/promtool.txt" 2>&1 ||
+        fail "promtool check rules: $(cat "$TEST_TMP/promtool.txt")"
 else
     log "promtool not installed: the strict parser alone checked /metrics"
 fi
