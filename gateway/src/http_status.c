@@ -104,73 +104,107 @@ struct http_status {
 
 /* ---- words ---- */
 
+/* The status page's words in each language (http.language). */
 struct words {
-    const char *lang, *title, *health, *pipeline, *ok, *stalled, *outputs, *connected,
-        *disconnected, *pending, *oldest, *drops, *devices, *name, *last_seen, *battery, *signal,
-        *values, *no_building, *no_room, *never, *ago, *samples, *time, *value, *back, *no_devices,
-        *quantity, *transport, *unknown;
+    const char *lang;
+    const char *title;
+    const char *health;
+    const char *pipeline;
+    const char *ok;
+    const char *stalled;
+    const char *outputs;
+    const char *connected;
+    const char *disconnected;
+    const char *pending;
+    const char *oldest;
+    const char *drops;
+    const char *devices;
+    const char *name;
+    const char *last_seen;
+    const char *battery;
+    const char *signal;
+    const char *values;
+    const char *no_building;
+    const char *no_room;
+    const char *never;
+    const char *ago;
+    const char *samples;
+    const char *time;
+    const char *value;
+    const char *back;
+    const char *no_devices;
+    const char *quantity;
+    const char *transport;
+    const char *unknown;
+    const char *location;
 };
 
-static const struct words words_da = {"da",
-                                      "Sensorbro status",
-                                      "Gateway",
-                                      "Dataflow",
-                                      "kører",
-                                      "går i stå",
-                                      "Udgange",
-                                      "forbundet",
-                                      "ikke forbundet",
-                                      "Ventende i journalen",
-                                      "ældste venter",
-                                      "Tabt",
-                                      "Enheder",
-                                      "Navn",
-                                      "Sidst hørt",
-                                      "Batteri",
-                                      "Signal",
-                                      "Seneste værdier",
-                                      "(ingen bygning)",
-                                      "(intet rum)",
-                                      "aldrig",
-                                      "siden",
-                                      "Seneste målinger",
-                                      "Tid",
-                                      "Værdi",
-                                      "Tilbage til oversigten",
-                                      "Ingen enheder har sendt data endnu.",
-                                      "Måling",
-                                      "Transport",
-                                      "ukendt"};
-static const struct words words_en = {"en",
-                                      "Sensorbro status",
-                                      "Gateway",
-                                      "Pipeline",
-                                      "running",
-                                      "stalled",
-                                      "Outputs",
-                                      "connected",
-                                      "not connected",
-                                      "Pending in the journal",
-                                      "oldest waiting",
-                                      "Dropped",
-                                      "Devices",
-                                      "Name",
-                                      "Last seen",
-                                      "Battery",
-                                      "Signal",
-                                      "Latest values",
-                                      "(no building)",
-                                      "(no room)",
-                                      "never",
-                                      "ago",
-                                      "Recent samples",
-                                      "Time",
-                                      "Value",
-                                      "Back to the overview",
-                                      "No device has sent data yet.",
-                                      "Quantity",
-                                      "Transport",
-                                      "unknown"};
+static const struct words words_da = {
+    .lang = "da",
+    .title = "Sensorbro status",
+    .health = "Gateway",
+    .pipeline = "Dataflow",
+    .ok = "kører",
+    .stalled = "går i stå",
+    .outputs = "Udgange",
+    .connected = "forbundet",
+    .disconnected = "ikke forbundet",
+    .pending = "Ventende i journalen",
+    .oldest = "ældste venter",
+    .drops = "Tabt",
+    .devices = "Enheder",
+    .name = "Navn",
+    .last_seen = "Sidst hørt",
+    .battery = "Batteri",
+    .signal = "Signal",
+    .values = "Seneste værdier",
+    .no_building = "(ingen bygning)",
+    .no_room = "(intet rum)",
+    .never = "aldrig",
+    .ago = "siden",
+    .samples = "Seneste målinger",
+    .time = "Tid",
+    .value = "Værdi",
+    .back = "Tilbage til oversigten",
+    .no_devices = "Ingen enheder har sendt data endnu.",
+    .quantity = "Måling",
+    .transport = "Transport",
+    .unknown = "ukendt",
+    .location = "Placering",
+};
+static const struct words words_en = {
+    .lang = "en",
+    .title = "Sensorbro status",
+    .health = "Gateway",
+    .pipeline = "Pipeline",
+    .ok = "running",
+    .stalled = "stalled",
+    .outputs = "Outputs",
+    .connected = "connected",
+    .disconnected = "not connected",
+    .pending = "Pending in the journal",
+    .oldest = "oldest waiting",
+    .drops = "Dropped",
+    .devices = "Devices",
+    .name = "Name",
+    .last_seen = "Last seen",
+    .battery = "Battery",
+    .signal = "Signal",
+    .values = "Latest values",
+    .no_building = "(no building)",
+    .no_room = "(no room)",
+    .never = "never",
+    .ago = "ago",
+    .samples = "Recent samples",
+    .time = "Time",
+    .value = "Value",
+    .back = "Back to the overview",
+    .no_devices = "No device has sent data yet.",
+    .quantity = "Quantity",
+    .transport = "Transport",
+    .unknown = "unknown",
+    .location = "Location",
+};
 
 /* ---- a growing text buffer ---- */
 
@@ -765,7 +799,7 @@ static void render_device(struct out *o, struct http_status *h, const struct wor
     outf(o, "</a></p><h1>");
     out_html(o, d->name[0] ? d->name : d->eui);
     outf(o, "</h1><table><tr><th>EUI</th><td>%s</td></tr><tr><th>", d->eui);
-    out_html(o, w->devices);
+    out_html(o, w->location);
     outf(o, "</th><td>");
     out_html(o, d->building[0] ? d->building : w->no_building);
     outf(o, " / ");
