@@ -127,6 +127,7 @@ struct words {
     const char *no_building;
     const char *no_room;
     const char *never;
+    const char *ago_before; /* "for 5 min siden", "5 min ago" */
     const char *ago;
     const char *samples;
     const char *time;
@@ -161,6 +162,7 @@ static const struct words words_da = {
     .no_building = "(ingen bygning)",
     .no_room = "(intet rum)",
     .never = "aldrig",
+    .ago_before = "for ",
     .ago = "siden",
     .samples = "Seneste målinger",
     .time = "Tid",
@@ -194,6 +196,7 @@ static const struct words words_en = {
     .no_building = "(no building)",
     .no_room = "(no room)",
     .never = "never",
+    .ago_before = "",
     .ago = "ago",
     .samples = "Recent samples",
     .time = "Time",
@@ -525,13 +528,13 @@ static void out_age(struct out *o, const struct words *w, int64_t now_ms, int64_
         s = 0;
     const char *ago = w->ago; /* after the amount: "5 min siden", "5 min ago" */
     if (s < 120)
-        outf(o, "%" PRId64 " s %s", s, ago);
+        outf(o, "%s%" PRId64 " s %s", w->ago_before, s, ago);
     else if (s < 7200)
-        outf(o, "%" PRId64 " min %s", s / 60, ago);
+        outf(o, "%s%" PRId64 " min %s", w->ago_before, s / 60, ago);
     else if (s < 172800)
-        outf(o, "%" PRId64 " h %s", s / 3600, ago);
+        outf(o, "%s%" PRId64 " h %s", w->ago_before, s / 3600, ago);
     else
-        outf(o, "%" PRId64 " d %s", s / 86400, ago);
+        outf(o, "%s%" PRId64 " d %s", w->ago_before, s / 86400, ago);
 }
 
 static void out_time(struct out *o, int64_t t_s)
@@ -1222,7 +1225,7 @@ int http_status_start(struct http_status **out, const struct http_status_options
                  opts->bind, opts->port, errno ? strerror(errno) : "libmicrohttpd refused");
         goto fail;
     }
-    log_info("http: status page, /metrics and /healthz on %s%s%s:%u%s",
+    log_info("http: serving /, /device, /metrics and /healthz on %s%s%s:%u%s",
              ss.ss_family == AF_INET6 ? "[" : "", opts->bind, ss.ss_family == AF_INET6 ? "]" : "",
              opts->port, h->user[0] ? " (basic auth)" : "");
     *out = h;

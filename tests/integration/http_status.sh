@@ -34,7 +34,7 @@ start_mosquitto "$MQTT_PORT"
 start_sensorbro gw --set gateway.id=gw-http --set mqtt.port="$MQTT_PORT" \
     --set coap.port="$COAP_PORT" --set coap.bind=127.0.0.1 --set http.port="$HTTP_PORT"
 wait_until "sensorbro connected to the broker" 15 grep -q "mqtt: connected" "$TEST_TMP/gw.log"
-grep -q "http: status page, /metrics and /healthz on 127.0.0.1:$HTTP_PORT" "$TEST_TMP/gw.log" ||
+grep -q "http: serving /, /device, /metrics and /healthz on 127.0.0.1:$HTTP_PORT" "$TEST_TMP/gw.log" ||
     fail "no http listening line"
 URL=http://127.0.0.1:$HTTP_PORT
 
@@ -132,6 +132,13 @@ if [ -n "$CHROMIUM" ]; then
         >"$TEST_TMP/dom.html" 2>"$TEST_TMP/chromium.log" || fail "chromium: $(tail -3 "$TEST_TMP/chromium.log")"
     for d in $D1 $D2 $D3; do grep -q "id=\"d-$d\"" "$TEST_TMP/dom.html" || fail "chromium: no row for $d"; done
     grep -q '<svg' "$TEST_TMP/dom.html" || fail "chromium: no chart"
+    # a screenshot in the build tree (ctest runs the test there) for people to look at
+    shot=$PWD/http_status_page.png
+    timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars \
+        --window-size=1100,700 --screenshot="$shot" "$URL/" >>"$TEST_TMP/chromium.log" 2>&1 ||
+        fail "chromium screenshot: $(tail -3 "$TEST_TMP/chromium.log")"
+    [ -s "$shot" ] || fail "no screenshot"
+    log "screenshot of the status page: $shot"
 else
     log "chromium not installed: skipped the headless browser check"
 fi
@@ -145,7 +152,7 @@ URL=http://127.0.0.1:$HTTP_PORT
 start_sensorbro auth --set gateway.id=gw-auth --set mqtt.port="$MQTT_PORT" \
     --set coap.port="$(free_port)" --set coap.bind=127.0.0.1 --set http.port="$HTTP_PORT" \
     --set http.user=staff --set http.password_file="$TEST_TMP/http.pw" --set http.language=en
-wait_until "auth daemon's endpoint" 10 grep -q "http: status page.*(basic auth)" "$TEST_TMP/auth.log"
+wait_until "auth daemon's endpoint" 10 grep -q "http: serving.*(basic auth)" "$TEST_TMP/auth.log"
 expect_eq "no password" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")"
 expect_eq "no password, metrics" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/metrics")"
 expect_eq "wrong password" 401 "$(curl -s -o /dev/null -w '%{http_code}' -u staff:s3cret-pasS "$URL/")"
