@@ -48,6 +48,8 @@ static const char *const protocol_choices[] = {"5", "3.1.1", NULL};
 static const char *const profile_choices[] = {"json", "senml", NULL};
 static const char *const full_policy_choices[] = {"drop_oldest", "reject_new", NULL};
 static const char *const nosec_choices[] = {"auto", "true", "false", NULL};
+/* indexed by enum config_language */
+static const char *const language_choices[] = {"da", "en", NULL};
 static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
 static const char *const output_type_choices[] = {"mqtt", "os2iot-http", NULL};
 
@@ -278,6 +280,12 @@ static const struct key keys[] = {
     CHOICE(render, profile, profile_choices, "json"),
     CHOICE(log, level, level_choices, "info"),
     STR(service, run_as_user, "sensorbro", check_user_name),
+    BOOL(http, enabled, "true"),
+    STR(http, bind, "127.0.0.1", NULL),
+    UINT(http, port, 1, 65535, "9646"),
+    STR(http, user, "", NULL),
+    STR(http, password_file, "", NULL),
+    CHOICE(http, language, language_choices, "da"),
 };
 
 /* The keys of an [output NAME] section, stored in its struct config_output; each applies to
@@ -997,6 +1005,16 @@ static int finish(struct config *cfg, char err[CONFIG_ERROR_SIZE], bool *located
     }
     if (secure_broker(cfg, lns, "lns_mqtt", err, located) != 0)
         return -1;
+    if ((cfg->http.user[0] == '\0') != (cfg->http.password_file[0] == '\0')) {
+        /* half of basic auth would be no auth at all, or no way in */
+        char where[CONFIG_ERROR_SIZE / 2];
+        const char *set = cfg->http.user[0] ? "user" : "password_file";
+        describe_origin(cfg, "http", set, where, sizeof(where));
+        snprintf(err, CONFIG_ERROR_SIZE, "%s: expected http.user and http.password_file together",
+                 where);
+        *located = true;
+        return -1;
+    }
     if (check_broker(lns, "lns_mqtt", false, err) != 0)
         return -1;
     for (unsigned i = 0; i < cfg->n_outputs; i++) {

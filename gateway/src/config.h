@@ -29,6 +29,7 @@
 enum config_mqtt_protocol { CONFIG_MQTT_5 = 0, CONFIG_MQTT_3_1_1 = 1 };
 enum config_sync { CONFIG_SYNC_FULL = 0, CONFIG_SYNC_NORMAL = 1 };
 enum config_profile { CONFIG_PROFILE_JSON = 0, CONFIG_PROFILE_SENML = 1 };
+enum config_language { CONFIG_LANGUAGE_DA = 0, CONFIG_LANGUAGE_EN = 1 };
 enum config_full_policy { CONFIG_DROP_OLDEST = 0, CONFIG_REJECT_NEW = 1 };
 /* coap.nosec: auto is on until a device of the registry has a coap.psk, then off */
 enum config_coap_nosec { CONFIG_NOSEC_AUTO = 0, CONFIG_NOSEC_ON = 1, CONFIG_NOSEC_OFF = 2 };
@@ -170,6 +171,15 @@ struct config {
     /* [output NAME] sections, in the file's order (not settable with --set). */
     struct config_output outputs[CONFIG_MAX_OUTPUTS];
     unsigned n_outputs;
+    struct {
+        /* The status page, /metrics and /healthz (http_status.h). */
+        bool enabled;
+        char bind[64];
+        uint32_t port;
+        char user[64];                        /* "": no basic auth */
+        char password_file[CONFIG_PATH_SIZE]; /* its first line is the password */
+        uint32_t language;                    /* enum config_language */
+    } http;
     /* Where each key's value came from, indexed like config.c's table of keys. */
     struct {
         char file[CONFIG_PATH_SIZE]; /* the file loaded, "" when none */

@@ -30,6 +30,7 @@
 
 #include "util/clock.h"
 #include "config.h"
+#include "http_status.h"
 #include "ingest/coap.h"
 #include "ingest/semtech_udp.h"
 #include "util/eui_host.h"
@@ -124,6 +125,7 @@ struct gateway {
     struct coap_ingest *coap;
     struct semtech_udp *semtech;
     struct lns_mqtt *lns;
+    struct http_status *http; /* NULL: http.enabled false, or not started */
     /* --- main thread only --- */
     const char *config_path; /* -c, NULL when none: read again on SIGHUP */
     const char *sets[MAX_SETS];
@@ -358,6 +360,8 @@ static void release_outputs(struct gateway *gw)
     gw->n_outputs = 0;
 }
 
+static int start_http(struct gateway *gw); /* with report_to_http, below */
+
 static int start(struct gateway *gw)
 {
     const struct config *cfg = &gw->cfg;
@@ -399,6 +403,8 @@ static int start(struct gateway *gw)
         }
         atomic_store(&o->instance, output);
     }
+    if (start_http(gw) != 0)
+        return -1;
     if (cfg->coap.enabled) {
         struct coap_ingest_options copts = {.bind = cfg->coap.bind,
                                             .port = (uint16_t)cfg->coap.port,
@@ -639,6 +645,8 @@ static void stop(struct gateway *gw)
     lns_mqtt_stop(gw->lns, &gw->stats.lns);
     gw->lns = NULL;
     log_debug("stop: ingest stopped, every accepted frame answered");
+    http_status_stop(gw->http); /* before the outputs whose figures it shows */
+    gw->http = NULL;
     for (unsigned i = gw->n_outputs; i-- > 0;) {
         struct gateway_output *o = &gw->outputs[i];
         void *output = atomic_exchange(&o->instance, NULL);
@@ -784,6 +792,40 @@ static void reload(struct gateway *gw)
     service_reloaded(&gw->service);
 }
 
+/* The status page, /metrics and /healthz (http_status.h), after the outputs. */
+static int start_http(struct gateway *gw)
+{
+    const struct config *cfg = &gw->cfg;
+    if (!cfg->http.enabled)
+        return 0;
+    char origin[CONFIG_ERROR_SIZE / 2], err[CONFIG_ERROR_SIZE];
+    config_describe_origin(cfg, "http", "password_file", origin, sizeof(origin));
+    struct http_status_options hopts = {.bind = cfg->http.bind,
+                                        .port = (uint16_t)cfg->http.port,
+                                        .user = cfg->http.user,
+                                        .password_file = cfg->http.password_file,
+                                        .password_origin = origin,
+                                        .danish = cfg->http.language == CONFIG_LANGUAGE_DA,
+                                        .journal_path = cfg->journal.path,
+                                        .gateway_id = cfg->gateway.id};
+    if (http_status_start(&gw->http, &hopts, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Once a tick, after save_status: this tick's verdict and counters for the HTTP endpoint. */
+static void report_to_http(struct gateway *gw)
+{
+    if (gw->http == NULL)
+        return;
+    char why[SERVICE_TEXT_SIZE];
+    int64_t stall_ms = gw->service.watchdog_ms > 0 ? gw->service.watchdog_ms : STALL_DEFAULT_MS;
+    bool alive = pipeline_alive(gw, clock_mono_ms(), stall_ms, why, sizeof(why));
+    http_status_update(gw->http, alive, why, &gw->status);
+}
+
 /* Once a tick: the watchdog when the pipeline is alive, and the status line. */
 static void report_to_service(struct gateway *gw)
 {
@@ -840,6 +882,7 @@ int main(int argc, char **argv)
                  gw.privilege.user, (unsigned)gw.privilege.uid, (unsigned)gw.privilege.gid);
     refresh_stats(&gw);
     save_status(&gw, true);
+    report_to_http(&gw);
     char outputs[SERVICE_TEXT_SIZE];
     describe_outputs(&gw, outputs, sizeof(outputs));
     service_ready(&gw.service, &gw.stats.writer, outputs);
@@ -860,6 +903,7 @@ int main(int argc, char **argv)
             reload(&gw);
         report_to_service(&gw);
         save_status(&gw, true);
+        report_to_http(&gw);
         log_flush_repeats(false);
         if (clock_mono_ms() >= next_log_mono_ms) {
             log_stats(&gw, LOG_LEVEL_DEBUG);

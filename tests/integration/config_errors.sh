@@ -48,7 +48,14 @@ expect_config_error "over-long line" "sensorbro: $cfg:2: line longer than 198 ch
 
 printf '[broker]\nport = 1\n' >"$cfg"
 expect_config_error "unknown section" \
-    "sensorbro: $cfg:2: [broker]: unknown section (known: gateway, coap, semtech_udp, journal, mqtt, lns_mqtt, render, log, service)" -c "$cfg"
+    "sensorbro: $cfg:2: [broker]: unknown section (known: gateway, coap, semtech_udp, journal, mqtt, lns_mqtt, render, log, service, http)" -c "$cfg"
+
+printf '[http]\nport = 9000\nuser = staff\n' >"$cfg"
+expect_config_error "basic auth user without a password file" \
+    "sensorbro: $cfg:3: http.user: expected http.user and http.password_file together" -c "$cfg"
+printf '[http]\nlanguage = de\n' >"$cfg"
+expect_config_error "status page language" \
+    "sensorbro: $cfg:2: http.language: expected one of da, en, got \"de\"" -c "$cfg"
 
 printf '[semtech_udp]\nport = 1700\nnet_id = 0x13\n' >"$cfg"
 expect_config_error "bad NetID" \

@@ -183,6 +183,9 @@ count_new_messages()
 # root); privilege_drop.sh is the test of the drop.
 ROOT_KEEP_ARGS=()
 [ "$(id -u)" -ne 0 ] || ROOT_KEEP_ARGS=(--set service.run_as_user=root)
+# The HTTP endpoint (http.enabled, on by default) of a daemon a test starts itself, on a
+# free port rather than the default one, which tests running at once would meet on.
+HTTP_ARGS=(--set http.port="$(free_port)")
 
 # start_sensorbro NAME [sensorbro options]...: starts the daemon in its own directory
 # (journal there) with its log in NAME.log. Sets SB_PID and SB_DIR.
@@ -198,6 +201,8 @@ start_sensorbro()
     local defaults=() args=" $* "
     [[ $args == *" semtech_udp.bind="* ]] || defaults+=(--set semtech_udp.bind=127.0.0.1)
     [[ $args == *" semtech_udp.port="* ]] || defaults+=(--set semtech_udp.port="$(free_port)")
+    # The HTTP endpoint is on by default on one port too: a free one for each daemon.
+    [[ $args == *" http.port="* ]] || defaults+=(--set http.port="$(free_port)")
     [[ $args == *" service.run_as_user="* ]] || defaults+=("${ROOT_KEEP_ARGS[@]}")
     # CoAP over DTLS likewise (default 5684), on loopback. Most tests post for devices they
     # never register: they run in the commissioning window unless they say otherwise.

@@ -38,7 +38,7 @@ subscribe_persistent "$MQTT_PORT" drop-sub "sensorbro/gw-drop/+/up"
 ARGS=(--set gateway.id=gw-drop --set mqtt.port="$MQTT_PORT" --set coap.bind=127.0.0.1
     --set coap.port="$LOW_PORT" --set semtech_udp.port="$(free_port)"
     --set coap.dtls_bind=127.0.0.1 --set coap.dtls_port="$(free_port)"
-    --set coap.accept_unregistered=true)
+    --set coap.accept_unregistered=true "${HTTP_ARGS[@]}")
 
 # run_refused NAME EXPECTED_STATUS [args]...: sensorbro must stop at start-up.
 run_refused()

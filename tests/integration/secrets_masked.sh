@@ -93,7 +93,7 @@ ctl 2 device add --dev-eui 70b3d57ed000c003 --dev-addr 26011C03 --nwk-s-key "${N
 ctl 1 device add --dev-eui 70b3d57ed000c001 --dev-addr 26011C01 --nwk-s-key "$NWK" \
     --app-s-key "$APPS"
 
-(cd "$SB_DIR" && exec "$SENSORBRO_BIN" -c "$CFG" "${ROOT_KEEP_ARGS[@]}") >>"$TEST_TMP/gw.log" 2>&1 &
+(cd "$SB_DIR" && exec "$SENSORBRO_BIN" -c "$CFG" "${ROOT_KEEP_ARGS[@]}" "${HTTP_ARGS[@]}") >>"$TEST_TMP/gw.log" 2>&1 &
 SB_PID=$!
 STARTED_PIDS+=("$SB_PID")
 wait_until "connected to the broker" 15 grep -q "mqtt: connected" "$TEST_TMP/gw.log"

@@ -76,7 +76,7 @@ mkdir -p "$SB_DIR"
 # As systemd starts it: NOTIFY_SOCKET, WATCHDOG_USEC, and WATCHDOG_PID naming the daemon
 # itself (the subshell's pid, which exec hands to sensorbro).
 (cd "$SB_DIR" && export NOTIFY_SOCKET="$NOTIFY" WATCHDOG_USEC=$((WATCHDOG_S * 1000000)) &&
-    WATCHDOG_PID=$BASHPID exec "$SENSORBRO_BIN" -c "$CONFIG" "${ROOT_KEEP_ARGS[@]}") >>"$TEST_TMP/gw.log" 2>&1 &
+    WATCHDOG_PID=$BASHPID exec "$SENSORBRO_BIN" -c "$CONFIG" "${ROOT_KEEP_ARGS[@]}" "${HTTP_ARGS[@]}") >>"$TEST_TMP/gw.log" 2>&1 &
 SB_PID=$!
 STARTED_PIDS+=("$SB_PID")
 

@@ -35,6 +35,7 @@ enum statement {
     STMT_MARK_PUBLISHED,
     STMT_READ_PENDING,
     STMT_READ_QUARANTINE,
+    STMT_READ_FRAMES,
     STMT_TRIM,
     STMT_DROP_OLDEST_PENDING,
     STMT_ADD_COUNTER,
@@ -71,6 +72,10 @@ static const char *const statement_sql[STMT_COUNT] = {
         "SELECT id, device, transport, source, received_ms, payload, NULL, " RADIO_COLUMNS
         ", epoch FROM frames "
         "WHERE published_ms IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
+    /* every committed frame, published or not (the status page's history) */
+    [STMT_READ_FRAMES] =
+        "SELECT id, device, transport, source, received_ms, payload, NULL, " RADIO_COLUMNS
+        ", epoch FROM frames WHERE id > ?1 AND received_ms >= ?3 ORDER BY id LIMIT ?2",
     [STMT_READ_QUARANTINE] =
         "SELECT id, device, transport, source, received_ms, payload, reason, " RADIO_COLUMNS
         " FROM quarantine WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -598,12 +603,14 @@ static const char *read_record(sqlite3_stmt *st, struct frame_record *rec)
     return read_radio(st, RADIO_FIRST_COLUMN, &rec->radio);
 }
 
-int journal_read_pending(struct journal *j, int64_t after_id, struct journal_frame *frames,
-                         size_t max, size_t *count)
+static int read_frames(struct journal *j, enum statement which, int64_t after_id, int64_t since_ms,
+                       struct journal_frame *frames, size_t max, size_t *count)
 {
-    sqlite3_stmt *st = j->stmt[STMT_READ_PENDING];
+    sqlite3_stmt *st = j->stmt[which];
     sqlite3_bind_int64(st, 1, after_id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    if (which == STMT_READ_FRAMES)
+        sqlite3_bind_int64(st, 3, since_ms);
     size_t n = 0;
     int rc = SQLITE_DONE;
     while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -618,9 +625,21 @@ int journal_read_pending(struct journal *j, int64_t after_id, struct journal_fra
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(j, "reading pending frames");
+        return fail(j, "reading frames");
     *count = n;
     return 0;
+}
+
+int journal_read_pending(struct journal *j, int64_t after_id, struct journal_frame *frames,
+                         size_t max, size_t *count)
+{
+    return read_frames(j, STMT_READ_PENDING, after_id, 0, frames, max, count);
+}
+
+int journal_read_frames(struct journal *j, int64_t after_id, int64_t since_ms,
+                        struct journal_frame *frames, size_t max, size_t *count)
+{
+    return read_frames(j, STMT_READ_FRAMES, after_id, since_ms, frames, max, count);
 }
 
 int journal_read_quarantine(struct journal *j, int64_t after_id,

@@ -175,6 +175,10 @@ int journal_keep_progress(struct journal *j, const char *const *outputs, unsigne
 /* Reads up to max pending frames with id > after_id, oldest first, into frames; sets *count. */
 int journal_read_pending(struct journal *j, int64_t after_id, struct journal_frame *frames,
                          size_t max, size_t *count);
+/* Reads up to max committed frames, published or not, with id > after_id and received_ms >=
+ * since_ms, oldest first; sets *count (the status page's history: http_status.h). */
+int journal_read_frames(struct journal *j, int64_t after_id, int64_t since_ms,
+                        struct journal_frame *frames, size_t max, size_t *count);
 /* Reads up to max quarantine entries with id > after_id, oldest first; sets *count. */
 int journal_read_quarantine(struct journal *j, int64_t after_id,
                             struct journal_quarantine_entry *entries, size_t max, size_t *count);
