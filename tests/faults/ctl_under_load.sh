@@ -236,7 +236,7 @@ log "on disk after kill -9: all $coap_acked CoAP and $lora_acked LoRaWAN acknowl
 [ "$coap_acked" -gt 500 ] && [ "$lora_acked" -gt 200 ] || fail "too little load to prove anything"
 
 # --- restart: LoRaWAN counters survived ---------------------------------------------------
-(cd "$SB_DIR" && exec "$SENSORBRO_BIN" "${SB_ARGS[@]}" "${ROOT_KEEP_ARGS[@]}" "${HTTP_ARGS[@]}") >>"$TEST_TMP/gw.log" 2>&1 &
+(cd "$SB_DIR" && exec "$SENSORBRO_BIN" "${SB_ARGS[@]}" "${ROOT_KEEP_ARGS[@]}" "${HTTP_ARGS[@]}" "${COAP_ARGS[@]}") >>"$TEST_TMP/gw.log" 2>&1 &
 SB_PID=$!
 STARTED_PIDS+=("$SB_PID")
 wait_until "sensorbro restarted" 20 bash -c "[ \$(grep -c 'coap: listening' '$TEST_TMP/gw.log') -ge 2 ]"

@@ -26,7 +26,7 @@ pages=$((size / 4096))
 dd if=/dev/urandom of="$db" bs=4096 seek=$((pages / 3)) count=8 conv=notrunc status=none
 before=$(sha256sum <"$db")
 
-if (cd "$SB_DIR" && timeout 20 "$SENSORBRO_BIN" "${SB_ARGS[@]}" "${ROOT_KEEP_ARGS[@]}" "${HTTP_ARGS[@]}") >"$TEST_TMP/refused.log" 2>&1; then
+if (cd "$SB_DIR" && timeout 20 "$SENSORBRO_BIN" "${SB_ARGS[@]}" "${ROOT_KEEP_ARGS[@]}" "${HTTP_ARGS[@]}" "${COAP_ARGS[@]}") >"$TEST_TMP/refused.log" 2>&1; then
     fail "sensorbro started on a damaged journal"
 fi
 grep -q "journal is damaged" "$TEST_TMP/refused.log" ||

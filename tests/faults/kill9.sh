@@ -37,7 +37,7 @@ restart()
 {
     local before
     before=$(grep -c "coap: listening" "$TEST_TMP/gw.log" || true)
-    (cd "$SB_DIR" && exec "$SENSORBRO_BIN" "${SB_ARGS[@]}" "${ROOT_KEEP_ARGS[@]}" "${HTTP_ARGS[@]}") >>"$TEST_TMP/gw.log" 2>&1 &
+    (cd "$SB_DIR" && exec "$SENSORBRO_BIN" "${SB_ARGS[@]}" "${ROOT_KEEP_ARGS[@]}" "${HTTP_ARGS[@]}" "${COAP_ARGS[@]}") >>"$TEST_TMP/gw.log" 2>&1 &
     SB_PID=$!
     STARTED_PIDS+=("$SB_PID")
     wait_until "sensorbro restarted" 20 \

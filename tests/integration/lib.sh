@@ -186,6 +186,10 @@ ROOT_KEEP_ARGS=()
 # The HTTP endpoint (http.enabled, on by default) of a daemon a test starts itself, on a
 # free port rather than the default one, which tests running at once would meet on.
 HTTP_ARGS=(--set http.port="$(free_port)")
+# The same for CoAP over DTLS (default 5684) and the commissioning window, for tests that
+# start the daemon themselves (start_sensorbro adds them on its own).
+COAP_ARGS=(--set coap.dtls_bind=127.0.0.1 --set coap.dtls_port="$(free_port)"
+    --set coap.accept_unregistered=true)
 
 # start_sensorbro NAME [sensorbro options]...: starts the daemon in its own directory
 # (journal there) with its log in NAME.log. Sets SB_PID and SB_DIR.
