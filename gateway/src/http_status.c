@@ -1216,10 +1216,11 @@ int http_status_start(struct http_status **out, const struct http_status_options
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     errno = 0;
-    h->mhd = MHD_start_daemon(flags, opts->port, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 32u,
-                              MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_EXTERNAL_LOGGER,
-                              mhd_log, h, MHD_OPTION_END);
+    /* the logger first: libmicrohttpd logs the options after it through it */
+    h->mhd = MHD_start_daemon(flags, opts->port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
+                              mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                              MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                              MHD_OPTION_END);
     if (h->mhd == NULL) {
         snprintf(err, err_size, "http: cannot listen on %s port %u (http.bind, http.port): %s",
                  opts->bind, opts->port, errno ? strerror(errno) : "libmicrohttpd refused");

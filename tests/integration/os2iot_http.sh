@@ -120,6 +120,9 @@ start_http 2
 wait_until "40 frames of the good devices accepted" 30 bash -c "[ \$(jq -r 'select(.status == 204) | .body.seq' '$RECORD' | wc -l) -ge 40 ]"
 unique_in_order 0 20
 unique_in_order 1 20
+# the status table is written every few seconds: wait for the snapshot that counts them
+wait_until "failures counted" 15 bash -c \
+    "[ \$('$SENSORBROCTL_BIN' -j '$J' status --json | jq .sensorbro.metrics.sensorbro_os2iot_http_failures_total) -ge 3 ]"
 metrics=$(ctl status --json | jq .sensorbro.metrics)
 [ "$(jq .sensorbro_os2iot_http_failures_total <<<"$metrics")" -ge 3 ] || fail "failures not counted: $metrics"
 [ "$(jq .sensorbro_os2iot_http_misconfigured_devices <<<"$metrics")" -eq 1 ] || fail "misconfigured device not counted: $metrics"
