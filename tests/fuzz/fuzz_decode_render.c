@@ -50,11 +50,14 @@ static render_fn render_profile(enum config_profile profile, const char **name)
     case CONFIG_PROFILE_JSON:
         *name = "json";
         return render_json;
+    case CONFIG_PROFILE_SENML:
+        *name = "senml";
+        return render_senml;
     }
     return NULL;
 }
 
-static const enum config_profile profiles[] = {CONFIG_PROFILE_JSON};
+static const enum config_profile profiles[] = {CONFIG_PROFILE_JSON, CONFIG_PROFILE_SENML};
 
 /* ---- the journal row around the payload ---- */
 
@@ -212,24 +215,88 @@ static bool snr_printable(const struct row *row)
            fabsf(radio->snr_db) <= (float)RENDER_MAX_ABS_SNR_DB;
 }
 
+/* SenML (RFC 8428): one record per sample, the first carrying bn and bt, every record an n
+ * and a numeric v; t relative and never positive. */
+static void check_senml(const char *name, const char *json, size_t len,
+                        const struct decoded_uplink *u)
+{
+    FUZZ_CHECK(len < RENDER_MAX_JSON_BYTES && strlen(json) == len, "%s: %zu bytes", name, len);
+    FUZZ_CHECK(fuzz_is_json(json, len), "%s: not JSON: %s", name, json);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    FUZZ_CHECK(cJSON_IsArray(root), "%s: not an array", name);
+    size_t samples = 0;
+    for (size_t i = 0; i < u->series_count; i++)
+        samples += u->series[i].count;
+    FUZZ_CHECK((size_t)cJSON_GetArraySize(root) == samples, "%s: %d records for %zu samples", name,
+               cJSON_GetArraySize(root), samples);
+    const cJSON *record;
+    bool first = true;
+    cJSON_ArrayForEach(record, root)
+    {
+        FUZZ_CHECK(cJSON_IsObject(record), "%s: a record is not an object", name);
+        const cJSON *bn = cJSON_GetObjectItemCaseSensitive(record, "bn");
+        const cJSON *bt = cJSON_GetObjectItemCaseSensitive(record, "bt");
+        FUZZ_CHECK(first ? cJSON_IsString(bn) && cJSON_IsNumber(bt) : bn == NULL && bt == NULL,
+                   "%s: bn/bt on the wrong record", name);
+        FUZZ_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(record, "n")), "%s: n", name);
+        FUZZ_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(record, "v")), "%s: v", name);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(record, "t");
+        FUZZ_CHECK(t == NULL || (cJSON_IsNumber(t) && t->valuedouble < 0), "%s: t", name);
+        first = false;
+    }
+    cJSON_Delete(root);
+}
+
+/* What a profile refuses, with a reason, rather than renders: json any SNR beyond
+ * RENDER_MAX_ABS_SNR_DB (render.h's promise); senml an uplink with no samples or a sample
+ * time before 1970 (it has no radio fields). */
+static bool json_refuses(const struct decoded_uplink *u, const struct row *row)
+{
+    (void)u;
+    return !snr_printable(row);
+}
+
+static bool senml_refuses(const struct decoded_uplink *u, const struct row *row)
+{
+    (void)row;
+    return u->series_count == 0 || u->last_sample_s < 0;
+}
+
+struct profile_check {
+    void (*check)(const char *name, const char *json, size_t len, const struct decoded_uplink *u);
+    bool (*refuses)(const struct decoded_uplink *u, const struct row *row);
+};
+
+static struct profile_check profile_check(enum config_profile profile)
+{
+    switch (profile) {
+    case CONFIG_PROFILE_JSON:
+        return (struct profile_check){check_json, json_refuses};
+    case CONFIG_PROFILE_SENML:
+        return (struct profile_check){check_senml, senml_refuses};
+    }
+    return (struct profile_check){NULL, NULL};
+}
+
 static void render_all(const struct decoded_uplink *u, const struct row *row)
 {
     static char out[RENDER_MAX_JSON_BYTES], again[RENDER_MAX_JSON_BYTES];
     for (size_t p = 0; p < sizeof(profiles) / sizeof(profiles[0]); p++) {
         const char *name = "?";
         render_fn render = render_profile(profiles[p], &name);
-        FUZZ_CHECK(render != NULL, "profile %d has no renderer", (int)profiles[p]);
+        struct profile_check pc = profile_check(profiles[p]);
+        FUZZ_CHECK(render != NULL && pc.check != NULL, "profile %d has no renderer or check",
+                   (int)profiles[p]);
         char reason[RENDER_REASON_SIZE] = "";
         size_t len = 0, len_again = 0;
         int rc = render(u, &row->meta, out, sizeof(out), &len, reason);
-        if (!snr_printable(row)) {
+        if (pc.refuses(u, row)) {
             FUZZ_CHECK(rc == -1 && fuzz_is_printable_text(reason, sizeof(reason)),
-                       "%s: SNR %g rendered, or refused without a reason", name,
-                       (double)row->radio.snr_db);
+                       "%s: rendered what it should refuse, or refused without a reason", name);
             continue;
         }
         FUZZ_CHECK(rc == 0, "%s: a decoded uplink does not render: %s", name, reason);
-        check_json(name, out, len, u);
+        pc.check(name, out, len, u);
         rc = render(u, &row->meta, again, sizeof(again), &len_again, reason);
         FUZZ_CHECK(rc == 0 && len_again == len && memcmp(out, again, len) == 0,
                    "%s: rendered differently twice", name);

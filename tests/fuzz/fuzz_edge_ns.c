@@ -30,7 +30,8 @@
  *   tampered frame is never accepted; payloads decrypt to what was signed;
  * - for the frames the harness signed, the verdict is the one edge_ns.h describes, from a
  *   model of its rules kept here (FCnt window, replay, old, gap, bad MIC, retransmission
- *   limit, DevNonce reuse, JoinEUI, unknown DevAddr or DevEUI);
+ *   limit, a retransmission that is not its first transmission byte for byte or whose first
+ *   is not known, DevNonce reuse, JoinEUI, unknown DevAddr or DevEUI);
  * - a downlink is given exactly when the uplink was confirmed or a downlink is queued (or,
  *   for a retransmission, when its FCnt's first answer carried one); it parses, its MIC
  *   checks with the session's NwkSKey and the next FCntDown, ACK and FPending are right,
@@ -76,6 +77,11 @@ struct device {
     bool in_memory, has_last, had_prev, dirty;
     uint32_t last, prev;
     unsigned transmissions;
+    /* the confirmed frame first accepted with `last`, byte for byte: a retransmission must
+     * be it (edge_ns keeps its digest; not known after a restart or an abandon) */
+    bool has_first;
+    size_t first_len;
+    uint8_t first[LORAWAN_PHY_MAX_BYTES + 8];
     bool has_repeat;
     struct queued repeat;
     /* the registry */
@@ -205,7 +211,7 @@ static void model_counter(struct device *d)
         d->in_memory = true;
         d->has_last = d->has_reg;
         d->last = d->reg;
-        d->had_prev = d->dirty = d->has_repeat = false;
+        d->had_prev = d->dirty = d->has_repeat = d->has_first = false;
         d->transmissions = 1;
     } else if (d->has_reg && (!d->has_last || d->reg > d->last)) {
         d->has_last = true;
@@ -234,7 +240,8 @@ static struct expect drop_as(enum edge_ns_drop why)
 /* The verdict for a frame signed with the device's own keys and 32-bit counter fcnt, as
  * edge_ns.h states the rules (judge_fcnt in edge_ns.c). Only the counter the MIC was
  * computed with is accepted, whatever the 16 bits on air allow. */
-static struct expect model_judge(struct device *d, uint32_t fcnt, bool confirmed)
+static struct expect model_judge(struct device *d, uint32_t fcnt, bool confirmed,
+                                 const uint8_t *phy, size_t len)
 {
     model_counter(d);
     uint16_t fcnt16 = (uint16_t)fcnt;
@@ -251,6 +258,12 @@ static struct expect model_judge(struct device *d, uint32_t fcnt, bool confirmed
     uint32_t back = (uint16_t)((uint16_t)d->last - fcnt16);
     if (back <= d->last && fcnt == d->last - back) {
         if (back == 0 && confirmed) {
+            /* the replay checks, in edge_ns.c's order (never late: an input runs in far
+             * less than the 60 s window) */
+            if (!d->has_first)
+                return drop_as(EDGE_NS_DROP_RETRANSMISSION_UNKNOWN);
+            if (d->first_len != len || memcmp(d->first, phy, len) != 0)
+                return drop_as(EDGE_NS_DROP_RETRANSMISSION_DIFFERS);
             if (d->transmissions >= EDGE_NS_MAX_NB_TRANS)
                 return drop_as(EDGE_NS_DROP_RETRANSMISSION_LIMIT);
             return (struct expect){.kind = EDGE_NS_UPLINK, .retransmission = true};
@@ -316,7 +329,8 @@ static void handle(struct run *r, const uint8_t *phy, size_t len, struct edge_ns
 }
 
 /* An accepted uplink moves the device's counter on; checks the plain invariant first. */
-static void apply_uplink(struct run *r, const struct edge_ns_verdict *v)
+static void apply_uplink(struct run *r, const struct edge_ns_verdict *v, const uint8_t *phy,
+                         size_t len)
 {
     struct device *d = device_of(r, v->dev_eui);
     FUZZ_CHECK(d != NULL && d->has_session && d->dev_addr == v->dev_addr,
@@ -341,6 +355,11 @@ static void apply_uplink(struct run *r, const struct edge_ns_verdict *v)
     d->dirty = true;
     d->transmissions = 1;
     d->has_repeat = false;
+    d->has_first = v->confirmed && len <= sizeof(d->first);
+    if (d->has_first) {
+        d->first_len = len;
+        memcpy(d->first, phy, len);
+    }
     if (!v->journal) {
         model_write_reg(d, v->fcnt);
         d->dirty = false;
@@ -358,6 +377,7 @@ static void abandon(struct run *r, const struct edge_ns_verdict *v)
     d->had_prev = false;
     d->transmissions = 1;
     d->has_repeat = false;
+    d->has_first = false;
     d->has_kept = d->had_kept;
     d->kept = d->kept_prev;
 }
@@ -455,7 +475,8 @@ static void op_data(struct run *r, struct fuzz_reader *in)
 
     struct expect want = {0};
     if (!tamper)
-        want = known ? model_judge(d, fcnt, confirmed) : drop_as(EDGE_NS_DROP_UNKNOWN_DEV_ADDR);
+        want = known ? model_judge(d, fcnt, confirmed, phy, len)
+                     : drop_as(EDGE_NS_DROP_UNKNOWN_DEV_ADDR);
     struct edge_ns_verdict v;
     handle(r, phy, len, &v);
     if (tamper) {
@@ -476,7 +497,7 @@ static void op_data(struct run *r, struct fuzz_reader *in)
                    (!has_fport || v.fport == fport) && v.payload_len == payload_len &&
                    memcmp(v.payload, payload, payload_len) == 0 && strcmp(v.dev_eui, d->eui) == 0,
                "accepted otherwise than signed");
-    apply_uplink(r, &v);
+    apply_uplink(r, &v, phy, len);
     if (abandon_it && v.journal)
         abandon(r, &v);
     else
@@ -494,7 +515,7 @@ static void op_raw(struct run *r, struct fuzz_reader *in)
     handle(r, phy, len, &v);
     /* taken only as a copy of a frame signed earlier (in a seed, say) */
     if (v.kind == EDGE_NS_UPLINK) {
-        apply_uplink(r, &v);
+        apply_uplink(r, &v, phy, len);
         downlink(r, &v);
     } else if (v.kind == EDGE_NS_JOIN_ACCEPT) {
         struct lorawan_join_request req;

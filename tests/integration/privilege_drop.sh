@@ -76,7 +76,10 @@ rm -f "$SB_DIR/sensorbro.db"
 # A TLS key only root can read: found right after the drop, not at the first reconnect.
 pki_new_ca drop-ca
 pki_new_cert gw-drop drop-ca "DNS:gw-drop"
+# modes set here, not left to the umask (a fresh chroot's makes the certificates 0600 too)
 chmod 755 "$PKI"
+chmod 644 "$PKI/drop-ca.pem" "$PKI/gw-drop.pem"
+chmod 600 "$PKI/gw-drop.key"
 run_refused rootkey 1 --set service.run_as_user="$USER_NAME" --set mqtt.tls=true \
     --set mqtt.ca_file="$PKI/drop-ca.pem" --set mqtt.cert_file="$PKI/gw-drop.pem" \
     --set mqtt.key_file="$PKI/gw-drop.key"

@@ -750,7 +750,7 @@ static void free_value(char *value, size_t len)
 static int settle(struct registry *r, const char *dev_eui)
 {
     char *cert = NULL, *key = NULL, *topic = NULL, *id = NULL;
-    size_t cert_len, key_len, topic_len, id_len;
+    size_t cert_len = 0, key_len = 0, topic_len = 0, id_len = 0;
     bool has_cert, has_key, has_topic, has_id;
     int result = -1;
     if (get_value(r, dev_eui, "os2iot.cert", &cert, &cert_len, &has_cert) != 0 ||
